@@ -1,0 +1,63 @@
+// Command wsd is a WebSocket server: `go run ./cmd/wsd` serves on :3000 with in-process defaults.
+//
+// Routes:
+//
+//	GET /echo      WebSocket: every data message is sent back unchanged (same opcode)
+//	GET /healthz   200 "ok" while the server is up
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/openspeed/wsd/engine"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "wsd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("wsd", flag.ContinueOnError)
+	addr := fs.String("addr", ":3000", "listen address (host:port)")
+	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long SIGTERM/SIGINT waits for connections to close")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	app := newApp(engine.Config{Logger: logger})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := app.Start(*addr); err != nil {
+		return err
+	}
+	logger.Info("wsd listening", "addr", app.Addr().String())
+	<-ctx.Done()
+	logger.Info("wsd shutting down", "grace", *grace)
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	if err := app.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown cut short", "err", err)
+	}
+	return nil
+}
+
+// newApp builds the server with the built-in routes.
+func newApp(cfg engine.Config) *engine.App {
+	app := engine.New(cfg)
+	app.Route("/echo", engine.Handlers{
+		Message: func(ws *engine.Conn, m engine.Message) { _ = ws.SendMessage(m) },
+		Options: engine.RouteOptions{ReleaseContext: true},
+	})
+	app.GET("/healthz", func(ctx *engine.Context) error { return ctx.String(200, "ok\n") })
+	return app
+}

@@ -1,0 +1,278 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openspeed/wsd/frame"
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
+)
+
+// App is a WebSocket and HTTP server: routes registered with WS, Route, GET, POST, ... are served on
+// one port by gnet event loops. Register routes before Start or Listen; after that the route table is
+// read-only. All other methods are safe from any goroutine.
+type App struct {
+	cfg    Config
+	router router
+	start  time.Time
+	bg     context.Context
+
+	bufs    frame.Pool          // outbound frames and HTTP responses (header room reserved)
+	msgs    bytebufferpool.Pool // reassembled inbound messages
+	readers sync.Pool           // *reader
+	shared  sync.Pool           // *sharedFrame
+
+	loopsMu sync.Mutex
+	loops   atomic.Pointer[[]*loop]
+
+	conns    atomic.Int64 // open sockets
+	draining atomic.Bool
+	drained  chan struct{} // closed when draining and conns reach 0
+	drainMu  sync.Mutex
+
+	eng      gnet.Engine
+	addr     net.Addr
+	started  atomic.Bool
+	booted   chan error
+	runDone  chan struct{}
+	runErr   error
+	stopOnce sync.Once
+
+	poke       chan struct{}
+	stopTicker chan struct{}
+	tickerDone chan struct{}
+}
+
+// New creates an App with cfg (zero fields take their defaults). Safe from any goroutine.
+func New(cfg Config) *App {
+	a := &App{
+		cfg:        cfg.withDefaults(),
+		start:      time.Now(),
+		bg:         context.Background(),
+		drained:    make(chan struct{}),
+		booted:     make(chan error, 1),
+		runDone:    make(chan struct{}),
+		poke:       make(chan struct{}, 1),
+		stopTicker: make(chan struct{}),
+		tickerDone: make(chan struct{}),
+	}
+	return a
+}
+
+// Config returns the effective configuration (defaults applied). Safe from any goroutine.
+func (a *App) Config() Config { return a.cfg }
+
+// Start binds addr (host:port; port 0 picks a free one) and serves in the background. It returns once
+// the server is listening, or the bind error. Call it once, after registering routes.
+func (a *App) Start(addr string) error {
+	if !a.started.CompareAndSwap(false, true) {
+		return errors.New("engine: App already started")
+	}
+	go a.runTicker()
+	go a.run(addr)
+	if err := <-a.booted; err != nil {
+		a.stopOnce.Do(func() { close(a.stopTicker) })
+		<-a.tickerDone
+		return err
+	}
+	return nil
+}
+
+// Listen is Start followed by waiting until the server stops (Shutdown). It returns nil after a
+// Shutdown, or the error that stopped the server.
+func (a *App) Listen(addr string) error {
+	if err := a.Start(addr); err != nil {
+		return err
+	}
+	<-a.runDone
+	return a.runErr
+}
+
+// Run serves on addr until ctx is done, then shuts down gracefully, giving connections grace to close.
+func (a *App) Run(ctx context.Context, addr string, grace time.Duration) error {
+	if err := a.Start(addr); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		return a.Shutdown(sctx)
+	case <-a.runDone:
+		return a.runErr
+	}
+}
+
+func (a *App) run(addr string) {
+	defer close(a.runDone)
+	h := &handler{app: a}
+	err := gnet.Run(h, "tcp://"+addr, a.gnetOptions()...)
+	if !h.booted.Load() {
+		if err == nil {
+			err = fmt.Errorf("engine: listen %s: gnet did not start", addr)
+		}
+		a.booted <- err
+	}
+	a.runErr = err
+}
+
+func (a *App) gnetOptions() []gnet.Option {
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(a.cfg.Loops),
+		gnet.WithReadBufferCap(a.cfg.ReadBufferSize),
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{a.cfg.Logger}),
+	}
+	if a.cfg.TCPKeepAlive > 0 {
+		opts = append(opts, gnet.WithTCPKeepAlive(a.cfg.TCPKeepAlive))
+	}
+	return opts
+}
+
+// Addr is the bound listening address once Start has returned (nil before). Safe from any goroutine.
+func (a *App) Addr() net.Addr { return a.addr }
+
+// Connections is the number of open sockets (upgraded or not). Safe from any goroutine.
+func (a *App) Connections() int { return int(a.conns.Load()) }
+
+// boot runs in gnet's OnBoot: it learns the bound address.
+func (a *App) boot(eng gnet.Engine) {
+	a.eng = eng
+	fd, err := eng.Dup()
+	if err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			a.addr = sockaddrToTCP(sa)
+		}
+		_ = unix.Close(fd)
+	}
+	a.booted <- nil
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	}
+	return nil
+}
+
+// loopList returns the loops seen so far. Safe from any goroutine.
+func (a *App) loopList() []*loop {
+	if p := a.loops.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// loopFor returns (creating on first use) the engine state of a gnet event loop. Called on that loop.
+func (a *App) loopFor(el gnet.EventLoop) *loop {
+	for _, l := range a.loopList() {
+		if l.el == el {
+			return l
+		}
+	}
+	a.loopsMu.Lock()
+	defer a.loopsMu.Unlock()
+	list := a.loopList()
+	for _, l := range list {
+		if l.el == el {
+			return l
+		}
+	}
+	l := newLoop(a, el)
+	next := append(append([]*loop(nil), list...), l)
+	a.loops.Store(&next)
+	return l
+}
+
+// connClosed signals Shutdown once the last connection of a draining server is gone.
+func (a *App) connClosed() {
+	if a.draining.Load() && a.conns.Load() == 0 {
+		a.signalDrained()
+	}
+}
+
+func (a *App) signalDrained() {
+	a.drainMu.Lock()
+	defer a.drainMu.Unlock()
+	select {
+	case <-a.drained:
+	default:
+		close(a.drained)
+	}
+}
+
+// Shutdown stops the server gracefully: new connections are refused, every WebSocket gets a close
+// frame with 1001 after the messages already queued for it, idle HTTP connections are closed, and it
+// waits for the connections to finish their closing handshakes until ctx is done; then the remaining
+// connections are dropped and the event loops stop. It returns ctx.Err() when the deadline cut the
+// drain short, else nil. Safe from any goroutine; later calls return after the first completes.
+func (a *App) Shutdown(ctx context.Context) error {
+	if !a.started.Load() {
+		return nil
+	}
+	var err error
+	if a.draining.CompareAndSwap(false, true) {
+		a.closeAll(frame.CloseGoingAway, "server shutting down")
+		if a.conns.Load() == 0 {
+			a.signalDrained()
+		}
+		select {
+		case <-a.drained:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-a.runDone:
+		}
+		a.stopEngine()
+	}
+	<-a.runDone
+	a.stopOnce.Do(func() { close(a.stopTicker) })
+	<-a.tickerDone
+	return err
+}
+
+// closeAll asks every loop to close its connections: WebSockets with code, HTTP ones at once.
+func (a *App) closeAll(code frame.CloseCode, reason string) {
+	for _, l := range a.loopList() {
+		l.execute(func() {
+			for _, c := range append([]*Conn(nil), l.conns...) {
+				c.shutdown(code, reason)
+			}
+		})
+	}
+}
+
+// stopEngine tells gnet to stop and does not wait (gnet's Stop polls every 500 ms; we wait on run).
+func (a *App) stopEngine() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = a.eng.Stop(ctx)
+}
+
+type gnetLogger struct {
+	l interface{ Warn(string, ...any) }
+}
+
+func (g gnetLogger) Debugf(string, ...any) {}
+func (g gnetLogger) Infof(string, ...any)  {}
+func (g gnetLogger) Warnf(f string, args ...any) {
+	g.l.Warn("gnet: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+}
+func (g gnetLogger) Errorf(f string, args ...any) {
+	g.l.Warn("gnet error: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+}
+func (g gnetLogger) Fatalf(f string, args ...any) {
+	g.l.Warn("gnet fatal: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+}

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/openspeed/wsd/frame"
+)
+
+// setPhase moves the state machine and keeps the public ReadyState in step. On-loop only.
+func (c *Conn) setPhase(p phase) {
+	c.phase = p
+	switch {
+	case p == phaseOpen:
+		c.state.Store(uint32(StateOpen))
+	case p >= phaseClosing && p < phaseClosed:
+		c.state.Store(uint32(StateClosing))
+	case p == phaseClosed:
+		c.state.Store(uint32(StateClosed))
+	}
+}
+
+// fail fails the connection because of err (a *frame.ProtocolError, a handler panic): the error handler
+// runs, a close frame with the implied code is queued, and the connection waits for the peer's close
+// frame or EOF (at most CloseTimeout), reading leniently meanwhile. On-loop only.
+func (c *Conn) fail(err error) {
+	if c.phase >= phaseFailing {
+		return
+	}
+	c.x().failure = err
+	if rd := c.rd; rd != nil {
+		rd.skip = true // the rest of a streaming frame is read but ignored
+		rd.msgOp = 0
+	}
+	if c.flags&flagPeerClosed != 0 {
+		c.setPhase(phaseDraining)
+		c.closeWhenDrained()
+		return
+	}
+	c.fireError(err)
+	code := frame.CloseCodeOf(err)
+	reason := ""
+	if pe, ok := err.(*frame.ProtocolError); ok {
+		reason = pe.Reason
+	}
+	c.queueClose(code, reason)
+	c.setPhase(phaseFailing)
+	c.armDeadline(c.loop.app.cfg.CloseTimeout)
+}
+
+// queueClose queues our close frame unless one is queued already. On-loop only.
+func (c *Conn) queueClose(code frame.CloseCode, reason string) {
+	buf := c.loop.app.bufs.Get()
+	buf.B = frame.AppendClose(buf.B, code, reason)
+	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
+	_ = c.enqueue(buf, len(buf.B)-len(wire), itemClose)
+}
+
+// onCloseFrame handles the peer's close frame.
+func (c *Conn) onCloseFrame(payload []byte) {
+	code, reason, err := frame.ParseClose(payload)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	x := c.x()
+	x.peerCode, x.peerReason = code, string(reason)
+	c.flags |= flagPeerClosed
+	if c.flags&flagCloseSent != 0 {
+		c.setPhase(phaseDraining)
+		c.closeWhenDrained()
+		return
+	}
+	if c.phase == phaseOpen {
+		// Echo the code (an empty close answers an empty close). If our own close frame is queued but not
+		// written yet, it is the answer: closeFrameSent finishes the handshake when it goes out.
+		c.queueClose(code, "")
+		c.setPhase(phaseClosing)
+	}
+}
+
+// closeFrameSent runs when our close frame has been handed to gnet. On-loop only.
+func (c *Conn) closeFrameSent() {
+	c.flags |= flagCloseSent
+	switch {
+	case c.flags&flagPeerClosed != 0:
+		c.setPhase(phaseDraining)
+	case c.phase == phaseOpen:
+		c.setPhase(phaseClosing)
+		c.armDeadline(c.loop.app.cfg.CloseTimeout)
+	}
+}
+
+// closeWhenDrained closes the TCP connection once gnet has written everything; until then it polls on
+// the timer wheel, at most CloseTimeout. On-loop only.
+func (c *Conn) closeWhenDrained() {
+	if c.phase != phaseDraining {
+		return
+	}
+	if c.gc.OutboundBuffered() == 0 {
+		c.closeTCP()
+		return
+	}
+	if c.deadline == 0 {
+		c.armDeadline(c.loop.app.cfg.CloseTimeout)
+	}
+	c.loop.schedule(c, c.loop.app.now()+1)
+}
+
+// closeTCP asks gnet to close the socket; our OnClose runs on the loop soon after. On-loop only.
+func (c *Conn) closeTCP() {
+	if c.flags&flagTCPClosing != 0 {
+		return
+	}
+	c.flags |= flagTCPClosing
+	c.loop.unschedule(c)
+	_ = c.gc.Close()
+}
+
+// onClosed runs when gnet has closed the socket, whatever the reason: it releases everything the
+// connection holds and fires the close handler of an upgraded connection. On-loop only.
+func (c *Conn) onClosed(err error) {
+	if c.phase == phaseClosed {
+		return
+	}
+	c.setPhase(phaseClosed)
+	c.discardQueue()
+	c.loop.unschedule(c)
+	c.loop.removeConn(c)
+	c.releaseReader(true)
+	c.hs = nil
+	a := c.loop.app
+	a.conns.Add(-1)
+	if c.flags&flagUpgraded != 0 {
+		c.fireClose(c.closeInfo(err))
+	}
+	if c.ext != nil {
+		c.ext.ctx = nil
+	}
+	a.connClosed()
+}
+
+func (c *Conn) closeInfo(err error) CloseInfo {
+	info := CloseInfo{Code: frame.CloseAbnormal}
+	if x := c.ext; x != nil {
+		if c.flags&flagPeerClosed != 0 {
+			info.Code, info.Reason = x.peerCode, x.peerReason
+		}
+		info.Err = x.failure
+	}
+	if info.Err == nil && err != nil && info.Code == frame.CloseAbnormal {
+		info.Err = err
+	}
+	return info
+}
+
+// onTimer runs when the connection's timer is due. On-loop only.
+func (c *Conn) onTimer(now uint32) {
+	expired := c.deadline != 0 && int32(now-c.deadline) >= 0
+	switch c.phase {
+	case phaseHTTP:
+		if expired {
+			c.handshakeTimeout()
+		}
+	case phaseClosing, phaseFailing:
+		if expired {
+			c.closeTCP()
+		}
+	case phaseDraining:
+		if expired || c.gc.OutboundBuffered() == 0 {
+			c.closeTCP()
+			return
+		}
+		c.loop.schedule(c, now+1)
+	}
+}
+
+// armDeadline sets the current phase's deadline d from now and schedules the timer for it. On-loop only.
+func (c *Conn) armDeadline(d time.Duration) {
+	c.deadline = c.loop.app.now() + ticksFor(d)
+	c.loop.schedule(c, c.deadline)
+}

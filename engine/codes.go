@@ -1,0 +1,23 @@
+package engine
+
+import "github.com/openspeed/wsd/frame"
+
+// CloseCode is a WebSocket close status code (an alias of frame.CloseCode, so either package's
+// constants work).
+type CloseCode = frame.CloseCode
+
+// Close codes, re-exported from package frame for handler code.
+const (
+	CloseNormal          = frame.CloseNormal
+	CloseGoingAway       = frame.CloseGoingAway
+	CloseProtocolError   = frame.CloseProtocolError
+	CloseUnsupportedData = frame.CloseUnsupportedData
+	CloseNoStatus        = frame.CloseNoStatus
+	CloseAbnormal        = frame.CloseAbnormal
+	CloseInvalidPayload  = frame.CloseInvalidPayload
+	ClosePolicyViolation = frame.ClosePolicyViolation
+	CloseMessageTooBig   = frame.CloseMessageTooBig
+	CloseInternalError   = frame.CloseInternalError
+	CloseServiceRestart  = frame.CloseServiceRestart
+	CloseTryAgainLater   = frame.CloseTryAgainLater
+)

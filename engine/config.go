@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Config configures an App. It is copied by New; the zero value of every field selects the documented
+// default, so engine.New(engine.Config{}) is a working server.
+type Config struct {
+	// Loops is the number of event loops. Default: runtime.NumCPU(). Each connection belongs to one loop
+	// for its whole life; more loops than cores only adds context switches.
+	Loops int
+
+	// MaxMessageSize caps a reassembled message in bytes. Default: 1 MiB. A frame header that announces a
+	// message over the cap closes the connection with 1009 before any of its payload is buffered.
+	// Negative means no cap (only for trusted peers: a peer can then make the server buffer any size).
+	MaxMessageSize int64
+
+	// MaxHeaderBytes caps the request line plus headers of an HTTP request. Default: 8 KiB. Over it the
+	// request is answered 431 (or 414 when the request line alone does not fit) and the socket closed.
+	MaxHeaderBytes int
+
+	// MaxBodyBytes caps a plain HTTP request body (Content-Length). Default: 1 MiB. Over it: 413.
+	MaxBodyBytes int64
+
+	// HandshakeTimeout bounds how long a socket may take to deliver a complete HTTP request (upgrade or
+	// plain), and how long a keep-alive HTTP connection may sit idle between requests. Default: 10 s.
+	// A socket that started a request and did not finish it in time gets 408; an idle one is closed.
+	HandshakeTimeout time.Duration
+
+	// CloseTimeout bounds the closing handshake: after the server sends a close frame it waits this long
+	// for the peer's close frame (or EOF) before dropping the TCP connection. Default: 5 s.
+	CloseTimeout time.Duration
+
+	// ReadBufferSize is the size of each event loop's shared read buffer (gnet ReadBufferCap).
+	// Default: 64 KiB. It is per loop, not per connection.
+	ReadBufferSize int
+
+	// TCPKeepAlive is the TCP keep-alive idle period. Default: 15 s. Negative disables it.
+	TCPKeepAlive time.Duration
+
+	// CheckOrigin decides whether a WebSocket upgrade request may proceed, for routes that do not set
+	// their own. It runs on the event loop before the 101 answer; false answers 403.
+	// Default: requests without an Origin header pass (non-browser clients); a browser's request passes
+	// only when the Origin's host equals the Host header (same origin).
+	CheckOrigin func(ctx *Context) bool
+
+	// Logger receives handler panics and engine errors. Default: slog.Default(). Nothing is logged per
+	// message.
+	Logger *slog.Logger
+}
+
+// RouteOptions tunes one WebSocket route. Zero fields inherit the App's Config.
+type RouteOptions struct {
+	// Subprotocols the route speaks, in the server's order of preference. The first subprotocol the client
+	// offers (in the client's order) that is in this list is selected and echoed in the 101 answer.
+	Subprotocols []string
+
+	// RequireSubprotocol answers 400 before the upgrade when the client offers none of Subprotocols.
+	// Default false: the handshake succeeds without a subprotocol.
+	RequireSubprotocol bool
+
+	// MaxMessageSize overrides Config.MaxMessageSize for this route.
+	MaxMessageSize int64
+
+	// CheckOrigin overrides Config.CheckOrigin for this route.
+	CheckOrigin func(ctx *Context) bool
+
+	// ReleaseContext drops the engine's reference to the upgrade request's Context once the Open handler
+	// returns, so Conn.Context returns nil afterwards. It saves the memory of the request headers on
+	// every idle connection (measured in docs/memory.md); handlers that need request data later should
+	// copy it into Conn.SetData during Open.
+	ReleaseContext bool
+}
+
+// Defaults applied by New.
+const (
+	DefaultMaxMessageSize   = 1 << 20
+	DefaultMaxHeaderBytes   = 8 << 10
+	DefaultMaxBodyBytes     = 1 << 20
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultReadBufferSize   = 64 << 10
+	DefaultTCPKeepAlive     = 15 * time.Second
+)
+
+// withDefaults returns c with every zero field replaced by its default.
+func (c Config) withDefaults() Config {
+	if c.Loops <= 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.TCPKeepAlive == 0 {
+		c.TCPKeepAlive = DefaultTCPKeepAlive
+	}
+	if c.CheckOrigin == nil {
+		c.CheckOrigin = SameOrigin
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/openspeed/wsd/frame"
+	"github.com/panjf2000/gnet/v2"
+)
+
+// ReadyState mirrors the browser WebSocket readyState values.
+type ReadyState uint32
+
+// The four ready states.
+const (
+	StateConnecting ReadyState = 0 // handshake not finished
+	StateOpen       ReadyState = 1 // messages flow both ways
+	StateClosing    ReadyState = 2 // a close frame was sent or received
+	StateClosed     ReadyState = 3 // the TCP connection is gone
+)
+
+// String returns the browser name of the state ("CONNECTING", "OPEN", "CLOSING", "CLOSED").
+func (s ReadyState) String() string {
+	switch s {
+	case StateConnecting:
+		return "CONNECTING"
+	case StateOpen:
+		return "OPEN"
+	case StateClosing:
+		return "CLOSING"
+	case StateClosed:
+		return "CLOSED"
+	}
+	return "UNKNOWN"
+}
+
+// Errors returned by Conn methods.
+var (
+	// ErrClosed: the connection is closing or closed; nothing was queued.
+	ErrClosed = errors.New("engine: connection is closing or closed")
+	// ErrControlTooLong: a ping payload over 125 bytes.
+	ErrControlTooLong = errors.New("engine: control frame payload over 125 bytes")
+	// ErrInvalidCloseCode: Close was asked to send a code that may not appear on the wire.
+	ErrInvalidCloseCode = errors.New("engine: close code not valid on the wire")
+)
+
+// phase is the connection's state machine position. On-loop only.
+type phase uint8
+
+const (
+	phaseHTTP     phase = iota // reading an HTTP request (before upgrade, or plain HTTP keep-alive)
+	phaseOpen                  // WebSocket open
+	phaseClosing               // our close frame is queued or sent; waiting for the peer's (data dropped)
+	phaseFailing               // we failed the connection: only a close frame or EOF from the peer matters
+	phaseDraining              // handshake finished: close the TCP connection once our bytes are out
+	phaseClosed                // gnet closed the socket
+)
+
+// Conn is one connection: the ws of the seed examples. Its methods are safe to call from any goroutine;
+// callbacks registered on it run on the connection's event loop, one at a time, in arrival order.
+// Calls made off the loop are handed to it, so a Send from a goroutine is ordered after the frames
+// already queued and before any later ones.
+type Conn struct {
+	gc    gnet.Conn
+	loop  *loop
+	route *wsRoute
+	state atomic.Uint32 // ReadyState
+
+	phase  phase    // on-loop
+	qflags uint8    // guarded by loop.mu
+	flags  connFlag // on-loop
+
+	lidx     int32  // index in loop.conns
+	tidx     int32  // index in the timer wheel slot, -1 when not scheduled
+	tdue     uint32 // wheel tick the timer is due at
+	deadline uint32 // wheel tick at which the current phase times out (0: none)
+	outBytes int32  // queued bytes (guarded by loop.mu)
+
+	outHead, outTail *outItem // outbound queue (guarded by loop.mu)
+	dirtyNext        *Conn    // dirty list link (guarded by loop.mu)
+
+	rd  *reader    // partial frame / message state; nil between messages
+	hs  *handshake // HTTP request state; nil once upgraded
+	ext *connExt   // per-connection handlers and user data; nil until used
+}
+
+type connFlag uint8
+
+const (
+	flagPeerClosed connFlag = 1 << iota // the peer's close frame arrived
+	flagCloseSent                       // our close frame was handed to gnet
+	flagUpgraded                        // the connection was a WebSocket (close handlers fire)
+	flagTCPClosing                      // gnet was asked to close the socket
+)
+
+// connExt holds what most idle connections never need, so that Conn stays small.
+type connExt struct {
+	onMessage func(Message)
+	onClose   func(CloseInfo)
+	onError   func(error)
+	onPing    func([]byte)
+	onPong    func([]byte)
+
+	data        any
+	ctx         *Context
+	subprotocol string
+	peerCode    frame.CloseCode
+	peerReason  string
+	failure     error
+}
+
+func (c *Conn) x() *connExt {
+	if c.ext == nil {
+		c.ext = new(connExt)
+	}
+	return c.ext
+}
+
+// ReadyState reports the connection's state. Safe from any goroutine.
+func (c *Conn) ReadyState() ReadyState { return ReadyState(c.state.Load()) }
+
+// RemoteAddr is the peer's address. Safe from any goroutine.
+func (c *Conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
+
+// Subprotocol is the negotiated subprotocol ("" when none). Safe from any goroutine after Open.
+func (c *Conn) Subprotocol() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.subprotocol
+}
+
+// Context returns the upgrade request's Context (path parameters, query, headers), or nil when the route
+// set RouteOptions.ReleaseContext and Open has returned. Safe from any goroutine.
+func (c *Conn) Context() *Context {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.ctx
+}
+
+// SetData attaches a user value to the connection. Call it on the connection's loop (from a handler);
+// from another goroutine, synchronize with the handlers that read it yourself.
+func (c *Conn) SetData(v any) { c.x().data = v }
+
+// Data returns the value set with SetData, or nil. Same goroutine rules as SetData.
+func (c *Conn) Data() any {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.data
+}
+
+// Send queues v as one message: a string as a text frame, a []byte as a binary frame, a Message
+// unchanged (same opcode), anything else as JSON text (goccy/go-json). It copies v before returning.
+// It returns ErrClosed once the connection is closing. Safe from any goroutine.
+func (c *Conn) Send(v any) error {
+	switch v := v.(type) {
+	case string:
+		return c.sendString(frame.OpText, v)
+	case []byte:
+		return c.sendFrame(frame.OpBinary, v, itemData)
+	case Message:
+		return c.sendFrame(v.op, v.data, itemData)
+	}
+	return c.sendJSON(v)
+}
+
+// SendText queues s as a text message. Safe from any goroutine.
+func (c *Conn) SendText(s string) error { return c.sendString(frame.OpText, s) }
+
+// SendBinary queues b (copied) as a binary message. Safe from any goroutine.
+func (c *Conn) SendBinary(b []byte) error { return c.sendFrame(frame.OpBinary, b, itemData) }
+
+// SendMessage queues m with its own opcode: the zero-allocation echo. Safe from any goroutine.
+func (c *Conn) SendMessage(m Message) error { return c.sendFrame(m.op, m.data, itemData) }
+
+// Ping queues a ping frame with data (at most 125 bytes, copied). Safe from any goroutine.
+func (c *Conn) Ping(data []byte) error {
+	if len(data) > frame.MaxControlPayload {
+		return ErrControlTooLong
+	}
+	return c.sendFrame(frame.OpPing, data, itemData)
+}
+
+// Close starts the closing handshake: it queues a close frame with code and reason (truncated to fit)
+// after everything already queued; Send fails from then on; the TCP connection is closed once the peer
+// answers, or after Config.CloseTimeout. Closing an already closing connection does nothing.
+// Safe from any goroutine.
+func (c *Conn) Close(code frame.CloseCode, reason string) error {
+	if code != frame.CloseNoStatus && !code.ValidOnWire() {
+		return ErrInvalidCloseCode
+	}
+	buf := c.loop.app.bufs.Get()
+	buf.B = frame.AppendClose(buf.B, code, reason)
+	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
+	if err := c.enqueue(buf, len(buf.B)-len(wire), itemClose); err != nil {
+		return nil // already closing
+	}
+	c.state.CompareAndSwap(uint32(StateOpen), uint32(StateClosing))
+	return nil
+}
+
+// OnMessage sets the connection's message handler, replacing the route's. Call it from a handler
+// (usually the WS open handler) on the connection's loop.
+func (c *Conn) OnMessage(fn func(m Message)) { c.x().onMessage = fn }
+
+// OnClose sets the close handler: it runs once, on the loop, when the TCP connection is gone.
+// Call it from a handler on the connection's loop.
+func (c *Conn) OnClose(fn func(info CloseInfo)) { c.x().onClose = fn }
+
+// OnError sets the error handler: protocol violations by the peer and handler panics are reported to it
+// just before the connection is closed. Call it from a handler on the connection's loop.
+func (c *Conn) OnError(fn func(err error)) { c.x().onError = fn }
+
+// OnPing sets the handler for pings from the peer (the pong is sent automatically first). The bytes are
+// valid until fn returns. Call it from a handler on the connection's loop.
+func (c *Conn) OnPing(fn func(data []byte)) { c.x().onPing = fn }
+
+// OnPong sets the handler for pongs from the peer. The bytes are valid until fn returns.
+// Call it from a handler on the connection's loop.
+func (c *Conn) OnPong(fn func(data []byte)) { c.x().onPong = fn }
+
+// Message is one received data message. Its bytes belong to the engine and are valid only until the
+// handler it was passed to returns: copy them (or use Text) to keep them.
+type Message struct {
+	op   frame.Opcode
+	data []byte
+}
+
+// NewMessage builds a message, e.g. for tests of handlers. Safe from any goroutine.
+func NewMessage(op frame.Opcode, data []byte) Message { return Message{op: op, data: data} }
+
+// Opcode is frame.OpText or frame.OpBinary.
+func (m Message) Opcode() frame.Opcode { return m.op }
+
+// IsText reports whether the message is a text message (valid UTF-8).
+func (m Message) IsText() bool { return m.op == frame.OpText }
+
+// IsBinary reports whether the message is a binary message.
+func (m Message) IsBinary() bool { return m.op == frame.OpBinary }
+
+// Data returns the payload. It is valid until the handler returns.
+func (m Message) Data() []byte { return m.data }
+
+// Text returns the payload as a string (a copy, safe to keep).
+func (m Message) Text() string { return string(m.data) }
+
+// UnsafeText returns the payload as a string without copying; valid until the handler returns.
+func (m Message) UnsafeText() string { return unsafe.String(unsafe.SliceData(m.data), len(m.data)) }
+
+// CloseInfo describes how a connection ended.
+type CloseInfo struct {
+	// Code is the peer's close code; CloseNoStatus (1005) when its close frame had none, CloseAbnormal
+	// (1006) when the TCP connection ended without a close frame from the peer.
+	Code frame.CloseCode
+	// Reason is the peer's close reason.
+	Reason string
+	// Err is why the server failed the connection (a *frame.ProtocolError, a handler panic), if it did.
+	Err error
+}

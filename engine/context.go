@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/openspeed/wsd/engine/internal/http1"
+)
+
+// Context is one HTTP request: a plain request to a GET/POST/... route, or the upgrade request of a
+// WebSocket route. It is used on the connection's event loop. For plain routes it is valid until the
+// handler returns. For WebSocket routes it is handed to the open handler and stays valid for as long as
+// anything references it (Conn.Context keeps it unless RouteOptions.ReleaseContext is set).
+type Context struct {
+	req    http1.Request
+	conn   *Conn
+	app    *App
+	rt     *route
+	params []string // raw (escaped) values in rt.names order
+	pbuf   [4]string
+	body   []byte
+
+	respHdr   []field
+	responded bool
+}
+
+type field struct{ name, value string }
+
+// HandlerFunc serves a plain HTTP route. It runs on the event loop and must not block. Returning an
+// error without having written a response answers 500 with the error text (an *HTTPError chooses its
+// status).
+type HandlerFunc func(ctx *Context) error
+
+// HTTPError is an error with an HTTP status, for HandlerFunc results.
+type HTTPError struct {
+	Status  int
+	Message string
+}
+
+// NewHTTPError returns an *HTTPError. Safe from any goroutine.
+func NewHTTPError(status int, message string) *HTTPError {
+	return &HTTPError{Status: status, Message: message}
+}
+
+func (e *HTTPError) Error() string { return e.Message }
+
+// App returns the App serving the request.
+func (c *Context) App() *App { return c.app }
+
+// Method is the request method ("GET", "POST", ...).
+func (c *Context) Method() string { return c.req.Method }
+
+// Path is the request path, still percent-encoded, without the query.
+func (c *Context) Path() string { return c.req.Path }
+
+// Route is the pattern of the matched route, e.g. "/chat/:room".
+func (c *Context) Route() string {
+	if c.rt == nil {
+		return ""
+	}
+	return c.rt.pattern
+}
+
+// Param returns the path parameter name (":room" in the pattern; "*" for the catch-all), decoded, or ""
+// when the route has no such parameter.
+func (c *Context) Param(name string) string {
+	if c.rt == nil {
+		return ""
+	}
+	for i, n := range c.rt.names {
+		if n == name && i < len(c.params) {
+			v := c.params[i]
+			if strings.IndexByte(v, '%') >= 0 {
+				if d, err := url.PathUnescape(v); err == nil {
+					return d
+				}
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+// Query returns the first value of the query parameter key, decoded, or "".
+func (c *Context) Query(key string) string {
+	v, _ := queryValue(c.req.RawQuery, key)
+	return v
+}
+
+// QueryDefault returns the query parameter key, or def when it is absent or empty.
+func (c *Context) QueryDefault(key, def string) string {
+	if v, ok := queryValue(c.req.RawQuery, key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// RawQuery is the query string as sent, without '?'.
+func (c *Context) RawQuery() string { return c.req.RawQuery }
+
+// Header returns the first value of the request header name (case-insensitive), or "".
+func (c *Context) Header(name string) string { return c.req.Header(name) }
+
+// RemoteAddr is the peer's address.
+func (c *Context) RemoteAddr() net.Addr {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.gc.RemoteAddr()
+}
+
+// Body is the request body of a plain route (empty for GET and for upgrades). It is valid until the
+// handler returns; copy it to keep it.
+func (c *Context) Body() []byte { return c.body }
+
+// queryValue finds key in a raw query string without building a map; it decodes only what it returns.
+func queryValue(raw, key string) (string, bool) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(k, "%+") {
+			dk, err := url.QueryUnescape(k)
+			if err != nil {
+				continue
+			}
+			k = dk
+		}
+		if k != key {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			dv, err := url.QueryUnescape(v)
+			if err != nil {
+				return "", true
+			}
+			v = dv
+		}
+		return v, true
+	}
+	return "", false
+}

@@ -1,0 +1,52 @@
+// Package engine is an embeddable WebSocket and HTTP server built on gnet event loops: no goroutine per
+// connection, frames parsed straight out of gnet's read buffers, outbound frames pooled and written
+// with one writev per connection per loop iteration.
+//
+// Entry points:
+//
+//	app := engine.New(engine.Config{})                   // zero value = sane defaults
+//	app.WS("/chat/:room", func(ws *engine.Conn, ctx *engine.Context) { ... })   // seed style
+//	app.Route("/rooms/:room", engine.Handlers{Message: ...})                   // shared handlers
+//	app.GET("/rooms/:room/info", func(ctx *engine.Context) error { return ctx.JSON(200, info) })
+//	err := app.Listen(":3000")                           // blocks; app.Shutdown(ctx) drains
+//
+// # Threading model
+//
+// Every connection belongs to one event loop for its whole life, and every callback of a connection
+// (open, message, ping, pong, error, close, and the HTTP handler of a plain request) runs on that loop,
+// one at a time, in arrival order — the model of Node's event loop, which the API mirrors. Handlers must
+// not block: blocking work goes to a goroutine, which may call ws.Send when done. Every method of Conn
+// is safe from any goroutine: a call queues its frame on the connection's outbound queue under the
+// loop's lock, and the loop writes the queue when the callback it is running returns (or, for a call
+// from another goroutine, in a task queued on the loop). So frames reach the peer in the order the
+// calls were made, a Close never overtakes frames queued before it, and the frames queued for one
+// connection during one callback go out in a single writev. Nothing but the owning loop touches a gnet
+// connection.
+//
+// # Lifetimes
+//
+// Bytes handed to a handler (Message.Data, ping and pong payloads, Context.Body) point into the
+// engine's buffers and are valid only until the handler returns; copy them to keep them. Send copies
+// its argument before returning. A Context of a plain HTTP route is valid until its handler returns; the
+// Context of a WebSocket upgrade lives as long as it is referenced.
+//
+// # Protocol
+//
+// The engine implements RFC 6455 as a server: client frames must be masked, RSV bits must be zero
+// (no extension is negotiated yet), control frames are at most 125 bytes and never fragmented and may
+// arrive between the fragments of a message, text must be valid UTF-8 (checked as fragments arrive, so
+// an invalid sequence fails the connection at once with 1007), a message over MaxMessageSize is refused
+// with 1009 as soon as a frame header announces it. A ping is answered with a pong automatically. A bad
+// request gets a precise HTTP status before any upgrade: 400 (malformed request or upgrade headers), 403
+// (origin), 404, 405, 408 (request not finished within HandshakeTimeout), 411, 413, 414, 426 (not an
+// upgrade, or a WebSocket version other than 13), 431, 505.
+//
+// # Caveats
+//
+//   - gnet has no TLS: run wsd behind a TLS-terminating proxy (see docs/).
+//   - Routes are registered before Start; the route table is read-only afterwards.
+//   - Plain HTTP support is deliberately small: Content-Length bodies only (chunked request bodies get
+//     411), no compression, no HTTP/2. It exists for the API next to the WebSocket routes.
+//   - Shutdown stops accepting by refusing new connections; the listening socket stays bound until the
+//     event loops stop.
+package engine

@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+)
+
+// maxIovecs bounds one writev call (IOV_MAX is 1024 on Linux and the BSDs; gnet does not split).
+const maxIovecs = 512
+
+// loop is the engine's state for one gnet event loop.
+//
+// Lock order: loop.mu is a leaf lock. It guards every connection's outbound queue (Conn.outHead,
+// outTail, outBytes, qflags, dirtyNext), the dirty list and the item free list. Nothing that can block,
+// and no other lock, is taken while it is held.
+type loop struct {
+	app *App
+	el  gnet.EventLoop
+
+	mu    sync.Mutex
+	dirty *Conn    // connections with queued frames (guarded by mu)
+	free  *outItem // recycled queue items (guarded by mu)
+
+	// active is true while the loop runs one of our callbacks: frames queued meanwhile are flushed when
+	// the outermost callback returns, so nobody needs to wake the loop. depth counts nesting (on-loop only).
+	active    atomic.Bool
+	depth     int
+	scheduled atomic.Bool // a flush task is queued on the loop
+
+	conns []*Conn // every connection of this loop (on-loop only); Conn.lidx is its index
+	wheel wheel   // timers (on-loop only, but wheel.next is read by the ticker)
+	iov   [][]byte
+	tmp   []*Conn // scratch for wheel firing
+
+	flushTask gnet.RunnableFunc
+	tickTask  gnet.RunnableFunc
+}
+
+func newLoop(app *App, el gnet.EventLoop) *loop {
+	l := &loop{app: app, el: el}
+	l.wheel.init(app.now())
+	l.flushTask = func(context.Context) error {
+		l.scheduled.Store(false)
+		l.enter()
+		l.exit()
+		return nil
+	}
+	l.tickTask = func(context.Context) error {
+		l.enter()
+		l.runTimers()
+		l.exit()
+		return nil
+	}
+	return l
+}
+
+// enter marks the start of a callback on the loop. On-loop only.
+func (l *loop) enter() {
+	l.depth++
+	if l.depth == 1 {
+		l.active.Store(true)
+	}
+}
+
+// exit ends a callback; the outermost exit writes everything queued meanwhile. On-loop only.
+func (l *loop) exit() {
+	l.depth--
+	if l.depth == 0 {
+		l.active.Store(false)
+		l.flush()
+	}
+}
+
+// execute runs fn on the loop from any goroutine. It reports false when the loop is gone.
+func (l *loop) execute(fn func()) bool {
+	err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.enter()
+		fn()
+		l.exit()
+		return nil
+	}))
+	return err == nil
+}
+
+// wake makes sure queued frames get written: a running callback flushes them on exit; otherwise a
+// flush task is queued once. Safe from any goroutine; called after the loop lock is released.
+func (l *loop) wake() {
+	if l.active.Load() || !l.scheduled.CompareAndSwap(false, true) {
+		return
+	}
+	if l.el.Execute(context.Background(), l.flushTask) != nil {
+		l.scheduled.Store(false) // engine stopping: gnet closes every connection anyway
+	}
+}
+
+// outItem is one frame in a connection's outbound queue: either an owned pooled buffer or a reference
+// to a shared (broadcast) frame.
+type outItem struct {
+	next   *outItem
+	buf    *bytebufferpool.ByteBuffer
+	off    int          // wire bytes are buf.B[off:]
+	shared *sharedFrame // set instead of buf for a frame queued to many connections
+	kind   itemKind
+}
+
+type itemKind uint8
+
+const (
+	itemData  itemKind = iota // a data, ping or pong frame or an HTTP response
+	itemClose                 // our close frame: the connection is closing once it is written
+	itemLast                  // an HTTP response after which the connection closes
+)
+
+func (it *outItem) bytes() []byte {
+	if it.shared != nil {
+		return it.shared.wire
+	}
+	return it.buf.B[it.off:]
+}
+
+// newItem takes a queue item from the free list. Caller holds l.mu.
+func (l *loop) newItem() *outItem {
+	it := l.free
+	if it == nil {
+		return new(outItem)
+	}
+	l.free = it.next
+	it.next = nil
+	return it
+}
+
+// releaseItems returns a detached chain's buffers to their pools and its items to the free list.
+// Caller must not hold l.mu.
+func (l *loop) releaseItems(head *outItem) {
+	if head == nil {
+		return
+	}
+	tail := head
+	for it := head; it != nil; it = it.next {
+		if it.shared != nil {
+			it.shared.release()
+			it.shared = nil
+		} else if it.buf != nil {
+			l.app.bufs.Put(it.buf)
+			it.buf = nil
+		}
+		tail = it
+	}
+	l.mu.Lock()
+	tail.next = l.free
+	l.free = head
+	l.mu.Unlock()
+}
+
+// flush writes the queues of all dirty connections. On-loop only; re-entrant (a write error makes gnet
+// close a connection synchronously, which runs our close callback, which may queue more frames).
+func (l *loop) flush() {
+	for {
+		l.mu.Lock()
+		c := l.dirty
+		if c == nil {
+			l.mu.Unlock()
+			return
+		}
+		l.dirty = c.dirtyNext
+		c.dirtyNext = nil
+		c.qflags &^= qDirty
+		head := c.outHead
+		c.outHead, c.outTail, c.outBytes = nil, nil, 0
+		l.mu.Unlock()
+		c.writeQueue(head)
+	}
+}
+
+// writeQueue hands a detached queue to gnet (one writev per batch) and releases it. On-loop only.
+func (c *Conn) writeQueue(head *outItem) {
+	l := c.loop
+	if c.phase == phaseClosed {
+		l.releaseItems(head)
+		return
+	}
+	var kinds itemKind
+	iov := l.iov[:0]
+	for it := head; it != nil; it = it.next {
+		iov = append(iov, it.bytes())
+		kinds |= 1 << it.kind
+		if len(iov) == maxIovecs {
+			c.writev(iov)
+			iov = iov[:0]
+		}
+	}
+	if len(iov) > 0 {
+		c.writev(iov)
+	}
+	clear(iov)
+	l.iov = iov[:0]
+	l.releaseItems(head)
+	if c.phase == phaseClosed {
+		return
+	}
+	if kinds&(1<<itemClose) != 0 {
+		c.closeFrameSent()
+	}
+	if kinds&(1<<itemLast) != 0 {
+		c.setPhase(phaseDraining)
+	}
+	if c.phase == phaseDraining {
+		c.closeWhenDrained()
+	}
+}
+
+func (c *Conn) writev(iov [][]byte) {
+	if c.phase == phaseClosed {
+		return
+	}
+	if len(iov) == 1 {
+		_, _ = c.gc.Write(iov[0])
+		return
+	}
+	_, _ = c.gc.Writev(iov)
+}
+
+// addConn registers c with the loop. On-loop only.
+func (l *loop) addConn(c *Conn) {
+	c.lidx = int32(len(l.conns))
+	l.conns = append(l.conns, c)
+}
+
+// removeConn unregisters c by swap-remove. On-loop only.
+func (l *loop) removeConn(c *Conn) {
+	i := int(c.lidx)
+	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
+		return
+	}
+	last := len(l.conns) - 1
+	l.conns[i] = l.conns[last]
+	l.conns[i].lidx = int32(i)
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+	c.lidx = -1
+	if cap(l.conns) > 64 && len(l.conns) < cap(l.conns)/4 {
+		l.conns = append([]*Conn(nil), l.conns...)
+	}
+}

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-json"
+)
+
+// errResponded is returned by response methods called twice.
+var errResponded = errors.New("engine: response already written")
+
+// SetHeader adds a response header for the response the handler is about to write (CR and LF are
+// removed from name and value).
+func (c *Context) SetHeader(name, value string) {
+	c.respHdr = append(c.respHdr, field{stripCRLF(name), stripCRLF(value)})
+}
+
+// JSON answers status with v encoded as JSON (goccy/go-json).
+func (c *Context) JSON(status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.Blob(status, "application/json", b)
+}
+
+// String answers status with s as text/plain.
+func (c *Context) String(status int, s string) error {
+	return c.Blob(status, "text/plain; charset=utf-8", []byte(s))
+}
+
+// Blob answers status with body of the given content type. The body is copied.
+func (c *Context) Blob(status int, contentType string, body []byte) error {
+	if c.responded {
+		return errResponded
+	}
+	c.responded = true
+	c.conn.writeResponse(response{
+		status:    status,
+		ctype:     contentType,
+		body:      body,
+		hdr:       c.respHdr,
+		keepAlive: c.req.KeepAlive && !c.conn.closeAfterRequest(),
+		head:      c.req.Method == http.MethodHead,
+	})
+	return nil
+}
+
+// NoContent answers status with no body.
+func (c *Context) NoContent(status int) error { return c.Blob(status, "", nil) }
+
+type response struct {
+	status    int
+	ctype     string
+	body      []byte
+	hdr       []field
+	keepAlive bool
+	head      bool // HEAD: headers as for GET, no body
+}
+
+// writeResponse queues an HTTP/1.1 response. On-loop only.
+func (c *Conn) writeResponse(r response) {
+	buf := c.loop.app.bufs.Get()
+	b := append(buf.B, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(r.status)...)
+	b = append(b, "\r\n"...)
+	for _, f := range r.hdr {
+		b = appendField(b, f.name, f.value)
+	}
+	if r.ctype != "" {
+		b = appendField(b, "Content-Type", r.ctype)
+	}
+	if r.status >= 200 && r.status != http.StatusNoContent && r.status != http.StatusNotModified {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(r.body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	if !r.keepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if !r.head {
+		b = append(b, r.body...)
+	}
+	buf.B = b
+	kind := itemData
+	if !r.keepAlive {
+		kind = itemLast
+	}
+	_ = c.sendRaw(buf, kind)
+}
+
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+func stripCRLF(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		return strings.NewReplacer("\r", "", "\n", "").Replace(s)
+	}
+	return s
+}
+
+// httpError answers a request the server rejects, with a short text body, and closes the connection
+// after it. On-loop only.
+func (c *Conn) httpError(status int, msg string, hdr ...field) {
+	c.writeResponse(response{
+		status: status,
+		ctype:  "text/plain; charset=utf-8",
+		body:   []byte(msg + "\n"),
+		hdr:    hdr,
+	})
+}

@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Handlers are the callbacks of a WebSocket route, shared by every connection of the route: no closure
+// is allocated per connection, which is what a route with a million idle connections wants. Every
+// callback runs on the connection's event loop and must not block. Nil callbacks are skipped.
+// A connection can still override Message, Close, Error, Ping and Pong for itself with Conn.OnMessage
+// and friends (the seed style); its own callback then replaces the route's.
+type Handlers struct {
+	// Open runs once the 101 answer is queued; ctx is the upgrade request.
+	Open func(ws *Conn, ctx *Context)
+	// Message runs for each complete data message; m's bytes are valid until it returns.
+	Message func(ws *Conn, m Message)
+	// Close runs once when the TCP connection is gone.
+	Close func(ws *Conn, info CloseInfo)
+	// Error runs when the server fails the connection (protocol violation, handler panic), just before
+	// the close frame is queued.
+	Error func(ws *Conn, err error)
+	// Ping runs after the automatic pong; data is valid until it returns.
+	Ping func(ws *Conn, data []byte)
+	// Pong runs for each pong; data is valid until it returns.
+	Pong func(ws *Conn, data []byte)
+
+	// Options tune the route.
+	Options RouteOptions
+}
+
+// wsRoute is a registered WebSocket route.
+type wsRoute struct {
+	pattern    string
+	h          Handlers
+	opts       RouteOptions
+	maxMessage int64 // < 0: no cap
+	origin     func(*Context) bool
+}
+
+func (w *wsRoute) checkOrigin(ctx *Context) bool { return w.origin(ctx) }
+
+// WS registers a WebSocket route in the seed style: open runs for each new connection and usually
+// registers that connection's callbacks (ws.OnMessage, ws.OnClose, ...). At most one RouteOptions may be
+// given. It panics on a malformed pattern, a conflicting route, or after Start.
+func (a *App) WS(path string, open func(ws *Conn, ctx *Context), opts ...RouteOptions) {
+	if len(opts) > 1 {
+		panic("engine: WS takes at most one RouteOptions")
+	}
+	h := Handlers{Open: open}
+	if len(opts) == 1 {
+		h.Options = opts[0]
+	}
+	a.Route(path, h)
+}
+
+// Route registers a WebSocket route with shared handlers. It panics on a malformed pattern, a
+// conflicting route, or after Start.
+func (a *App) Route(path string, h Handlers) {
+	ws := &wsRoute{pattern: path, h: h, opts: h.Options}
+	ws.maxMessage = a.cfg.MaxMessageSize
+	if h.Options.MaxMessageSize != 0 {
+		ws.maxMessage = h.Options.MaxMessageSize
+	}
+	ws.origin = a.cfg.CheckOrigin
+	if h.Options.CheckOrigin != nil {
+		ws.origin = h.Options.CheckOrigin
+	}
+	a.addRoute(&route{method: methodWS, pattern: path, ws: ws})
+}
+
+// Handle registers a plain HTTP route for method. GET routes also answer HEAD (without the body)
+// unless a HEAD route is registered. It panics on a malformed pattern, a conflict, or after Start.
+func (a *App) Handle(method, path string, h HandlerFunc) {
+	if h == nil {
+		panic(fmt.Sprintf("engine: nil handler for %s %s", method, path))
+	}
+	a.addRoute(&route{method: method, pattern: path, http: h})
+}
+
+// GET registers h for GET (and HEAD) requests to path. See Handle.
+func (a *App) GET(path string, h HandlerFunc) { a.Handle(http.MethodGet, path, h) }
+
+// HEAD registers h for HEAD requests to path. See Handle.
+func (a *App) HEAD(path string, h HandlerFunc) { a.Handle(http.MethodHead, path, h) }
+
+// POST registers h for POST requests to path. See Handle.
+func (a *App) POST(path string, h HandlerFunc) { a.Handle(http.MethodPost, path, h) }
+
+// PUT registers h for PUT requests to path. See Handle.
+func (a *App) PUT(path string, h HandlerFunc) { a.Handle(http.MethodPut, path, h) }
+
+// PATCH registers h for PATCH requests to path. See Handle.
+func (a *App) PATCH(path string, h HandlerFunc) { a.Handle(http.MethodPatch, path, h) }
+
+// DELETE registers h for DELETE requests to path. See Handle.
+func (a *App) DELETE(path string, h HandlerFunc) { a.Handle(http.MethodDelete, path, h) }
+
+// OPTIONS registers h for OPTIONS requests to path. See Handle.
+func (a *App) OPTIONS(path string, h HandlerFunc) { a.Handle(http.MethodOptions, path, h) }
+
+func (a *App) addRoute(rt *route) {
+	if a.started.Load() {
+		panic(fmt.Sprintf("engine: %s %s registered after Start", rt.method, rt.pattern))
+	}
+	a.router.add(rt)
+}
+
+// open turns an upgraded connection into a WebSocket and runs the route's Open handler.
+func (c *Conn) open(rt *route, ctx *Context, proto string) {
+	ws := rt.ws
+	c.route = ws
+	c.hs = nil
+	c.flags |= flagUpgraded
+	c.loop.unschedule(c)
+	if proto != "" || !ws.opts.ReleaseContext {
+		x := c.x()
+		x.subprotocol = proto
+		x.ctx = ctx
+	}
+	c.setPhase(phaseOpen)
+	c.fireOpen(ctx)
+	if ws.opts.ReleaseContext && c.ext != nil {
+		c.ext.ctx = nil
+	}
+}

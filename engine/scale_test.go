@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/internal/wstest"
+)
+
+// leanWS is a minimal client WebSocket for tests with thousands of connections: no goroutine and a
+// small read buffer per connection, everything driven sequentially by the test.
+type leanWS struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+// leanDial connects and writes the upgrade request for path followed by one masked text frame with
+// msg in the same write; the answers are read later with leanWS.finishEcho.
+func leanDial(addr, path, msg string) (*leanWS, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(wstest.UpgradeRequest(path)), wstest.Frame(true, frame.OpText, []byte(msg))...)
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(out); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &leanWS{c: c, br: bufio.NewReaderSize(c, 256)}, nil
+}
+
+// readFrame reads one server frame (unmasked, payload up to 125 bytes is all these tests need).
+func (w *leanWS) readFrame() (frame.Header, []byte, error) {
+	_ = w.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var hb [frame.MaxHeaderSize]byte
+	n := 0
+	for {
+		h, size, need, err := frame.ParseHeader(hb[:n])
+		if err != nil {
+			return h, nil, err
+		}
+		if size > 0 {
+			if h.Masked {
+				return h, nil, fmt.Errorf("masked server frame")
+			}
+			p := make([]byte, h.Length)
+			_, err := io.ReadFull(w.br, p)
+			return h, p, err
+		}
+		if _, err := io.ReadFull(w.br, hb[n:n+need]); err != nil {
+			return h, nil, err
+		}
+		n += need
+	}
+}
+
+// finishEcho reads the 101 answer and the echo of msg.
+func (w *leanWS) finishEcho(msg string) error {
+	_ = w.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(w.br, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("upgrade status %d", resp.StatusCode)
+	}
+	h, p, err := w.readFrame()
+	if err != nil {
+		return err
+	}
+	if h.Op != frame.OpText || string(p) != msg {
+		return fmt.Errorf("echo: %v %q, want text %q", h.Op, p, msg)
+	}
+	return nil
+}
+
+// openLean opens n echo connections to path in batches (dial and write a batch, then read its
+// answers), so the listen backlog never holds more than one batch. Connections are closed when the
+// test ends.
+func openLean(t *testing.T, addr, path string, n int) []*leanWS {
+	t.Helper()
+	const batch = 250
+	conns := make([]*leanWS, 0, n)
+	t.Cleanup(func() {
+		for _, w := range conns {
+			_ = w.c.Close()
+		}
+	})
+	for start := 0; start < n; start += batch {
+		end := min(start+batch, n)
+		for i := start; i < end; i++ {
+			w, err := leanDial(addr, path, fmt.Sprint("m", i))
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			conns = append(conns, w)
+		}
+		for i := start; i < end; i++ {
+			if err := conns[i].finishEcho(fmt.Sprint("m", i)); err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+		}
+	}
+	return conns
+}
+
+// waitConnections polls app.Connections() until it is want or the deadline passes.
+func waitConnections(t *testing.T, app *App, want int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for app.Connections() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("app.Connections() = %d, want %d", app.Connections(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestScaleGoroutinesFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 connections")
+	}
+	const n = 5000
+	app, addr := bootApp(t, Config{Loops: 2}, func(a *App) { a.WS("/echo", echoOpen) })
+	base := runtime.NumGoroutine()
+	conns := openLean(t, addr, "/echo", n)
+	waitConnections(t, app, n)
+	grown := runtime.NumGoroutine() - base
+	if grown >= 20 {
+		t.Fatalf("goroutines grew by %d with %d open connections (from %d)", grown, n, base)
+	}
+	t.Logf("%d connections open: %d goroutines (%+d)", n, base+grown, grown)
+	// Every connection is still live: a second round of echoes on a sample.
+	for i := 0; i < n; i += 499 {
+		w := conns[i]
+		if _, err := w.c.Write(wstest.Frame(true, frame.OpBinary, []byte{byte(i)})); err != nil {
+			t.Fatal(err)
+		}
+		if h, p, err := w.readFrame(); err != nil || h.Op != frame.OpBinary || len(p) != 1 || p[0] != byte(i) {
+			t.Fatalf("connection %d second echo: %v %v %v", i, h.Op, p, err)
+		}
+	}
+	for _, w := range conns {
+		_ = w.c.Close()
+	}
+	waitConnections(t, app, 0)
+}
+
+func TestShutdownClosesWebSocketsGoingAway(t *testing.T) {
+	const n = 500
+	closed := make(chan CloseInfo, n)
+	app, addr := bootApp(t, Config{Loops: 2}, func(a *App) {
+		a.Route("/echo", Handlers{
+			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
+		})
+	})
+	conns := openLean(t, addr, "/echo", n)
+	waitConnections(t, app, n)
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- app.Shutdown(ctx)
+	}()
+	for i, w := range conns {
+		h, p, err := w.readFrame()
+		if err != nil || h.Op != frame.OpClose || len(p) < 2 {
+			t.Fatalf("connection %d: want a close frame, got %v %q %v", i, h.Op, p, err)
+		}
+		if code := frame.CloseCode(binary.BigEndian.Uint16(p)); code != frame.CloseGoingAway {
+			t.Fatalf("connection %d: close code %d, want 1001", i, code)
+		}
+		// Answer the close; the server may already have dropped a slow peer, so errors are ignored.
+		_, _ = w.c.Write(wstest.Frame(true, frame.OpClose, frame.AppendClose(nil, frame.CloseGoingAway, "")))
+	}
+	for i, w := range conns {
+		_ = w.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if b, err := io.ReadAll(w.br); len(b) > 0 || (err != nil && !isConnReset(err)) {
+			t.Fatalf("connection %d after the closing handshake: %q %v", i, b, err)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+	if got := app.Connections(); got != 0 {
+		t.Fatalf("Connections() = %d after Shutdown", got)
+	}
+	for range n {
+		if info := <-closed; info.Code != frame.CloseGoingAway {
+			t.Fatalf("close handler: %+v, want code 1001 (the peer's answer)", info)
+		}
+	}
+}
+
+func isConnReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
