@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/rooms"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
@@ -28,7 +29,8 @@ type App struct {
 	bufs    frame.Pool          // outbound frames and HTTP responses (header room reserved)
 	msgs    bytebufferpool.Pool // reassembled inbound messages
 	readers sync.Pool           // *reader
-	shared  sync.Pool           // *sharedFrame
+	frames  *rooms.FramePool    // shared (broadcast) frames
+	table   *rooms.Table[member]
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
@@ -64,6 +66,8 @@ func New(cfg Config) *App {
 		stopTicker: make(chan struct{}),
 		tickerDone: make(chan struct{}),
 	}
+	a.frames = rooms.NewFramePool(&a.bufs)
+	a.table = rooms.New[member](a.cfg.Loops, fanout{a})
 	return a
 }
 
@@ -191,7 +195,7 @@ func (a *App) loopFor(el gnet.EventLoop) *loop {
 			return l
 		}
 	}
-	l := newLoop(a, el)
+	l := newLoop(a, el, len(list))
 	next := append(append([]*loop(nil), list...), l)
 	a.loops.Store(&next)
 	return l

@@ -58,23 +58,6 @@ func benchEcho(b *testing.B, size int) {
 }
 
 // dialEcho opens an upgraded raw connection to /echo.
-func dialEcho(b *testing.B, addr string) net.Conn {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := c.Write([]byte(wstest.UpgradeRequest("/echo"))); err != nil {
-		b.Fatal(err)
-	}
-	// The 101 answer ends with an empty line; read byte by byte so no frame bytes are swallowed.
-	var tail [4]byte
-	one := make([]byte, 1)
-	for string(tail[:]) != "\r\n\r\n" {
-		if _, err := io.ReadFull(c, one); err != nil {
-			b.Fatal(err)
-		}
-		copy(tail[:], tail[1:])
-		tail[3] = one[0]
-	}
-	return c
-}
+func dialEcho(b *testing.B, addr string) net.Conn { return dialPath(b, addr, "/echo") }
+
+func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }

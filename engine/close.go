@@ -132,6 +132,7 @@ func (c *Conn) onClosed(err error) {
 	a.conns.Add(-1)
 	if c.flags&flagUpgraded != 0 {
 		c.fireClose(c.closeInfo(err))
+		a.table.LeaveAll(member{c})
 	}
 	if c.ext != nil {
 		c.ext.ctx = nil

@@ -47,6 +47,23 @@ type Config struct {
 	// only when the Origin's host equals the Host header (same origin).
 	CheckOrigin func(ctx *Context) bool
 
+	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames queued by the engine
+	// plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer that stops
+	// reading can then grow memory without limit). Over it, SlowConsumer decides.
+	MaxBackpressure int64
+
+	// SlowConsumer is what happens to a message for a connection over MaxBackpressure. Default
+	// SlowDrop: the message is skipped for that connection (counted; the drop event fires), the others
+	// are not slowed. SlowClose closes the connection with 1008 "slow consumer" instead.
+	SlowConsumer SlowConsumerPolicy
+
+	// MaxRoomMembers caps every room's members (Conn.Join answers ErrRoomFull at the cap). Default 0:
+	// no cap. The cap is fixed when a room is created, by the first Join.
+	MaxRoomMembers int
+
+	// RoomHistory keeps the last RoomHistory messages of each room for App.RoomInfo. Default 0: off.
+	RoomHistory int
+
 	// Logger receives handler panics and engine errors. Default: slog.Default(). Nothing is logged per
 	// message.
 	Logger *slog.Logger
@@ -68,12 +85,33 @@ type RouteOptions struct {
 	// CheckOrigin overrides Config.CheckOrigin for this route.
 	CheckOrigin func(ctx *Context) bool
 
+	// MaxBackpressure overrides Config.MaxBackpressure for this route.
+	MaxBackpressure int64
+
+	// SlowConsumer overrides Config.SlowConsumer for this route (SlowDefault inherits).
+	SlowConsumer SlowConsumerPolicy
+
+	// MaxRoomMembers and RoomHistory override the Config values for rooms created by a Join of a
+	// connection of this route.
+	MaxRoomMembers int
+	RoomHistory    int
+
 	// ReleaseContext drops the engine's reference to the upgrade request's Context once the Open handler
 	// returns, so Conn.Context returns nil afterwards. It saves the memory of the request headers on
 	// every idle connection (measured in docs/memory.md); handlers that need request data later should
 	// copy it into Conn.SetData during Open.
 	ReleaseContext bool
 }
+
+// SlowConsumerPolicy is what happens to a message for a connection over its outbound limit.
+type SlowConsumerPolicy uint8
+
+// Slow-consumer policies.
+const (
+	SlowDefault SlowConsumerPolicy = iota // inherit (RouteOptions); SlowDrop in Config
+	SlowDrop                              // skip the message for that connection, count it, fire drop
+	SlowClose                             // close the connection with 1008 "slow consumer"
+)
 
 // Defaults applied by New.
 const (
@@ -84,6 +122,7 @@ const (
 	DefaultCloseTimeout     = 5 * time.Second
 	DefaultReadBufferSize   = 64 << 10
 	DefaultTCPKeepAlive     = 15 * time.Second
+	DefaultMaxBackpressure  = 1 << 20
 )
 
 // withDefaults returns c with every zero field replaced by its default.
@@ -111,6 +150,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TCPKeepAlive == 0 {
 		c.TCPKeepAlive = DefaultTCPKeepAlive
+	}
+	if c.MaxBackpressure == 0 {
+		c.MaxBackpressure = DefaultMaxBackpressure
+	}
+	if c.SlowConsumer == SlowDefault {
+		c.SlowConsumer = SlowDrop
 	}
 	if c.CheckOrigin == nil {
 		c.CheckOrigin = SameOrigin

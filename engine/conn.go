@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/rooms"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -72,14 +73,17 @@ type Conn struct {
 	qflags uint8    // guarded by loop.mu
 	flags  connFlag // on-loop
 
-	lidx     int32  // index in loop.conns
-	tidx     int32  // index in the timer wheel slot, -1 when not scheduled
-	tdue     uint32 // wheel tick the timer is due at
-	deadline uint32 // wheel tick at which the current phase times out (0: none)
-	outBytes int32  // queued bytes (guarded by loop.mu)
+	lidx        int32  // index in loop.conns
+	tidx        int32  // index in the timer wheel slot, -1 when not scheduled
+	tdue        uint32 // wheel tick the timer is due at
+	deadline    uint32 // wheel tick at which the current phase times out (0: none)
+	outBytes    int32  // queued bytes (guarded by loop.mu)
+	outBuffered int32  // gnet's outbound backlog after the last flush (guarded by loop.mu)
 
-	outHead, outTail *outItem // outbound queue (guarded by loop.mu)
-	dirtyNext        *Conn    // dirty list link (guarded by loop.mu)
+	outHead   *outItem // outbound queue, newest first (guarded by loop.mu)
+	dirtyNext *Conn    // dirty list link (guarded by loop.mu)
+
+	ms rooms.Membership[member] // rooms this connection is in (guarded by the room table)
 
 	rd  *reader    // partial frame / message state; nil between messages
 	hs  *handshake // HTTP request state; nil once upgraded
@@ -102,6 +106,7 @@ type connExt struct {
 	onError   func(error)
 	onPing    func([]byte)
 	onPong    func([]byte)
+	onDrop    func()
 
 	data        any
 	ctx         *Context

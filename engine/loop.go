@@ -5,25 +5,25 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/openspeed/wsd/rooms"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 )
 
-// maxIovecs bounds one writev call (IOV_MAX is 1024 on Linux and the BSDs; gnet does not split).
-const maxIovecs = 512
-
 // loop is the engine's state for one gnet event loop.
 //
 // Lock order: loop.mu is a leaf lock. It guards every connection's outbound queue (Conn.outHead,
-// outTail, outBytes, qflags, dirtyNext), the dirty list and the item free list. Nothing that can block,
+// outBytes, qflags, dirtyNext), the dirty list and the item free list. Nothing that can block,
 // and no other lock, is taken while it is held.
 type loop struct {
 	app *App
 	el  gnet.EventLoop
+	idx int // position in App.loops; the loop index rooms partition members by
 
 	mu    sync.Mutex
 	dirty *Conn    // connections with queued frames (guarded by mu)
 	free  *outItem // recycled queue items (guarded by mu)
+	drops uint64   // messages dropped by the slow-consumer policy (guarded by mu)
 
 	// active is true while the loop runs one of our callbacks: frames queued meanwhile are flushed when
 	// the outermost callback returns, so nobody needs to wake the loop. depth counts nesting (on-loop only).
@@ -33,15 +33,20 @@ type loop struct {
 
 	conns []*Conn // every connection of this loop (on-loop only); Conn.lidx is its index
 	wheel wheel   // timers (on-loop only, but wheel.next is read by the ticker)
-	iov   [][]byte
+	wbuf  []byte  // scratch for gathering small frames into one write
 	tmp   []*Conn // scratch for wheel firing
+
+	// Shared frames released during a flush are counted here and released in one atomic operation:
+	// a broadcast puts the same frame in consecutive queues.
+	relFrame *rooms.Frame
+	relN     int
 
 	flushTask gnet.RunnableFunc
 	tickTask  gnet.RunnableFunc
 }
 
-func newLoop(app *App, el gnet.EventLoop) *loop {
-	l := &loop{app: app, el: el}
+func newLoop(app *App, el gnet.EventLoop, idx int) *loop {
+	l := &loop{app: app, el: el, idx: idx}
 	l.wheel.init(app.now())
 	l.flushTask = func(context.Context) error {
 		l.scheduled.Store(false)
@@ -103,7 +108,7 @@ type outItem struct {
 	next   *outItem
 	buf    *bytebufferpool.ByteBuffer
 	off    int          // wire bytes are buf.B[off:]
-	shared *sharedFrame // set instead of buf for a frame queued to many connections
+	shared *rooms.Frame // set instead of buf for a frame queued to many connections
 	kind   itemKind
 }
 
@@ -117,24 +122,30 @@ const (
 
 func (it *outItem) bytes() []byte {
 	if it.shared != nil {
-		return it.shared.wire
+		return it.shared.Wire()
 	}
 	return it.buf.B[it.off:]
 }
 
 // newItem takes a queue item from the free list. Caller holds l.mu.
 func (l *loop) newItem() *outItem {
-	it := l.free
-	if it == nil {
-		return new(outItem)
+	if l.free == nil {
+		slab := make([]outItem, itemSlab) // grow by slabs: one allocation per itemSlab queued frames
+		for i := range slab[:itemSlab-1] {
+			slab[i].next = &slab[i+1]
+		}
+		l.free = &slab[0]
 	}
+	it := l.free
 	l.free = it.next
 	it.next = nil
 	return it
 }
 
+const itemSlab = 256
+
 // releaseItems returns a detached chain's buffers to their pools and its items to the free list.
-// Caller must not hold l.mu.
+// On-loop only; caller must not hold l.mu.
 func (l *loop) releaseItems(head *outItem) {
 	if head == nil {
 		return
@@ -142,7 +153,7 @@ func (l *loop) releaseItems(head *outItem) {
 	tail := head
 	for it := head; it != nil; it = it.next {
 		if it.shared != nil {
-			it.shared.release()
+			l.releaseFrame(it.shared)
 			it.shared = nil
 		} else if it.buf != nil {
 			l.app.bufs.Put(it.buf)
@@ -156,6 +167,22 @@ func (l *loop) releaseItems(head *outItem) {
 	l.mu.Unlock()
 }
 
+// releaseFrame batches releases of the same shared frame. On-loop only.
+func (l *loop) releaseFrame(f *rooms.Frame) {
+	if f != l.relFrame {
+		l.flushReleases()
+		l.relFrame = f
+	}
+	l.relN++
+}
+
+func (l *loop) flushReleases() {
+	if l.relFrame != nil {
+		l.relFrame.Release(l.relN)
+		l.relFrame, l.relN = nil, 0
+	}
+}
+
 // flush writes the queues of all dirty connections. On-loop only; re-entrant (a write error makes gnet
 // close a connection synchronously, which runs our close callback, which may queue more frames).
 func (l *loop) flush() {
@@ -164,19 +191,44 @@ func (l *loop) flush() {
 		c := l.dirty
 		if c == nil {
 			l.mu.Unlock()
+			l.flushReleases()
 			return
 		}
 		l.dirty = c.dirtyNext
 		c.dirtyNext = nil
-		c.qflags &^= qDirty
+		flags := c.qflags
+		c.qflags &^= qDirty | qDropped | qSlow
 		head := c.outHead
-		c.outHead, c.outTail, c.outBytes = nil, nil, 0
+		c.outHead, c.outBytes = nil, 0
 		l.mu.Unlock()
+		head = reverse(head)
+		if flags&qSlow != 0 && c.phase == phaseOpen {
+			l.releaseItems(head) // replaced by the close frame closeSlow queues
+			c.closeSlow()
+			continue
+		}
 		c.writeQueue(head)
+		if flags&qDropped != 0 {
+			c.fireDrop()
+		}
 	}
 }
 
-// writeQueue hands a detached queue to gnet (one writev per batch) and releases it. On-loop only.
+// reverse turns a newest-first queue into writing order.
+func reverse(head *outItem) *outItem {
+	var prev *outItem
+	for head != nil {
+		next := head.next
+		head.next = prev
+		prev, head = head, next
+	}
+	return prev
+}
+
+// writeQueue hands a detached queue to gnet and releases it. Small frames are gathered into the loop's
+// scratch buffer so a batch costs one write syscall (x/sys/unix.Writev allocates its iovec array on
+// every call, a copy of a few small frames is cheaper); large frames are written from their own buffers.
+// On-loop only.
 func (c *Conn) writeQueue(head *outItem) {
 	l := c.loop
 	if c.phase == phaseClosed {
@@ -184,24 +236,19 @@ func (c *Conn) writeQueue(head *outItem) {
 		return
 	}
 	var kinds itemKind
-	iov := l.iov[:0]
-	for it := head; it != nil; it = it.next {
-		iov = append(iov, it.bytes())
-		kinds |= 1 << it.kind
-		if len(iov) == maxIovecs {
-			c.writev(iov)
-			iov = iov[:0]
-		}
+	if head != nil && head.next == nil {
+		c.write(head.bytes()) // the common case: one frame, no copy
+		kinds = 1 << head.kind
+	} else {
+		kinds = c.writeBatch(head)
 	}
-	if len(iov) > 0 {
-		c.writev(iov)
-	}
-	clear(iov)
-	l.iov = iov[:0]
 	l.releaseItems(head)
 	if c.phase == phaseClosed {
 		return
 	}
+	l.mu.Lock()
+	c.outBuffered = int32(min(c.gc.OutboundBuffered(), 1<<30))
+	l.mu.Unlock()
 	if kinds&(1<<itemClose) != 0 {
 		c.closeFrameSent()
 	}
@@ -213,15 +260,45 @@ func (c *Conn) writeQueue(head *outItem) {
 	}
 }
 
-func (c *Conn) writev(iov [][]byte) {
-	if c.phase == phaseClosed {
+// Batching thresholds: frames of at least directWrite bytes are written from their own buffer; the
+// scratch buffer is written out when it would pass scratchMax.
+const (
+	directWrite = 16 << 10
+	scratchMax  = 128 << 10
+)
+
+// writeBatch writes a queue of several frames and returns the kinds it saw.
+func (c *Conn) writeBatch(head *outItem) itemKind {
+	l := c.loop
+	var kinds itemKind
+	buf := l.wbuf[:0]
+	for it := head; it != nil; it = it.next {
+		kinds |= 1 << it.kind
+		b := it.bytes()
+		if len(b) >= directWrite || len(buf)+len(b) > scratchMax {
+			c.write(buf)
+			buf = buf[:0]
+		}
+		if len(b) >= directWrite {
+			c.write(b)
+			continue
+		}
+		buf = append(buf, b...)
+	}
+	c.write(buf)
+	if cap(buf) > 2*scratchMax {
+		buf = nil // a huge batch: do not keep its buffer
+	}
+	l.wbuf = buf[:0]
+	return kinds
+}
+
+// write hands bytes to gnet (written at once when possible, else buffered by gnet). On-loop only.
+func (c *Conn) write(b []byte) {
+	if len(b) == 0 || c.phase == phaseClosed {
 		return
 	}
-	if len(iov) == 1 {
-		_, _ = c.gc.Write(iov[0])
-		return
-	}
-	_, _ = c.gc.Writev(iov)
+	_, _ = c.gc.Write(b)
 }
 
 // addConn registers c with the loop. On-loop only.

@@ -1,66 +1,42 @@
 package engine
 
 import (
-	"sync/atomic"
+	"errors"
 
 	"github.com/goccy/go-json"
-
 	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/rooms"
 	"github.com/valyala/bytebufferpool"
 )
 
+// ErrBackpressure: the connection's outbound backlog is over MaxBackpressure, so the message was not
+// queued for it (policy "drop"), or the connection is being closed with 1008 (policy "close").
+var ErrBackpressure = errors.New("engine: connection over its outbound limit (slow consumer)")
+
 // Queue flags of a connection (Conn.qflags, guarded by loop.mu).
 const (
-	qDirty  uint8 = 1 << iota // on the loop's dirty list
-	qClosed                   // a close frame (or final response) is queued, or the connection is gone: no more frames
+	qDirty   uint8 = 1 << iota // on the loop's dirty list
+	qClosed                    // a close frame (or final response) is queued, or the connection is gone
+	qDropped                   // messages were dropped since the last flush: fire the drop event
+	qSlow                      // over the limit with policy close: close with 1008 on the loop
 )
-
-// sharedFrame is one encoded frame queued to many connections (a broadcast). It is encoded once; each
-// queue holds a reference and the buffer returns to the pool when the last loop has written it.
-type sharedFrame struct {
-	refs atomic.Int32
-	buf  *bytebufferpool.ByteBuffer
-	wire []byte
-	app  *App
-}
-
-// newShared wraps a finished frame buffer; refs starts at 1 (the creator's reference).
-func (a *App) newShared(buf *bytebufferpool.ByteBuffer, wire []byte) *sharedFrame {
-	f, _ := a.shared.Get().(*sharedFrame)
-	if f == nil {
-		f = new(sharedFrame)
-	}
-	f.buf, f.wire, f.app = buf, wire, a
-	f.refs.Store(1)
-	return f
-}
-
-func (f *sharedFrame) retain() { f.refs.Add(1) }
-
-// release drops one reference. Safe from any goroutine.
-func (f *sharedFrame) release() {
-	if f.refs.Add(-1) != 0 {
-		return
-	}
-	a := f.app
-	a.bufs.Put(f.buf)
-	f.buf, f.wire, f.app = nil, nil, nil
-	a.shared.Put(f)
-}
 
 // enqueue appends one owned frame buffer (wire bytes buf.B[off:]) to c's outbound queue and makes sure
 // the loop writes it. It takes ownership of buf in every case. Safe from any goroutine.
 func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) error {
 	l := c.loop
+	n := len(buf.B) - off
 	l.mu.Lock()
-	if c.qflags&qClosed != 0 {
+	err := c.admit(n, kind)
+	if err != nil {
 		l.mu.Unlock()
 		l.app.bufs.Put(buf)
-		return ErrClosed
+		l.wake()
+		return err
 	}
 	it := l.newItem()
 	it.buf, it.off, it.kind = buf, off, kind
-	c.push(it, len(buf.B)-off)
+	c.push(it, n)
 	if kind != itemData {
 		c.qflags |= qClosed
 	}
@@ -69,32 +45,41 @@ func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) e
 	return nil
 }
 
-// enqueueShared queues a reference to a shared frame (retained here). Safe from any goroutine.
-func (c *Conn) enqueueShared(f *sharedFrame) error {
-	l := c.loop
-	l.mu.Lock()
+// admit decides whether n more bytes may be queued: it applies the slow-consumer policy to data frames
+// that would take the backlog (our queue plus gnet's buffer) over the route's MaxBackpressure. Close
+// frames and HTTP responses always pass. Caller holds loop.mu.
+func (c *Conn) admit(n int, kind itemKind) error {
 	if c.qflags&qClosed != 0 {
-		l.mu.Unlock()
 		return ErrClosed
 	}
-	f.retain()
-	it := l.newItem()
-	it.shared = f
-	c.push(it, len(f.wire))
-	l.mu.Unlock()
-	l.wake()
-	return nil
+	if kind != itemData || c.route == nil {
+		return nil
+	}
+	limit := c.route.maxBackpressure
+	if limit <= 0 || int64(c.outBytes)+int64(c.outBuffered)+int64(n) <= limit {
+		return nil
+	}
+	if c.route.slowClose {
+		c.qflags |= qSlow | qClosed
+	} else {
+		c.qflags |= qDropped
+		c.loop.drops++
+	}
+	c.markDirty()
+	return ErrBackpressure
 }
 
-// push links it at the tail of c's queue and marks c dirty. Caller holds loop.mu.
+// push links it at the head of c's queue (newest first; flush reverses it) and marks c dirty.
+// Caller holds loop.mu.
 func (c *Conn) push(it *outItem, n int) {
-	if c.outTail == nil {
-		c.outHead = it
-	} else {
-		c.outTail.next = it
-	}
-	c.outTail = it
+	it.next = c.outHead
+	c.outHead = it
 	c.outBytes += int32(min(n, 1<<30))
+	c.markDirty()
+}
+
+// markDirty puts c on its loop's dirty list. Caller holds loop.mu.
+func (c *Conn) markDirty() {
 	if c.qflags&qDirty == 0 {
 		c.qflags |= qDirty
 		c.dirtyNext = c.loop.dirty
@@ -124,6 +109,30 @@ func (c *Conn) sendString(op frame.Opcode, payload string) error {
 	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
 }
 
+// sendJSON queues v encoded as JSON in a text frame. Safe from any goroutine.
+func (c *Conn) sendJSON(v any) error {
+	if c.qflagsClosed() {
+		return ErrClosed
+	}
+	buf := c.loop.app.bufs.Get()
+	if err := appendJSON(buf, v); err != nil {
+		c.loop.app.bufs.Put(buf)
+		return err
+	}
+	wire := frame.Finish(buf.B, frame.OpText, true, 0)
+	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
+}
+
+// appendJSON encodes v after the header room of buf.
+func appendJSON(buf *bytebufferpool.ByteBuffer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	buf.B = append(buf.B, b...)
+	return nil
+}
+
 // qflagsClosed is a racy early-out used before encoding; enqueue re-checks under the lock.
 func (c *Conn) qflagsClosed() bool {
 	return c.state.Load() != uint32(StateOpen)
@@ -142,22 +151,49 @@ func (c *Conn) discardQueue() {
 	l.mu.Lock()
 	c.qflags |= qClosed
 	head := c.outHead
-	c.outHead, c.outTail, c.outBytes = nil, nil, 0
+	c.outHead, c.outBytes = nil, 0
 	l.mu.Unlock()
 	l.releaseItems(head)
 }
 
-// sendJSON queues v encoded as JSON in a text frame. Safe from any goroutine.
-func (c *Conn) sendJSON(v any) error {
-	if c.qflagsClosed() {
-		return ErrClosed
+// closeSlow replaces what is queued by a close frame with 1008 "slow consumer" and starts the closing
+// handshake. On-loop only.
+func (c *Conn) closeSlow() {
+	l := c.loop
+	buf := l.app.bufs.Get()
+	buf.B = frame.AppendClose(buf.B, frame.ClosePolicyViolation, "slow consumer")
+	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
+	l.mu.Lock()
+	head := c.outHead
+	c.outHead, c.outBytes = nil, 0
+	it := l.newItem()
+	it.buf, it.off, it.kind = buf, len(buf.B)-len(wire), itemClose
+	c.push(it, len(wire))
+	c.qflags |= qClosed
+	l.mu.Unlock()
+	l.releaseItems(head)
+	c.state.Store(uint32(StateClosing))
+	c.x().failure = ErrBackpressure
+}
+
+// enqueueFrames queues a shared frame to each member of one loop except skip, in one critical section.
+// It returns how many it queued. Safe from any goroutine.
+func (l *loop) enqueueFrames(members []member, skip *Conn, f *rooms.Frame) int {
+	n := 0
+	size := len(f.Wire())
+	l.mu.Lock()
+	for _, m := range members {
+		c := m.c
+		if c == skip || c.admit(size, itemData) != nil {
+			continue
+		}
+		it := l.newItem()
+		it.shared = f
+		c.push(it, size)
+		n++
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	buf := c.loop.app.bufs.Get()
-	buf.B = append(buf.B, b...)
-	wire := frame.Finish(buf.B, frame.OpText, true, 0)
-	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
+	f.Retain(n)
+	l.mu.Unlock()
+	l.wake()
+	return n
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/openspeed/wsd/rooms"
 )
 
 // Handlers are the callbacks of a WebSocket route, shared by every connection of the route: no closure
@@ -24,6 +26,9 @@ type Handlers struct {
 	Ping func(ws *Conn, data []byte)
 	// Pong runs for each pong; data is valid until it returns.
 	Pong func(ws *Conn, data []byte)
+	// Drop runs after one or more messages for the connection were dropped by the slow-consumer policy
+	// since it last ran.
+	Drop func(ws *Conn)
 
 	// Options tune the route.
 	Options RouteOptions
@@ -31,14 +36,46 @@ type Handlers struct {
 
 // wsRoute is a registered WebSocket route.
 type wsRoute struct {
-	pattern    string
-	h          Handlers
-	opts       RouteOptions
-	maxMessage int64 // < 0: no cap
-	origin     func(*Context) bool
+	pattern         string
+	h               Handlers
+	opts            RouteOptions
+	maxMessage      int64 // < 0: no cap
+	maxBackpressure int64 // < 0: no bound
+	slowClose       bool
+	roomOpts        rooms.RoomOptions
+	origin          func(*Context) bool
 }
 
 func (w *wsRoute) checkOrigin(ctx *Context) bool { return w.origin(ctx) }
+
+// newWSRoute resolves a route's options against the App's config.
+func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
+	o, cfg := h.Options, a.cfg
+	ws := &wsRoute{pattern: path, h: h, opts: o, origin: cfg.CheckOrigin}
+	ws.maxMessage = pick(o.MaxMessageSize, cfg.MaxMessageSize)
+	ws.maxBackpressure = pick(o.MaxBackpressure, cfg.MaxBackpressure)
+	policy := cfg.SlowConsumer
+	if o.SlowConsumer != SlowDefault {
+		policy = o.SlowConsumer
+	}
+	ws.slowClose = policy == SlowClose
+	ws.roomOpts = rooms.RoomOptions{
+		Limit:   pick(o.MaxRoomMembers, cfg.MaxRoomMembers),
+		History: pick(o.RoomHistory, cfg.RoomHistory),
+	}
+	if o.CheckOrigin != nil {
+		ws.origin = o.CheckOrigin
+	}
+	return ws
+}
+
+// pick returns the route's value when set, else the App's.
+func pick[T int | int64](route, app T) T {
+	if route != 0 {
+		return route
+	}
+	return app
+}
 
 // WS registers a WebSocket route in the seed style: open runs for each new connection and usually
 // registers that connection's callbacks (ws.OnMessage, ws.OnClose, ...). At most one RouteOptions may be
@@ -57,16 +94,7 @@ func (a *App) WS(path string, open func(ws *Conn, ctx *Context), opts ...RouteOp
 // Route registers a WebSocket route with shared handlers. It panics on a malformed pattern, a
 // conflicting route, or after Start.
 func (a *App) Route(path string, h Handlers) {
-	ws := &wsRoute{pattern: path, h: h, opts: h.Options}
-	ws.maxMessage = a.cfg.MaxMessageSize
-	if h.Options.MaxMessageSize != 0 {
-		ws.maxMessage = h.Options.MaxMessageSize
-	}
-	ws.origin = a.cfg.CheckOrigin
-	if h.Options.CheckOrigin != nil {
-		ws.origin = h.Options.CheckOrigin
-	}
-	a.addRoute(&route{method: methodWS, pattern: path, ws: ws})
+	a.addRoute(&route{method: methodWS, pattern: path, ws: a.newWSRoute(path, h)})
 }
 
 // Handle registers a plain HTTP route for method. GET routes also answer HEAD (without the body)

@@ -2,8 +2,13 @@
 //
 // Routes:
 //
-//	GET /echo      WebSocket: every data message is sent back unchanged (same opcode)
-//	GET /healthz   200 "ok" while the server is up
+//	GET  /echo                  WebSocket: every data message is sent back unchanged (same opcode)
+//	GET  /rooms/:room           WebSocket raw relay: data messages go unchanged to the room's other members
+//	GET  /chat/:room?user=      WebSocket chat: join/leave notices, messages as JSON {"user","message"}
+//	GET  /rooms                 JSON list of rooms and their connection counts
+//	GET  /rooms/:room/info      JSON {"room","connections","messages"} (the room's last messages)
+//	POST /rooms/:room/publish   the request body is sent to every member of the room
+//	GET  /healthz               200 "ok" while the server is up
 package main
 
 import (
@@ -34,7 +39,7 @@ func run(args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	app := newApp(engine.Config{Logger: logger})
+	app := newApp(engine.Config{Logger: logger, RoomHistory: 50})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := app.Start(*addr); err != nil {
@@ -58,6 +63,11 @@ func newApp(cfg engine.Config) *engine.App {
 		Message: func(ws *engine.Conn, m engine.Message) { _ = ws.SendMessage(m) },
 		Options: engine.RouteOptions{ReleaseContext: true},
 	})
+	app.Route("/rooms/:room", roomsRelay())
+	app.WS("/chat/:room", chat)
+	app.GET("/rooms", listRooms(app))
+	app.GET("/rooms/:room/info", roomInfo(app))
+	app.POST("/rooms/:room/publish", publish(app))
 	app.GET("/healthz", func(ctx *engine.Context) error { return ctx.String(200, "ok\n") })
 	return app
 }

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/rooms"
+)
+
+// ErrRoomFull is returned by Join when the room has reached its member limit.
+var ErrRoomFull = rooms.ErrFull
+
+// member is a *Conn as the room table sees it.
+type member struct{ c *Conn }
+
+// LoopIndex implements rooms.Member.
+func (m member) LoopIndex() int { return m.c.loop.idx }
+
+// Membership implements rooms.Member.
+func (m member) Membership() *rooms.Membership[member] { return &m.c.ms }
+
+// fanout queues broadcast frames, one critical section per loop.
+type fanout struct{ a *App }
+
+// Deliver implements rooms.Fanout.
+func (f fanout) Deliver(loop int, members []member, skip member, hasSkip bool, fr *rooms.Frame) int {
+	loops := f.a.loopList()
+	if loop >= len(loops) {
+		return 0
+	}
+	var s *Conn
+	if hasSkip {
+		s = skip.c
+	}
+	return loops[loop].enqueueFrames(members, s, fr)
+}
+
+// Join adds the connection to room. Joining a room it is in does nothing. It returns ErrRoomFull when
+// the room is at its member limit (RouteOptions.MaxRoomMembers / Config.MaxRoomMembers; the check is
+// atomic, concurrent joins never exceed it) and ErrClosed once the connection is closing.
+// Safe from any goroutine.
+func (c *Conn) Join(room string) error {
+	if c.ReadyState() != StateOpen {
+		return ErrClosed
+	}
+	return c.loop.app.table.Join(room, member{c}, c.route.roomOpts)
+}
+
+// Leave removes the connection from room; it reports whether it was a member. Safe from any goroutine.
+func (c *Conn) Leave(room string) bool {
+	return c.loop.app.table.Leave(room, member{c})
+}
+
+// Room is the room the connection joined last among those it is still in ("" when none): the
+// seed's ws.room. Safe from any goroutine.
+func (c *Conn) Room() string { return c.loop.app.table.LastRoom(member{c}) }
+
+// Rooms lists the rooms the connection is in, in join order. Safe from any goroutine.
+func (c *Conn) Rooms() []string { return c.loop.app.table.RoomsOf(member{c}) }
+
+// Broadcast sends v (encoded once, as for Send) to every member of room except this connection.
+// It returns the number of connections it was queued for. Safe from any goroutine.
+func (c *Conn) Broadcast(room string, v any) (int, error) {
+	return c.loop.app.publish(room, v, c)
+}
+
+// BroadcastAll sends v to every member of room, this connection included. Safe from any goroutine.
+func (c *Conn) BroadcastAll(room string, v any) (int, error) {
+	return c.loop.app.publish(room, v, nil)
+}
+
+// Publish sends v (string: text, []byte: binary, Message: its opcode, else JSON text) to every member
+// of room, encoded once. It returns the number of connections it was queued for (members over their
+// outbound limit are skipped by the slow-consumer policy). Safe from any goroutine.
+func (a *App) Publish(room string, v any) (int, error) {
+	return a.publish(room, v, nil)
+}
+
+func (a *App) publish(room string, v any, skip *Conn) (int, error) {
+	f, err := a.encode(v)
+	if err != nil {
+		return 0, err
+	}
+	n := a.table.Broadcast(room, member{skip}, skip != nil, f)
+	f.Release(1)
+	return n, nil
+}
+
+// PublishFrame sends a payload with an explicit opcode (frame.OpText or frame.OpBinary).
+// Safe from any goroutine.
+func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
+	if op != frame.OpText && op != frame.OpBinary {
+		return 0
+	}
+	buf := a.frames.Buffer()
+	buf.B = append(buf.B, payload...)
+	f := a.frames.Finish(buf, op)
+	n := a.table.Broadcast(room, member{}, false, f)
+	f.Release(1)
+	return n
+}
+
+// encode turns v into a shared frame holding one reference.
+func (a *App) encode(v any) (*rooms.Frame, error) {
+	buf := a.frames.Buffer()
+	op := frame.OpText
+	switch v := v.(type) {
+	case string:
+		buf.B = append(buf.B, v...)
+	case []byte:
+		buf.B = append(buf.B, v...)
+		op = frame.OpBinary
+	case Message:
+		buf.B = append(buf.B, v.data...)
+		op = v.op
+	default:
+		if err := appendJSON(buf, v); err != nil {
+			a.bufs.Put(buf)
+			return nil, err
+		}
+	}
+	return a.frames.Finish(buf, op), nil
+}
+
+// Count is the number of connections in room on this server. Safe from any goroutine.
+func (a *App) Count(room string) int { return a.table.Count(room) }
+
+// RoomCount is a room and its number of connections.
+type RoomCount = rooms.RoomCount
+
+// Rooms lists the live rooms with their member counts, sorted by name. Safe from any goroutine.
+func (a *App) Rooms() []RoomCount { return a.table.List() }
+
+// RoomMessage is one message of a room's history.
+type RoomMessage struct {
+	Text   string    `json:"text,omitempty"`   // a text message
+	Binary []byte    `json:"binary,omitempty"` // a binary message (base64 in JSON)
+	At     time.Time `json:"at"`
+}
+
+// RoomInfo describes a room: its connection count and, when history is on, its last messages.
+type RoomInfo struct {
+	Room        string        `json:"room"`
+	Connections int           `json:"connections"`
+	Messages    []RoomMessage `json:"messages"`
+}
+
+// ErrNoRoom is returned by RoomInfo for a room that does not exist (no members).
+var ErrNoRoom = errors.New("engine: no such room")
+
+// RoomInfo returns room's connection count and recorded messages. Safe from any goroutine.
+func (a *App) RoomInfo(room string) (RoomInfo, error) {
+	r := a.table.Lookup(room)
+	if r == nil {
+		return RoomInfo{Room: room, Messages: []RoomMessage{}}, ErrNoRoom
+	}
+	info := RoomInfo{Room: room, Connections: r.Count(), Messages: []RoomMessage{}}
+	for _, e := range r.History() {
+		m := RoomMessage{At: e.At}
+		if e.Op == frame.OpText {
+			m.Text = string(e.Data)
+		} else {
+			m.Binary = e.Data
+		}
+		info.Messages = append(info.Messages, m)
+	}
+	return info, nil
+}
+
+// OnDrop sets the handler that runs (on the loop) after one or more messages for this connection were
+// dropped by the slow-consumer policy since it last ran. Call it from a handler on the connection's
+// loop.
+func (c *Conn) OnDrop(fn func()) { c.x().onDrop = fn }
+
+func (c *Conn) fireDrop() {
+	if x := c.ext; x != nil && x.onDrop != nil {
+		defer c.recoverPanic("drop")
+		x.onDrop()
+		return
+	}
+	if fn := c.route.h.Drop; fn != nil {
+		defer c.recoverPanic("drop")
+		fn(c)
+	}
+}

@@ -1,0 +1,70 @@
+package rooms
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/openspeed/wsd/frame"
+	"github.com/valyala/bytebufferpool"
+)
+
+// Frame is one encoded WebSocket frame shared by many outbound queues. It starts with one reference
+// (its creator's); every queue that holds it adds one; the buffer returns to its pool when the last
+// reference is released. Safe from any goroutine.
+type Frame struct {
+	refs atomic.Int32
+	buf  *bytebufferpool.ByteBuffer
+	wire []byte
+	op   frame.Opcode
+	fp   *FramePool
+}
+
+// Wire is the frame's bytes on the wire. Valid while the caller holds a reference.
+func (f *Frame) Wire() []byte { return f.wire }
+
+// Payload is the frame's payload (the wire bytes after the header).
+func (f *Frame) Payload() []byte { return f.wire[len(f.wire)-f.payloadLen():] }
+
+// Opcode is the frame's opcode.
+func (f *Frame) Opcode() frame.Opcode { return f.op }
+
+func (f *Frame) payloadLen() int { return len(f.buf.B) - frame.MaxServerHeaderSize }
+
+// Retain adds n references.
+func (f *Frame) Retain(n int) { f.refs.Add(int32(n)) }
+
+// Release drops n references; the last one recycles the frame.
+func (f *Frame) Release(n int) {
+	if f.refs.Add(-int32(n)) != 0 {
+		return
+	}
+	fp := f.fp
+	fp.bufs.Put(f.buf)
+	f.buf, f.wire, f.fp = nil, nil, nil
+	fp.frames.Put(f)
+}
+
+// FramePool recycles Frames and their buffers. The zero value is ready; one per server.
+type FramePool struct {
+	bufs   *frame.Pool
+	frames sync.Pool
+}
+
+// NewFramePool returns a pool whose frames take their buffers from bufs (buffers with header room).
+func NewFramePool(bufs *frame.Pool) *FramePool { return &FramePool{bufs: bufs} }
+
+// Buffer returns an empty buffer with header room reserved: append the payload, then call Finish.
+func (p *FramePool) Buffer() *bytebufferpool.ByteBuffer { return p.bufs.Get() }
+
+// Finish stamps the header of a final frame with opcode op onto buf (from Buffer) and returns it as a
+// Frame holding one reference.
+func (p *FramePool) Finish(buf *bytebufferpool.ByteBuffer, op frame.Opcode) *Frame {
+	f, _ := p.frames.Get().(*Frame)
+	if f == nil {
+		f = new(Frame)
+	}
+	f.buf, f.op, f.fp = buf, op, p
+	f.wire = frame.Finish(buf.B, op, true, 0)
+	f.refs.Store(1)
+	return f
+}
