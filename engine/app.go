@@ -35,7 +35,8 @@ type App struct {
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
 
-	conns    atomic.Int64 // open sockets
+	conns      atomic.Int64 // open sockets
+	codecConns [len(codecs)]atomic.Int64 // upgraded connections per codec
 	draining atomic.Bool
 	drained  chan struct{} // closed when draining and conns reach 0
 	drainMu  sync.Mutex

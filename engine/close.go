@@ -131,6 +131,7 @@ func (c *Conn) onClosed(err error) {
 	a := c.loop.app
 	a.conns.Add(-1)
 	if c.flags&flagUpgraded != 0 {
+		a.codecConns[c.codec].Add(-1)
 		c.fireClose(c.closeInfo(err))
 		a.table.LeaveAll(member{c})
 	}
@@ -162,6 +163,8 @@ func (c *Conn) onTimer(now uint32) {
 		if expired {
 			c.handshakeTimeout()
 		}
+	case phaseOpen:
+		c.openTimer(now)
 	case phaseClosing, phaseFailing:
 		if expired {
 			c.closeTCP()

@@ -34,6 +34,14 @@ type Config struct {
 	// for the peer's close frame (or EOF) before dropping the TCP connection. Default: 5 s.
 	CloseTimeout time.Duration
 
+	// PingInterval: a WebSocket that has sent nothing for this long gets a ping (sent between one and two
+	// intervals after its last inbound byte). Default: 30 s; negative disables pings.
+	PingInterval time.Duration
+
+	// IdleTimeout: a WebSocket that has sent nothing, not even a pong, for this long is closed with 1001
+	// "idle timeout" (its close handler fires). Default: 2 × PingInterval (60 s); negative disables it.
+	IdleTimeout time.Duration
+
 	// ReadBufferSize is the size of each event loop's shared read buffer (gnet ReadBufferCap).
 	// Default: 64 KiB. It is per loop, not per connection.
 	ReadBufferSize int
@@ -85,6 +93,10 @@ type RouteOptions struct {
 	// CheckOrigin overrides Config.CheckOrigin for this route.
 	CheckOrigin func(ctx *Context) bool
 
+	// PingInterval and IdleTimeout override the Config values for this route (negative disables).
+	PingInterval time.Duration
+	IdleTimeout  time.Duration
+
 	// MaxBackpressure overrides Config.MaxBackpressure for this route.
 	MaxBackpressure int64
 
@@ -123,6 +135,7 @@ const (
 	DefaultReadBufferSize   = 64 << 10
 	DefaultTCPKeepAlive     = 15 * time.Second
 	DefaultMaxBackpressure  = 1 << 20
+	DefaultPingInterval     = 30 * time.Second
 )
 
 // withDefaults returns c with every zero field replaced by its default.
@@ -144,6 +157,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 2 * c.PingInterval
+		if c.PingInterval < 0 {
+			c.IdleTimeout = 2 * DefaultPingInterval
+		}
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = DefaultReadBufferSize

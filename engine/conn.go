@@ -45,6 +45,10 @@ var (
 	ErrControlTooLong = errors.New("engine: control frame payload over 125 bytes")
 	// ErrInvalidCloseCode: Close was asked to send a code that may not appear on the wire.
 	ErrInvalidCloseCode = errors.New("engine: close code not valid on the wire")
+	// ErrIdleTimeout is CloseInfo.Err of a connection closed for sending nothing within IdleTimeout.
+	ErrIdleTimeout = errors.New("engine: idle timeout")
+	// ErrBadOpcode: SendFrame was given an opcode other than text or binary.
+	ErrBadOpcode = errors.New("engine: SendFrame takes frame.OpText or frame.OpBinary")
 )
 
 // phase is the connection's state machine position. On-loop only.
@@ -72,6 +76,7 @@ type Conn struct {
 	phase  phase    // on-loop
 	qflags uint8    // guarded by loop.mu
 	flags  connFlag // on-loop
+	codec  uint8    // index in codecs, fixed at the upgrade
 
 	lidx        int32  // index in loop.conns
 	tidx        int32  // index in the timer wheel slot, -1 when not scheduled
@@ -97,6 +102,9 @@ const (
 	flagCloseSent                       // our close frame was handed to gnet
 	flagUpgraded                        // the connection was a WebSocket (close handlers fire)
 	flagTCPClosing                      // gnet was asked to close the socket
+	flagActive                          // bytes arrived since the last heartbeat check
+	flagPinged                          // a heartbeat ping is outstanding
+	flagCongested                       // messages were dropped; watching for the backlog to drain
 )
 
 // connExt holds what most idle connections never need, so that Conn stays small.
@@ -107,6 +115,8 @@ type connExt struct {
 	onPing    func([]byte)
 	onPong    func([]byte)
 	onDrop    func()
+	onDrain   func()
+	events    map[string]connEvent
 
 	data        any
 	ctx         *Context
@@ -114,6 +124,13 @@ type connExt struct {
 	peerCode    frame.CloseCode
 	peerReason  string
 	failure     error
+}
+
+// empty reports whether x holds nothing (so the connection can drop it).
+func (x *connExt) empty() bool {
+	return x.onMessage == nil && x.onClose == nil && x.onError == nil && x.onPing == nil &&
+		x.onPong == nil && x.onDrop == nil && x.onDrain == nil && x.events == nil && x.data == nil &&
+		x.ctx == nil && x.subprotocol == "" && x.failure == nil && x.peerReason == "" && x.peerCode == 0
 }
 
 func (c *Conn) x() *connExt {
@@ -159,7 +176,8 @@ func (c *Conn) Data() any {
 }
 
 // Send queues v as one message: a string as a text frame, a []byte as a binary frame, a Message
-// unchanged (same opcode), anything else as JSON text (goccy/go-json). It copies v before returning.
+// unchanged (same opcode), anything else encoded with the connection's codec: JSON text (goccy/go-json)
+// by default, MessagePack binary when the client negotiated the "msgpack" subprotocol. It copies v before returning.
 // It returns ErrClosed once the connection is closing. Safe from any goroutine.
 func (c *Conn) Send(v any) error {
 	switch v := v.(type) {
@@ -170,7 +188,16 @@ func (c *Conn) Send(v any) error {
 	case Message:
 		return c.sendFrame(v.op, v.data, itemData)
 	}
-	return c.sendJSON(v)
+	return c.sendValue(v)
+}
+
+// SendFrame queues payload (copied) as one message with an explicit opcode (frame.OpText or
+// frame.OpBinary). Safe from any goroutine.
+func (c *Conn) SendFrame(op frame.Opcode, payload []byte) error {
+	if op != frame.OpText && op != frame.OpBinary {
+		return ErrBadOpcode
+	}
+	return c.sendFrame(op, payload, itemData)
 }
 
 // SendText queues s as a text message. Safe from any goroutine.

@@ -65,6 +65,7 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 // onTraffic consumes what the peer sent: HTTP requests until the upgrade, frames after it. Bytes that
 // do not yet form a complete unit stay in gnet's buffer for the next call. On-loop only.
 func (c *Conn) onTraffic() {
+	c.flags |= flagActive
 	buf, _ := c.gc.Peek(-1)
 	n := 0
 	for n < len(buf) {
@@ -91,11 +92,14 @@ func (c *Conn) onTraffic() {
 func (c *Conn) shutdown(code frame.CloseCode, reason string) {
 	switch c.phase {
 	case phaseHTTP:
-		if c.hs == nil || !c.hs.busy() {
+		if (c.hs == nil || !c.hs.busy()) && c.gc.InboundBuffered() == 0 {
 			c.closeTCP()
-		} else {
-			c.hs.closeAfter = true
+			return
 		}
+		if c.hs == nil {
+			c.hs = c.newHandshake()
+		}
+		c.hs.closeAfter = true // a request is arriving: answer it, then close
 	case phaseOpen:
 		_ = c.Close(code, reason)
 	}

@@ -20,6 +20,10 @@ type handshake struct {
 	closeAfter bool // shutting down: close after the current request
 }
 
+func (c *Conn) newHandshake() *handshake {
+	return &handshake{parser: http1.Parser{MaxHeaderBytes: c.loop.app.cfg.MaxHeaderBytes}}
+}
+
 // busy reports whether a request is partly read.
 func (h *handshake) busy() bool { return h.headerLen > 0 }
 
@@ -32,7 +36,7 @@ func (c *Conn) closeAfterRequest() bool {
 func (c *Conn) readHTTP(b []byte) int {
 	a := c.loop.app
 	if c.hs == nil {
-		c.hs = &handshake{parser: http1.Parser{MaxHeaderBytes: a.cfg.MaxHeaderBytes}}
+		c.hs = c.newHandshake()
 	}
 	hs := c.hs
 	if hs.ctx == nil {
@@ -148,10 +152,10 @@ func (c *Conn) upgrade(rt *route, ctx *Context) {
 	}
 	proto := ""
 	if status == 0 {
-		proto = selectSubprotocol(req, ws.opts.Subprotocols)
+		proto = selectSubprotocol(req, ws.protocols)
 		if proto == "" && ws.opts.RequireSubprotocol {
 			status, msg = http.StatusBadRequest, "no supported subprotocol offered; supported: "+
-				strings.Join(ws.opts.Subprotocols, ", ")
+				strings.Join(ws.protocols, ", ")
 		}
 	}
 	if status != 0 {

@@ -209,6 +209,7 @@ func (l *loop) flush() {
 		}
 		c.writeQueue(head)
 		if flags&qDropped != 0 {
+			c.congested()
 			c.fireDrop()
 		}
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 
-	"github.com/goccy/go-json"
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/rooms"
 	"github.com/valyala/bytebufferpool"
@@ -45,9 +44,9 @@ func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) e
 	return nil
 }
 
-// admit decides whether n more bytes may be queued: it applies the slow-consumer policy to data frames
-// that would take the backlog (our queue plus gnet's buffer) over the route's MaxBackpressure. Close
-// frames and HTTP responses always pass. Caller holds loop.mu.
+// admit decides whether a data frame may be queued: when the backlog (our queue plus gnet's buffer) has
+// reached the route's MaxBackpressure it applies the slow-consumer policy. Close frames and HTTP
+// responses always pass. Caller holds loop.mu.
 func (c *Conn) admit(n int, kind itemKind) error {
 	if c.qflags&qClosed != 0 {
 		return ErrClosed
@@ -55,8 +54,10 @@ func (c *Conn) admit(n int, kind itemKind) error {
 	if kind != itemData || c.route == nil {
 		return nil
 	}
+	// The backlog already queued decides (as in uWebSockets): a message larger than the limit still
+	// goes to a connection that has caught up, so the bound is MaxBackpressure plus one message.
 	limit := c.route.maxBackpressure
-	if limit <= 0 || int64(c.outBytes)+int64(c.outBuffered)+int64(n) <= limit {
+	if limit <= 0 || int64(c.outBytes)+int64(c.outBuffered) < limit {
 		return nil
 	}
 	if c.route.slowClose {
@@ -109,28 +110,22 @@ func (c *Conn) sendString(op frame.Opcode, payload string) error {
 	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
 }
 
-// sendJSON queues v encoded as JSON in a text frame. Safe from any goroutine.
-func (c *Conn) sendJSON(v any) error {
+// sendValue queues v encoded with the connection's codec (JSON text or MessagePack binary).
+// Safe from any goroutine.
+func (c *Conn) sendValue(v any) error {
 	if c.qflagsClosed() {
 		return ErrClosed
 	}
+	codec := codecs[c.codec]
 	buf := c.loop.app.bufs.Get()
-	if err := appendJSON(buf, v); err != nil {
+	b, err := codec.Append(buf.B, v)
+	if err != nil {
 		c.loop.app.bufs.Put(buf)
 		return err
 	}
-	wire := frame.Finish(buf.B, frame.OpText, true, 0)
+	buf.B = b
+	wire := frame.Finish(buf.B, codecOpcode(codec), true, 0)
 	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
-}
-
-// appendJSON encodes v after the header room of buf.
-func appendJSON(buf *bytebufferpool.ByteBuffer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	buf.B = append(buf.B, b...)
-	return nil
 }
 
 // qflagsClosed is a racy early-out used before encoding; enqueue re-checks under the lock.
@@ -176,23 +171,34 @@ func (c *Conn) closeSlow() {
 	c.x().failure = ErrBackpressure
 }
 
-// enqueueFrames queues a shared frame to each member of one loop except skip, in one critical section.
-// It returns how many it queued. Safe from any goroutine.
-func (l *loop) enqueueFrames(members []member, skip *Conn, f *rooms.Frame) int {
-	n := 0
-	size := len(f.Wire())
+// enqueueFrames queues a broadcast to each member of one loop except skip, in one critical section:
+// each member gets the frame of its codec (fs[codec], falling back to fs[0]). It returns how many it
+// queued. Safe from any goroutine.
+func (l *loop) enqueueFrames(members []member, skip *Conn, fs rooms.Frames) int {
+	var counts [len(fs)]int
 	l.mu.Lock()
 	for _, m := range members {
 		c := m.c
-		if c == skip || c.admit(size, itemData) != nil {
+		i := int(c.codec)
+		if fs[i] == nil {
+			i = 0
+		}
+		f := fs[i]
+		if c == skip || c.admit(len(f.Wire()), itemData) != nil {
 			continue
 		}
 		it := l.newItem()
 		it.shared = f
-		c.push(it, size)
-		n++
+		c.push(it, len(f.Wire()))
+		counts[i]++
 	}
-	f.Retain(n)
+	n := 0
+	for i, k := range counts {
+		if k > 0 {
+			fs[i].Retain(k)
+			n += k
+		}
+	}
 	l.mu.Unlock()
 	l.wake()
 	return n

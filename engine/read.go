@@ -181,7 +181,7 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 			c.fail(frame.ErrInvalidUTF8)
 			return
 		}
-		c.fireMessage(Message{op: h.Op, data: payload})
+		c.deliver(Message{op: h.Op, data: payload})
 		return
 	}
 	if h.Op != frame.OpContinuation {
@@ -228,7 +228,7 @@ func (c *Conn) endFragment(fin bool) {
 	}
 	m := Message{op: rd.msgOp, data: rd.msg.B}
 	rd.msgOp = 0
-	c.fireMessage(m)
+	c.deliver(m)
 	if c.rd != nil && c.rd.msg != nil && cap(c.rd.msg.B) > 64<<10 {
 		c.loop.app.msgs.Put(c.rd.msg) // let the pool's calibration decide whether to keep a big buffer
 		c.rd.msg = nil

@@ -44,6 +44,7 @@ func (c *Context) Blob(status int, contentType string, body []byte) error {
 		body:      body,
 		hdr:       c.respHdr,
 		keepAlive: c.req.KeepAlive && !c.conn.closeAfterRequest(),
+		http10:    c.req.Minor == 0,
 		head:      c.req.Method == http.MethodHead,
 	})
 	return nil
@@ -58,6 +59,7 @@ type response struct {
 	body      []byte
 	hdr       []field
 	keepAlive bool
+	http10    bool // an HTTP/1.0 client keeps the connection only when told so
 	head      bool // HEAD: headers as for GET, no body
 }
 
@@ -80,8 +82,11 @@ func (c *Conn) writeResponse(r response) {
 		b = strconv.AppendInt(b, int64(len(r.body)), 10)
 		b = append(b, "\r\n"...)
 	}
-	if !r.keepAlive {
+	switch {
+	case !r.keepAlive:
 		b = append(b, "Connection: close\r\n"...)
+	case r.http10:
+		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	b = append(b, "\r\n"...)
 	if !r.head {

@@ -24,7 +24,7 @@ func (m member) Membership() *rooms.Membership[member] { return &m.c.ms }
 type fanout struct{ a *App }
 
 // Deliver implements rooms.Fanout.
-func (f fanout) Deliver(loop int, members []member, skip member, hasSkip bool, fr *rooms.Frame) int {
+func (f fanout) Deliver(loop int, members []member, skip member, hasSkip bool, fs rooms.Frames) int {
 	loops := f.a.loopList()
 	if loop >= len(loops) {
 		return 0
@@ -33,7 +33,7 @@ func (f fanout) Deliver(loop int, members []member, skip member, hasSkip bool, f
 	if hasSkip {
 		s = skip.c
 	}
-	return loops[loop].enqueueFrames(members, s, fr)
+	return loops[loop].enqueueFrames(members, s, fs)
 }
 
 // Join adds the connection to room. Joining a room it is in does nothing. It returns ErrRoomFull when
@@ -78,17 +78,25 @@ func (a *App) Publish(room string, v any) (int, error) {
 }
 
 func (a *App) publish(room string, v any, skip *Conn) (int, error) {
-	f, err := a.encode(v)
+	fs, err := a.encode(v)
 	if err != nil {
 		return 0, err
 	}
-	n := a.table.Broadcast(room, member{skip}, skip != nil, f)
-	f.Release(1)
+	n := a.table.Broadcast(room, member{skip}, skip != nil, fs)
+	releaseFrames(fs)
 	return n, nil
 }
 
-// PublishFrame sends a payload with an explicit opcode (frame.OpText or frame.OpBinary).
-// Safe from any goroutine.
+func releaseFrames(fs rooms.Frames) {
+	for _, f := range fs {
+		if f != nil {
+			f.Release(1)
+		}
+	}
+}
+
+// PublishFrame sends a payload with an explicit opcode (frame.OpText or frame.OpBinary) to every member
+// of room. Safe from any goroutine.
 func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
 	if op != frame.OpText && op != frame.OpBinary {
 		return 0
@@ -96,31 +104,44 @@ func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
 	buf := a.frames.Buffer()
 	buf.B = append(buf.B, payload...)
 	f := a.frames.Finish(buf, op)
-	n := a.table.Broadcast(room, member{}, false, f)
+	n := a.table.Broadcast(room, member{}, false, rooms.Frames{f})
 	f.Release(1)
 	return n
 }
 
-// encode turns v into a shared frame holding one reference.
-func (a *App) encode(v any) (*rooms.Frame, error) {
-	buf := a.frames.Buffer()
-	op := frame.OpText
+// encode turns v into shared frames holding one reference each: strings, bytes and Messages once, any
+// other value once per codec in use (JSON always; MessagePack when a connection negotiated it).
+func (a *App) encode(v any) (rooms.Frames, error) {
 	switch v := v.(type) {
 	case string:
-		buf.B = append(buf.B, v...)
+		return rooms.Frames{a.rawFrame(frame.OpText, v, nil)}, nil
 	case []byte:
-		buf.B = append(buf.B, v...)
-		op = frame.OpBinary
+		return rooms.Frames{a.rawFrame(frame.OpBinary, "", v)}, nil
 	case Message:
-		buf.B = append(buf.B, v.data...)
-		op = v.op
-	default:
-		if err := appendJSON(buf, v); err != nil {
-			a.bufs.Put(buf)
-			return nil, err
-		}
+		return rooms.Frames{a.rawFrame(v.op, "", v.data)}, nil
 	}
-	return a.frames.Finish(buf, op), nil
+	var fs rooms.Frames
+	for i, c := range codecs {
+		if i > 0 && a.codecConns[i].Load() == 0 {
+			continue
+		}
+		buf := a.frames.Buffer()
+		b, err := c.Append(buf.B, v)
+		if err != nil {
+			a.bufs.Put(buf)
+			releaseFrames(fs)
+			return rooms.Frames{}, err
+		}
+		buf.B = b
+		fs[i] = a.frames.Finish(buf, codecOpcode(c))
+	}
+	return fs, nil
+}
+
+func (a *App) rawFrame(op frame.Opcode, s string, b []byte) *rooms.Frame {
+	buf := a.frames.Buffer()
+	buf.B = append(append(buf.B, s...), b...)
+	return a.frames.Finish(buf, op)
 }
 
 // Count is the number of connections in room on this server. Safe from any goroutine.

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/openspeed/wsd/rooms"
 )
@@ -26,9 +27,15 @@ type Handlers struct {
 	Ping func(ws *Conn, data []byte)
 	// Pong runs for each pong; data is valid until it returns.
 	Pong func(ws *Conn, data []byte)
+	// Events maps custom event types to handlers: a message {"type": T, ...} whose T is a key goes to
+	// Events[T] instead of Message (see Conn.On).
+	Events map[string]func(ws *Conn, e Event)
 	// Drop runs after one or more messages for the connection were dropped by the slow-consumer policy
 	// since it last ran.
 	Drop func(ws *Conn)
+	// Drain runs when a connection that had messages dropped has written its backlog down to half of
+	// MaxBackpressure.
+	Drain func(ws *Conn)
 
 	// Options tune the route.
 	Options RouteOptions
@@ -44,6 +51,10 @@ type wsRoute struct {
 	slowClose       bool
 	roomOpts        rooms.RoomOptions
 	origin          func(*Context) bool
+	events          map[string]routeEvent
+	protocols       []string
+	pingTicks       uint32 // 0: no pings
+	idleTicks       uint32 // 0: no idle timeout
 }
 
 func (w *wsRoute) checkOrigin(ctx *Context) bool { return w.origin(ctx) }
@@ -66,11 +77,23 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	if o.CheckOrigin != nil {
 		ws.origin = o.CheckOrigin
 	}
+	ws.pingTicks = durTicks(pick(o.PingInterval, cfg.PingInterval))
+	ws.idleTicks = durTicks(pick(o.IdleTimeout, cfg.IdleTimeout))
+	ws.protocols = o.Subprotocols
+	if len(ws.protocols) == 0 {
+		ws.protocols = defaultSubprotocols
+	}
+	if len(h.Events) > 0 {
+		ws.events = make(map[string]routeEvent, len(h.Events))
+		for typ, fn := range h.Events {
+			ws.events[typ] = routeEvent{typ, fn}
+		}
+	}
 	return ws
 }
 
 // pick returns the route's value when set, else the App's.
-func pick[T int | int64](route, app T) T {
+func pick[T int | int64 | time.Duration](route, app T) T {
 	if route != 0 {
 		return route
 	}
@@ -141,14 +164,19 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 	c.hs = nil
 	c.flags |= flagUpgraded
 	c.loop.unschedule(c)
-	if proto != "" || !ws.opts.ReleaseContext {
-		x := c.x()
-		x.subprotocol = proto
-		x.ctx = ctx
+	x := c.x()
+	x.subprotocol, x.ctx = proto, ctx
+	if proto == "msgpack" {
+		c.codec = codecMsgPack
 	}
+	c.loop.app.codecConns[c.codec].Add(1)
+	c.armHeartbeat()
 	c.setPhase(phaseOpen)
 	c.fireOpen(ctx)
 	if ws.opts.ReleaseContext && c.ext != nil {
 		c.ext.ctx = nil
+		if c.ext.empty() {
+			c.ext = nil // nothing per connection left: keep the idle connection small
+		}
 	}
 }

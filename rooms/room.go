@@ -171,10 +171,10 @@ func (t *Table[M]) LastRoom(m M) string {
 	return ""
 }
 
-// Broadcast queues f to every member of room name except skip (when hasSkip), one Fanout.Deliver per
-// event loop, and records it in the room's history. It returns the number of members queued for.
-// The caller keeps its own reference on f.
-func (t *Table[M]) Broadcast(name string, skip M, hasSkip bool, f *Frame) int {
+// Broadcast queues fs to every member of room name except skip (when hasSkip), one Fanout.Deliver per
+// event loop, and records fs[0] in the room's history. It returns the number of members queued for.
+// The caller keeps its own references on the frames.
+func (t *Table[M]) Broadcast(name string, skip M, hasSkip bool, fs Frames) int {
 	r := t.Lookup(name)
 	if r == nil {
 		return 0
@@ -183,12 +183,12 @@ func (t *Table[M]) Broadcast(name string, skip M, hasSkip bool, f *Frame) int {
 	r.mu.RLock()
 	for loop, list := range r.members {
 		if len(list) > 0 {
-			n += t.fan.Deliver(loop, list, skip, hasSkip, f)
+			n += t.fan.Deliver(loop, list, skip, hasSkip, fs)
 		}
 	}
 	r.mu.RUnlock()
-	if r.hist != nil {
-		r.record(f)
+	if r.hist != nil && fs[0] != nil {
+		r.record(fs[0])
 	}
 	return n
 }

@@ -28,12 +28,16 @@ type Member[M any] interface {
 	Membership() *Membership[M]
 }
 
-// Fanout delivers one frame to a batch of members of one event loop. The engine implements it by
-// queueing f to each member except skip (when hasSkip) and waking the loop once. It runs with the
-// room's read lock held and must not call back into the Table. It returns how many members it queued
-// the frame for; it takes its own references on f.
+// Frames are the encodings of one broadcast. Frames[0] is the default and is what the room's history
+// records; the engine may add a variant (another codec) that members select themselves.
+type Frames [2]*Frame
+
+// Fanout delivers one broadcast to a batch of members of one event loop. The engine implements it by
+// queueing the right frame to each member except skip (when hasSkip) and waking the loop once. It runs
+// with the room's read lock held and must not call back into the Table. It returns how many members it
+// queued for; it takes its own references on the frames.
 type Fanout[M any] interface {
-	Deliver(loop int, members []M, skip M, hasSkip bool, f *Frame) int
+	Deliver(loop int, members []M, skip M, hasSkip bool, fs Frames) int
 }
 
 // Membership is a member's record of the rooms it is in (join order), kept inside the member so that no

@@ -35,7 +35,8 @@ type countingFan struct {
 	calls atomic.Int64
 }
 
-func (f *countingFan) Deliver(loop int, members []*fakeConn, skip *fakeConn, hasSkip bool, fr *Frame) int {
+func (f *countingFan) Deliver(loop int, members []*fakeConn, skip *fakeConn, hasSkip bool, fs Frames) int {
+	fr := fs[0]
 	f.calls.Add(1)
 	n := 0
 	for _, m := range members {
@@ -74,7 +75,7 @@ func TestJoinLeaveBroadcast(t *testing.T) {
 		t.Fatalf("count %d", got)
 	}
 	f := newFrame(fp, "hi")
-	if n := tb.Broadcast("a", conns[0], true, f); n != 9 {
+	if n := tb.Broadcast("a", conns[0], true, Frames{f}); n != 9 {
 		t.Fatalf("delivered to %d, want 9", n)
 	}
 	if fan.calls.Load() != 3 {
@@ -90,7 +91,7 @@ func TestJoinLeaveBroadcast(t *testing.T) {
 		t.Fatal("second leave reported membership")
 	}
 	f = newFrame(fp, "again")
-	if n := tb.Broadcast("a", nil, false, f); n != 5 {
+	if n := tb.Broadcast("a", nil, false, Frames{f}); n != 5 {
 		t.Fatalf("delivered to %d, want 5", n)
 	}
 	f.Release(1)
@@ -146,7 +147,7 @@ func TestSwapRemoveIndexes(t *testing.T) {
 		delete(in, conns[i])
 		f := newFrame(fp, "x")
 		before := snapshot(conns)
-		tb.Broadcast("r", nil, false, f)
+		tb.Broadcast("r", nil, false, Frames{f})
 		f.Release(1)
 		for j, c := range conns {
 			want := before[j]
@@ -217,7 +218,7 @@ func TestConcurrentChurn(t *testing.T) {
 					tb.Leave(room, c)
 				default:
 					f := newFrame(fp, "m")
-					tb.Broadcast(room, c, true, f)
+					tb.Broadcast(room, c, true, Frames{f})
 					f.Release(1)
 				}
 			}
@@ -248,7 +249,7 @@ func TestHistoryRing(t *testing.T) {
 	_ = tb.Join("h", c, RoomOptions{History: 3})
 	for i := 0; i < 5; i++ {
 		f := newFrame(fp, fmt.Sprint("m", i))
-		tb.Broadcast("h", nil, false, f)
+		tb.Broadcast("h", nil, false, Frames{f})
 		f.Release(1)
 	}
 	var got []string

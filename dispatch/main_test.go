@@ -1,0 +1,9 @@
+package dispatch
+
+import (
+	"testing"
+
+	"github.com/openspeed/wsd/internal/wstest"
+)
+
+func TestMain(m *testing.M) { wstest.VerifyTestMain(m) }
