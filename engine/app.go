@@ -35,11 +35,11 @@ type App struct {
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
 
-	conns      atomic.Int64 // open sockets
+	conns      atomic.Int64              // open sockets
 	codecConns [len(codecs)]atomic.Int64 // upgraded connections per codec
-	draining atomic.Bool
-	drained  chan struct{} // closed when draining and conns reach 0
-	drainMu  sync.Mutex
+	draining   atomic.Bool
+	drained    chan struct{} // closed when draining and conns reach 0
+	drainMu    sync.Mutex
 
 	eng      gnet.Engine
 	addr     net.Addr
