@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ type App struct {
 	loops   atomic.Pointer[[]*loop]
 
 	conns      atomic.Int64              // open sockets
+	ips        *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set
 	codecConns [len(codecs)]atomic.Int64 // upgraded connections per codec
 	draining   atomic.Bool
 	drained    chan struct{} // closed when draining and conns reach 0
@@ -66,6 +68,9 @@ func New(cfg Config) *App {
 		poke:       make(chan struct{}, 1),
 		stopTicker: make(chan struct{}),
 		tickerDone: make(chan struct{}),
+	}
+	if a.cfg.MaxConnectionsPerIP > 0 {
+		a.ips = newIPTable()
 	}
 	a.frames = rooms.NewFramePool(&a.bufs)
 	a.table = rooms.New[member](a.cfg.Loops, fanout{a})
@@ -219,18 +224,34 @@ func (a *App) signalDrained() {
 	}
 }
 
-// Shutdown stops the server gracefully: new connections are refused, every WebSocket gets a close
-// frame with 1001 after the messages already queued for it, idle HTTP connections are closed, and it
-// waits for the connections to finish their closing handshakes until ctx is done; then the remaining
-// connections are dropped and the event loops stop. It returns ctx.Err() when the deadline cut the
-// drain short, else nil. Safe from any goroutine; later calls return after the first completes.
+// Shutdown stops the server gracefully: Drain with 1001 "server shutting down". It returns ctx.Err()
+// when the deadline cut the drain short, else nil. Safe from any goroutine.
 func (a *App) Shutdown(ctx context.Context) error {
+	_, err := a.Drain(ctx, frame.CloseGoingAway, "server shutting down")
+	return err
+}
+
+// DrainReport counts what a drain did.
+type DrainReport struct {
+	Connections int // sockets open when the drain started
+	Closed      int // of those, closed before the deadline (closing handshake done, or HTTP answered)
+	Dropped     int // still open at the deadline, dropped
+}
+
+// Drain stops the server gracefully: new connections are refused, every WebSocket gets a close frame
+// with code (1001 going away, or 1012 service restart) after the messages already queued for it, idle
+// HTTP connections are closed and requests in progress answered first, and it waits for the
+// connections to finish until ctx is done; then the rest are dropped and the event loops stop. Later
+// calls wait for the first to finish and report nothing. Safe from any goroutine.
+func (a *App) Drain(ctx context.Context, code frame.CloseCode, reason string) (DrainReport, error) {
 	if !a.started.Load() {
-		return nil
+		return DrainReport{}, nil
 	}
+	var rep DrainReport
 	var err error
 	if a.draining.CompareAndSwap(false, true) {
-		a.closeAll(frame.CloseGoingAway, "server shutting down")
+		rep.Connections = int(a.conns.Load())
+		a.closeAll(code, reason)
 		if a.conns.Load() == 0 {
 			a.signalDrained()
 		}
@@ -240,12 +261,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		case <-a.runDone:
 		}
+		rep.Dropped = int(max(a.conns.Load(), 0))
+		rep.Closed = rep.Connections - rep.Dropped
 		a.stopEngine()
 	}
 	<-a.runDone
 	a.stopOnce.Do(func() { close(a.stopTicker) })
 	<-a.tickerDone
-	return err
+	return rep, err
 }
 
 // closeAll asks every loop to close its connections: WebSockets with code, HTTP ones at once.
@@ -266,18 +289,22 @@ func (a *App) stopEngine() {
 	_ = a.eng.Stop(ctx)
 }
 
-type gnetLogger struct {
-	l interface{ Warn(string, ...any) }
-}
+// gnetLogger routes gnet's log lines to the App's logger. gnet reports epoll events that arrive for a
+// socket it closed earlier in the same batch as "stale connection" warnings; they are normal under
+// churn and are dropped.
+type gnetLogger struct{ l *slog.Logger }
 
 func (g gnetLogger) Debugf(string, ...any) {}
 func (g gnetLogger) Infof(string, ...any)  {}
 func (g gnetLogger) Warnf(f string, args ...any) {
+	if strings.Contains(f, "stale connection") {
+		return
+	}
 	g.l.Warn("gnet: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
 }
 func (g gnetLogger) Errorf(f string, args ...any) {
-	g.l.Warn("gnet error: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+	g.l.Error("gnet: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
 }
 func (g gnetLogger) Fatalf(f string, args ...any) {
-	g.l.Warn("gnet fatal: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+	g.l.Error("gnet fatal: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
 }

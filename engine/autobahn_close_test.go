@@ -81,6 +81,18 @@ func TestAutobahnClose(t *testing.T) {
 		abExpectCloseNext(t, r, frame.CloseNormal)
 		abExpectEOF(t, r)
 	})
+	t.Run("7.1.9_garbage_after_close", func(t *testing.T) {
+		r := abDialEcho(t, addr)
+		r.Write(abJoin(abCloseFrame(abClosePayload(1000, "")), wstest.Frame(true, 5, []byte("reserved")), []byte{0xff, 0xff, 0xff}))
+		abExpectCloseNext(t, r, frame.CloseNormal)
+		abExpectEOF(t, r)
+	})
+	t.Run("7.1.10_bad_frame_then_close_in_one_write", func(t *testing.T) {
+		r := abDialEcho(t, addr)
+		r.Write(abJoin(wstest.FrameRsv(true, frame.Rsv2, frame.OpText, []byte("bad")), abCloseFrame(abClosePayload(1000, ""))))
+		abExpectCloseNext(t, r, frame.CloseProtocolError)
+		abExpectEOF(t, r)
+	})
 	abClosePayloadTests(t, addr)
 }
 
@@ -99,7 +111,7 @@ func abClosePayloadTests(t *testing.T, addr string) {
 		{"7.3.5_125_bytes", abClosePayload(1000, strings.Repeat("*", 123)), frame.CloseNormal, true},
 		{"7.3.5.1_125_bytes_multibyte_reason", abClosePayload(1000, strings.Repeat("µ", 61)+"*"), frame.CloseNormal, true},
 		{"7.3.6_126_bytes", abClosePayload(1000, strings.Repeat("*", 124)), frame.CloseProtocolError, false},
-		{"7.5.1_invalid_utf8_reason", abClosePayload(1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"), frame.CloseInvalidPayload, false},
+		{"7.5.1_invalid_utf8_reason", abClosePayload(1000, "κόσμε\xed\xa0\x80edited"), frame.CloseInvalidPayload, false},
 		{"7.5.2_truncated_utf8_reason", abClosePayload(1000, "κόσμε\xce"), frame.CloseInvalidPayload, false},
 	}
 	for _, tc := range cases {

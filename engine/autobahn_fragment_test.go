@@ -91,7 +91,7 @@ func TestAutobahnFragmentation(t *testing.T) {
 	t.Run("5.30_many_fragment_sizes", func(t *testing.T) { abFragmentSizes(t, addr) })
 	t.Run("5.31_fragmented_close_in_between", func(t *testing.T) {
 		r := abDialEcho(t, addr)
-		r.Write(abJoin(abF(false, abOpT, "never"), wstest.Frame(true, frame.OpClose, frame.AppendClose(nil, frame.CloseNormal, "bye")), abF(true, abOpC, " delivered")))
+		r.Write(abJoin(abF(false, abOpT, "never"), abCloseFrame(abClosePayload(1000, "bye")), abF(true, abOpC, " delivered")))
 		abExpectCloseNext(t, r, frame.CloseNormal)
 		abExpectEOF(t, r)
 	})
@@ -120,7 +120,8 @@ func abFragCases() []abFragCase {
 		{name: "5.23_binary_1_byte_fragments", wire: abFragments(abOpB, bin, 1), want: []abWant{abBinary(bin)}},
 		{name: "5.24_text_1_byte_fragments_multibyte", wire: abFragments(abOpT, utf, 1), want: []abWant{{abOpT, utf}}},
 		{name: "5.25_text_many_fragments", wire: abFragments(abOpT, abTextPayload(1000), 33), want: []abWant{{abOpT, abTextPayload(1000)}}},
-		{name: "5.26_unsolicited_pong_between", wire: abJoin(abF(false, abOpB, "a"), abF(true, abOpO, "pong"), abF(true, abOpC, "b")), want: []abWant{abBinary([]byte("ab"))}},
+		{name: "5.26_unsolicited_pong_between", wire: abJoin(abF(false, abOpB, "a"), abF(true, abOpO, "pong"), abF(true, abOpC, "b")),
+			want: []abWant{abBinary([]byte("ab"))}},
 		{name: "5.27_empty_fragments", wire: abJoin(abF(false, abOpT, ""), abF(false, abOpC, ""), abF(true, abOpC, "")), want: []abWant{abText("")}},
 		{name: "5.28_empty_first_and_last", wire: abJoin(abF(false, abOpT, ""), abF(false, abOpC, "abc"), abF(true, abOpC, "")), want: []abWant{abText("abc")}},
 		{name: "5.29_two_messages_back_to_back", wire: abJoin(two, abF(false, abOpB, "x"), abF(true, abOpC, "y"), abF(true, abOpT, "z")),
@@ -140,7 +141,8 @@ func abFragErrorCases() []abFragCase {
 		{name: "5.10_continuation_fin1_no_start_paced", wire: cont1, paced: true, code: pe},
 		{name: "5.11_continuation_fin1_no_start_bytewise", wire: cont1, split: 1, code: pe},
 		{name: "5.12_continuation_fin0_no_start", wire: abJoin(abF(false, abOpC, "frag"), abF(true, abOpT, "x")), code: pe},
-		{name: "5.15_text_after_complete_fragmented", wire: abJoin(abF(false, abOpT, "fragment1"), abF(true, abOpC, "fragment2"), abF(false, abOpC, "fragment3"), abF(true, abOpT, "fragment4")),
+		{name: "5.15_text_after_complete_fragmented", wire: abJoin(abF(false, abOpT, "fragment1"), abF(true, abOpC, "fragment2"),
+			abF(false, abOpC, "fragment3"), abF(true, abOpT, "fragment4")),
 			want: []abWant{abText("fragment1fragment2")}, code: pe},
 		{name: "5.16_continuation_then_message", wire: abJoin(abF(false, abOpC, "fragment1"), abF(false, abOpT, "fragment2"), abF(true, abOpC, "fragment3")), code: pe},
 		{name: "5.18_text_while_fragmented", wire: abJoin(abF(false, abOpT, "fragment1"), abF(true, abOpT, "fragment2")), code: pe},

@@ -40,6 +40,26 @@ func TestAutobahnFraming(t *testing.T) {
 	t.Run("1.3.1_bytewise_frames", func(t *testing.T) { abBytewise(t, addr) })
 	t.Run("1.3.2_header_split_everywhere", func(t *testing.T) { abHeaderSplits(t, addr) })
 	t.Run("1.3.3_random_splits_pipelined", func(t *testing.T) { abRandomSplits(t, addr) })
+	t.Run("1.3.4_frames_in_the_upgrade_write", func(t *testing.T) { abFramesWithUpgrade(t, addr) })
+}
+
+// abFramesWithUpgrade sends frames in the same write as the upgrade request, and cut at every offset
+// around the request's end: the bytes after the request belong to the WebSocket.
+func abFramesWithUpgrade(t *testing.T, addr string) {
+	req := []byte(wstest.UpgradeRequest(abEchoPath))
+	frames := abJoin(abF(true, abOpT, "first"), abF(true, abOpP, "ping"), wstest.Frame(true, frame.OpBinary, abBinaryPayload(300)))
+	wire := abJoin(req, frames)
+	for cut := len(req) - 4; cut <= len(req)+10; cut++ {
+		r := wstest.DialRaw(t, addr)
+		abWriteSplit(r, wire, cut)
+		if resp := r.ReadResponse(); resp.StatusCode != 101 {
+			t.Fatalf("cut %d: status %d", cut, resp.StatusCode)
+		}
+		abExpectEcho(t, r, frame.OpText, []byte("first"))
+		abExpectPong(t, r, []byte("ping"))
+		abExpectEcho(t, r, frame.OpBinary, abBinaryPayload(300))
+		abCloseNormally(t, r)
+	}
 }
 
 // abBytewise writes frames of each header size one byte at a time.
@@ -120,6 +140,11 @@ func TestAutobahnPingPong(t *testing.T) {
 		r.Write(abJoin(wstest.Frame(true, frame.OpPing, abBinaryPayload(126)), wstest.Frame(true, frame.OpText, []byte("x"))))
 		abExpectFail(t, r, frame.CloseProtocolError)
 	})
+	t.Run("2.5.1_pong_126_bytes", func(t *testing.T) {
+		r := abDialEcho(t, addr)
+		r.Write(abJoin(wstest.Frame(true, frame.OpPong, abBinaryPayload(126)), wstest.Frame(true, frame.OpPing, []byte("x"))))
+		abExpectFail(t, r, frame.CloseProtocolError)
+	})
 	t.Run("2.6_ping_125_bytes_bytewise", func(t *testing.T) {
 		r := abDialEcho(t, addr)
 		p := abBinaryPayload(125)
@@ -194,7 +219,10 @@ func TestAutobahnReservedBits(t *testing.T) {
 	rsvs := []struct {
 		name string
 		bits uint8
-	}{{"rsv1", frame.Rsv1}, {"rsv2", frame.Rsv2}, {"rsv3", frame.Rsv3}, {"rsv12", frame.Rsv1 | frame.Rsv2}, {"rsv_all", frame.Rsv1 | frame.Rsv2 | frame.Rsv3}}
+	}{
+		{"rsv1", frame.Rsv1}, {"rsv2", frame.Rsv2}, {"rsv3", frame.Rsv3},
+		{"rsv12", frame.Rsv1 | frame.Rsv2}, {"rsv_all", frame.Rsv1 | frame.Rsv2 | frame.Rsv3},
+	}
 	ops := []struct {
 		name    string
 		op      frame.Opcode
@@ -265,7 +293,8 @@ func TestAutobahnMaskingAndLength(t *testing.T) {
 		{"1.4.2_unmasked_binary_16bit", wstest.Unmasked(true, frame.OpBinary, abBinaryPayload(300)), frame.CloseProtocolError},
 		{"1.4.3_unmasked_ping", wstest.Unmasked(true, frame.OpPing, []byte("p")), frame.CloseProtocolError},
 		{"1.4.4_unmasked_close", wstest.Unmasked(true, frame.OpClose, frame.AppendClose(nil, frame.CloseNormal, "")), frame.CloseProtocolError},
-		{"1.4.5_unmasked_continuation", abJoin(wstest.Frame(false, frame.OpText, []byte("a")), wstest.Unmasked(true, frame.OpContinuation, []byte("b"))), frame.CloseProtocolError},
+		{"1.4.5_unmasked_continuation", abJoin(abF(false, abOpT, "a"), wstest.Unmasked(true, frame.OpContinuation, []byte("b"))),
+			frame.CloseProtocolError},
 	})
 	t.Run("1.5.1_length_msb_set", func(t *testing.T) {
 		r := abDialEcho(t, addr)
@@ -278,6 +307,15 @@ func TestAutobahnMaskingAndLength(t *testing.T) {
 		r := abDialEcho(t, addr)
 		abWriteChunks(r, abMsbLengthFrame(), 1)
 		abExpectFail(t, r, frame.CloseProtocolError)
+	})
+	t.Run("1.5.2.1_frames_after_failure_are_skipped", func(t *testing.T) {
+		// After the server's close, the client may still be sending: the server reads past whatever
+		// frames come (a large one in pieces too) until the client's close frame.
+		r := abDialEcho(t, addr)
+		r.Write(wstest.Frame(true, 3, nil))
+		abExpectCloseNext(t, r, frame.CloseProtocolError)
+		abWriteFast(r, abJoin(wstest.Frame(true, frame.OpBinary, abBinaryPayload(200<<10)), abF(true, abOpP, "no pong")), 1000)
+		abAnswerClose(t, r)
 	})
 	t.Run("1.5.3_masked_payload_with_zero_key", func(t *testing.T) {
 		r := abDialEcho(t, addr)

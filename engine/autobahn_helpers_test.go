@@ -177,7 +177,7 @@ func abJoin(frames ...[]byte) []byte {
 
 // abFragments encodes msg as one message of op in frames of at most size payload bytes (at least one frame).
 func abFragments(op frame.Opcode, msg []byte, size int) []byte {
-	var out []byte
+	out := make([]byte, 0, len(msg)+(len(msg)/size+1)*frame.MaxHeaderSize)
 	for first := true; first || len(msg) > 0; first = false {
 		n := min(size, len(msg))
 		fop := frame.OpContinuation

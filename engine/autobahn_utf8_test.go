@@ -123,6 +123,17 @@ func TestAutobahnUTF8Invalid(t *testing.T) {
 			abExpectFail(t, r, frame.CloseInvalidPayload)
 		})
 	}
+	t.Run("6.3.98_large_streamed_frames", func(t *testing.T) {
+		// Frames larger than the read buffer are validated chunk by chunk as they stream in.
+		valid := abTextPayload(200 << 10)
+		for _, tail := range []string{"\xff", "\xce", "\xed\xa0\x80", "\xf0\x9f\x98"} {
+			r := abDialEcho(t, addr)
+			r.Send(true, frame.OpText, valid)
+			abExpectEcho(t, r, frame.OpText, valid)
+			r.Send(true, frame.OpText, abJoin(valid, []byte(tail)))
+			abExpectFail(t, r, frame.CloseInvalidPayload)
+		}
+	})
 	t.Run("6.3.99_binary_is_not_checked", func(t *testing.T) {
 		r := abDialEcho(t, addr)
 		for _, tc := range abInvalidUTF8 {

@@ -130,6 +130,9 @@ func (c *Conn) onClosed(err error) {
 	c.hs = nil
 	a := c.loop.app
 	a.conns.Add(-1)
+	if a.ips != nil {
+		a.ips.add(remoteIP(c.gc.RemoteAddr()), -1)
+	}
 	if c.flags&flagUpgraded != 0 {
 		a.codecConns[c.codec].Add(-1)
 		c.fireClose(c.closeInfo(err))

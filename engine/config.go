@@ -49,11 +49,40 @@ type Config struct {
 	// TCPKeepAlive is the TCP keep-alive idle period. Default: 15 s. Negative disables it.
 	TCPKeepAlive time.Duration
 
-	// CheckOrigin decides whether a WebSocket upgrade request may proceed, for routes that do not set
-	// their own. It runs on the event loop before the 101 answer; false answers 403.
-	// Default: requests without an Origin header pass (non-browser clients); a browser's request passes
-	// only when the Origin's host equals the Host header (same origin).
+	// CheckOrigin, when set, alone decides whether a WebSocket upgrade request may proceed (false answers
+	// 403), for routes that do not set their own. It runs on the event loop before the 101 answer.
 	CheckOrigin func(ctx *Context) bool
+
+	// AllowedOrigins lets browsers from these origins open WebSockets besides same-origin pages:
+	// patterns such as "https://app.example.com", "https://*.example.com", "http://localhost:*", or "*"
+	// for any. Default: same origin only (the Origin's host equals the Host header). Others get 403.
+	AllowedOrigins []string
+
+	// RejectMissingOrigin answers 403 to upgrade requests without an Origin header. Default false:
+	// non-browser clients, which send none, are allowed.
+	RejectMissingOrigin bool
+
+	// MaxFrameSize caps one frame's payload (1009 when a header announces more). Default: 0, only
+	// MaxMessageSize applies.
+	MaxFrameSize int64
+
+	// MaxFragments caps the frames of one message (1008 "too many fragments" past it). Default 0: no
+	// cap (Autobahn sends 4 MiB in 64-byte frames).
+	MaxFragments int
+
+	// MaxConnections caps open sockets; a request that arrives over the cap is answered 503 with
+	// Retry-After and closed. Default 0: no cap (the process's file descriptor limit still applies).
+	MaxConnections int
+
+	// MaxConnectionsPerIP caps open sockets per client IP address, with the same 503 answer.
+	// Default 0: no cap.
+	MaxConnectionsPerIP int
+
+	// RetryAfter is the Retry-After of 503 answers. Default: 5 s.
+	RetryAfter time.Duration
+
+	// RateLimit caps what each WebSocket may send (token buckets). Default: no limit.
+	RateLimit RateLimit
 
 	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames queued by the engine
 	// plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer that stops
@@ -90,8 +119,25 @@ type RouteOptions struct {
 	// MaxMessageSize overrides Config.MaxMessageSize for this route.
 	MaxMessageSize int64
 
-	// CheckOrigin overrides Config.CheckOrigin for this route.
-	CheckOrigin func(ctx *Context) bool
+	// CheckOrigin, AllowedOrigins and RejectMissingOrigin override the Config values for this route
+	// (AllowedOrigins and RejectMissingOrigin apply only when the route sets AllowedOrigins or
+	// RejectMissingOrigin).
+	CheckOrigin         func(ctx *Context) bool
+	AllowedOrigins      []string
+	RejectMissingOrigin bool
+
+	// Upgrade runs on the event loop after the request passed the protocol and origin checks and before
+	// the 101 answer (authentication). It returns the user data the connection starts with (Conn.Data),
+	// or an error: an *HTTPError answers its status and message (401, 403, 429, ...), any other error
+	// answers 403. Headers set with ctx.SetHeader go into the answer, 101 or error.
+	Upgrade func(ctx *Context) (data any, err error)
+
+	// MaxFrameSize and MaxFragments override the Config values for this route.
+	MaxFrameSize int64
+	MaxFragments int
+
+	// RateLimit overrides Config.RateLimit for this route (a pointer to a zero RateLimit disables it).
+	RateLimit *RateLimit
 
 	// PingInterval and IdleTimeout override the Config values for this route (negative disables).
 	PingInterval time.Duration
@@ -179,8 +225,8 @@ func (c Config) withDefaults() Config {
 	if c.SlowConsumer == SlowDefault {
 		c.SlowConsumer = SlowDrop
 	}
-	if c.CheckOrigin == nil {
-		c.CheckOrigin = SameOrigin
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -78,12 +78,12 @@ type Conn struct {
 	flags  connFlag // on-loop
 	codec  uint8    // index in codecs, fixed at the upgrade
 
-	lidx        int32  // index in loop.conns
-	tidx        int32  // index in the timer wheel slot, -1 when not scheduled
-	tdue        uint32 // wheel tick the timer is due at
-	deadline    uint32 // wheel tick at which the current phase times out (0: none)
-	outBytes    int32  // queued bytes (guarded by loop.mu)
-	outBuffered int32  // gnet's outbound backlog after the last flush (guarded by loop.mu)
+	lidx        int32        // index in loop.conns
+	tidx        int32        // index in the timer wheel slot, -1 when not scheduled
+	tdue        uint32       // wheel tick the timer is due at
+	deadline    uint32       // wheel tick at which the current phase times out (0: none)
+	outBytes    int32        // queued bytes (guarded by loop.mu)
+	outBuffered atomic.Int32 // gnet's outbound backlog, refreshed on-loop at each read and write
 
 	outHead   *outItem // outbound queue, newest first (guarded by loop.mu)
 	dirtyNext *Conn    // dirty list link (guarded by loop.mu)
@@ -117,6 +117,7 @@ type connExt struct {
 	onDrop    func()
 	onDrain   func()
 	events    map[string]connEvent
+	rate      *rateState
 
 	data        any
 	ctx         *Context
@@ -130,7 +131,8 @@ type connExt struct {
 func (x *connExt) empty() bool {
 	return x.onMessage == nil && x.onClose == nil && x.onError == nil && x.onPing == nil &&
 		x.onPong == nil && x.onDrop == nil && x.onDrain == nil && x.events == nil && x.data == nil &&
-		x.ctx == nil && x.subprotocol == "" && x.failure == nil && x.peerReason == "" && x.peerCode == 0
+		x.ctx == nil && x.subprotocol == "" && x.failure == nil && x.peerReason == "" && x.peerCode == 0 &&
+		x.rate == nil
 }
 
 func (c *Conn) x() *connExt {

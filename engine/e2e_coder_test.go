@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/openspeed/wsd/engine"
 	"github.com/openspeed/wsd/frame"
 )
 
@@ -30,17 +31,17 @@ func coderDial(t *testing.T, s *e2eServer, path string) *websocket.Conn {
 	return c
 }
 
-// e2eCtx is a context bounded by e2eWait for one test.
-func e2eCtx(t *testing.T) context.Context {
+// opCtx bounds one operation (a read, a write, a ping) by e2eWait.
+func opCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // coderExpect reads one message and checks its type and payload.
-func coderExpect(t *testing.T, ctx context.Context, c *websocket.Conn, typ websocket.MessageType, want []byte) {
+func coderExpect(t *testing.T, c *websocket.Conn, typ websocket.MessageType, want []byte) {
 	t.Helper()
-	mt, got, err := c.Read(ctx)
+	mt, got, err := c.Read(opCtx(t))
 	if err != nil {
 		t.Fatalf("read (want %d bytes of %v): %v", len(want), typ, err)
 	}
@@ -53,7 +54,6 @@ func coderExpect(t *testing.T, ctx context.Context, c *websocket.Conn, typ webso
 func TestCoderEchoSizes(t *testing.T) {
 	s := startE2E(t)
 	c := coderDial(t, s, "/echo")
-	ctx := e2eCtx(t)
 	for _, n := range e2eSizes {
 		for _, typ := range []websocket.MessageType{websocket.MessageText, websocket.MessageBinary} {
 			p := binaryPayload(n)
@@ -61,10 +61,10 @@ func TestCoderEchoSizes(t *testing.T) {
 				p = textPayload(n)
 			}
 			t.Run(fmt.Sprintf("%v/%dB", typ, n), func(t *testing.T) {
-				if err := c.Write(ctx, typ, p); err != nil {
+				if err := c.Write(opCtx(t), typ, p); err != nil {
 					t.Fatalf("write: %v", err)
 				}
-				coderExpect(t, ctx, c, typ, p)
+				coderExpect(t, c, typ, p)
 			})
 		}
 	}
@@ -76,9 +76,9 @@ func TestCoderEchoSizes(t *testing.T) {
 
 // coderWriteParts sends one message through c.Writer: every Write call is one frame (coder does not
 // coalesce), and Close sends the final empty frame.
-func coderWriteParts(t *testing.T, ctx context.Context, c *websocket.Conn, typ websocket.MessageType, parts [][]byte) []byte {
+func coderWriteParts(t *testing.T, c *websocket.Conn, typ websocket.MessageType, parts [][]byte) []byte {
 	t.Helper()
-	w, err := c.Writer(ctx, typ)
+	w, err := c.Writer(opCtx(t), typ)
 	if err != nil {
 		t.Fatalf("Writer: %v", err)
 	}
@@ -98,40 +98,38 @@ func coderWriteParts(t *testing.T, ctx context.Context, c *websocket.Conn, typ w
 func TestCoderFragmentedWrites(t *testing.T) {
 	s := startE2E(t)
 	c := coderDial(t, s, "/echo")
-	ctx := e2eCtx(t)
 
 	euro := []byte("€") // three bytes, split across three frames
 	text := textPayload(200 << 10)
 	parts := [][]byte{euro[:1], euro[1:2], euro[2:], {}, text[:1], text[1:70000], text[70000:]}
-	want := coderWriteParts(t, ctx, c, websocket.MessageText, parts)
-	coderExpect(t, ctx, c, websocket.MessageText, want)
+	want := coderWriteParts(t, c, websocket.MessageText, parts)
+	coderExpect(t, c, websocket.MessageText, want)
 
 	bin := binaryPayload(3 << 20)
 	parts = [][]byte{bin[:1], bin[1:126], bin[126:65662], bin[65662 : 1<<20], bin[1<<20:]}
-	want = coderWriteParts(t, ctx, c, websocket.MessageBinary, parts)
-	coderExpect(t, ctx, c, websocket.MessageBinary, want)
+	want = coderWriteParts(t, c, websocket.MessageBinary, parts)
+	coderExpect(t, c, websocket.MessageBinary, want)
 
 	// Many tiny fragments.
 	parts = parts[:0]
 	for i := range 300 {
 		parts = append(parts, []byte(strconv.Itoa(i)))
 	}
-	want = coderWriteParts(t, ctx, c, websocket.MessageText, parts)
-	coderExpect(t, ctx, c, websocket.MessageText, want)
+	want = coderWriteParts(t, c, websocket.MessageText, parts)
+	coderExpect(t, c, websocket.MessageText, want)
 }
 
 func TestCoderPing(t *testing.T) {
 	s := startE2E(t)
 	c := coderDial(t, s, "/echo")
-	ctx := e2eCtx(t)
 	// coder's Ping waits for a pong that only a concurrent reader can see.
 	reads := make(chan error, 1)
 	go func() {
-		_, _, err := c.Read(ctx)
+		_, _, err := c.Read(context.Background()) // ends when the connection closes
 		reads <- err
 	}()
 	for i := 1; i <= 3; i++ {
-		if err := c.Ping(ctx); err != nil {
+		if err := c.Ping(opCtx(t)); err != nil {
 			t.Fatalf("ping %d: %v", i, err)
 		}
 		// coder numbers its pings "1", "2", ...
@@ -169,7 +167,8 @@ func TestCoderClientClose(t *testing.T) {
 func TestCoderServerClose(t *testing.T) {
 	s := startE2E(t)
 	c := coderDial(t, s, "/close/4001")
-	_, _, err := c.Read(e2eCtx(t))
+	coderExpect(t, c, websocket.MessageText, []byte("before close"))
+	_, _, err := c.Read(opCtx(t))
 	if got := websocket.CloseStatus(err); got != 4001 {
 		t.Fatalf("read: %v; CloseStatus %d, want 4001", err, got)
 	}
@@ -179,4 +178,40 @@ func TestCoderServerClose(t *testing.T) {
 	}
 	// coder echoes the close frame whole, reason included.
 	expectCloseInfo(t, s, 4001, "bye")
+}
+
+// TestCoderEchoDefaultLimits echoes a message of exactly the default MaxMessageSize on an App with
+// default limits: a message the server accepts must fit the default outbound budget when the
+// connection's backlog is empty.
+func TestCoderEchoDefaultLimits(t *testing.T) {
+	s := startE2EWith(t, engine.Config{Loops: 2})
+	c := coderDial(t, s, "/echo")
+	for _, n := range []int{engine.DefaultMaxMessageSize - 1, engine.DefaultMaxMessageSize} {
+		p := binaryPayload(n)
+		if err := c.Write(opCtx(t), websocket.MessageBinary, p); err != nil {
+			t.Fatalf("write %d bytes: %v", n, err)
+		}
+		coderExpect(t, c, websocket.MessageBinary, p)
+	}
+}
+
+// TestCoderEchoAfterDrain sends a message far over MaxBackpressure (default 1 MiB) and, once its echo
+// is read in full, small ones: the client has read everything, the connection's backlog is empty, so
+// nothing may be refused as a slow consumer. gnet cannot write the large echo in one syscall, so the
+// rest drains after the callback that queued it returned.
+func TestCoderEchoAfterDrain(t *testing.T) {
+	s := startE2E(t)
+	c := coderDial(t, s, "/echo")
+	big := binaryPayload(8 << 20)
+	if err := c.Write(opCtx(t), websocket.MessageBinary, big); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	coderExpect(t, c, websocket.MessageBinary, big)
+	for i := range 3 {
+		msg := []byte("small " + strconv.Itoa(i))
+		if err := c.Write(opCtx(t), websocket.MessageText, msg); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		coderExpect(t, c, websocket.MessageText, msg)
+	}
 }

@@ -44,7 +44,8 @@ const e2eJSONWire = `{"type":"hello","n":42,"tags":["a","é"]}`
 //
 //	/echo           echoes every message (same opcode); reports pings and the CloseInfo
 //	/ping           the open handler pings the client with "hi"; reports pongs; echoes
-//	/close/:code    the open handler closes with :code and reason "bye"; reports the CloseInfo
+//	/close/:code    the open handler sends "before close", then closes with :code and reason "bye"
+//	                (the close must not overtake the message); reports the CloseInfo
 //	/json           the open handler sends e2eJSON{...} with ws.Send
 //	/goroutine      the open handler sends "open-0", starts a goroutine sending "g-0".."g-99",
 //	                then sends "open-1"; messages are echoed
@@ -58,14 +59,22 @@ type e2eServer struct {
 }
 
 // startE2E starts an e2eServer on a free port; the test's cleanup shuts it down.
+// MaxBackpressure keeps its default (1 MiB): a message over it still goes to a connection whose
+// backlog is empty, as every echo here is.
 func startE2E(t *testing.T) *e2eServer {
+	t.Helper()
+	return startE2EWith(t, engine.Config{Loops: 2, MaxMessageSize: e2eMaxMessage})
+}
+
+// startE2EWith is startE2E with cfg.
+func startE2EWith(t *testing.T, cfg engine.Config) *e2eServer {
 	t.Helper()
 	s := &e2eServer{
 		closes: make(chan engine.CloseInfo, 1024),
 		pings:  make(chan string, 64),
 		pongs:  make(chan string, 64),
 	}
-	s.app = engine.New(engine.Config{Loops: 2, MaxMessageSize: e2eMaxMessage})
+	s.app = engine.New(cfg)
 	s.app.WS("/echo", s.openEcho)
 	s.app.WS("/ping", s.openPing)
 	s.app.WS("/close/:code", s.openClose)
@@ -94,8 +103,14 @@ func report[T any](ch chan T, v T) {
 	}
 }
 
+// echo makes ws echo its messages; a refused echo closes with 1011 and the error, so the client fails
+// at once instead of waiting for a message that will not come.
 func (s *e2eServer) echo(ws *engine.Conn) {
-	ws.OnMessage(func(m engine.Message) { _ = ws.SendMessage(m) })
+	ws.OnMessage(func(m engine.Message) {
+		if err := ws.SendMessage(m); err != nil {
+			_ = ws.Close(frame.CloseInternalError, "echo: "+err.Error())
+		}
+	})
 	ws.OnClose(func(info engine.CloseInfo) { report(s.closes, info) })
 }
 
@@ -116,6 +131,9 @@ func (s *e2eServer) openClose(ws *engine.Conn, ctx *engine.Context) {
 	s.echo(ws)
 	code, err := strconv.Atoi(ctx.Param("code"))
 	if err != nil {
+		panic(err)
+	}
+	if err := ws.Send("before close"); err != nil {
 		panic(err)
 	}
 	if err := ws.Close(frame.CloseCode(code), "bye"); err != nil {
@@ -217,14 +235,25 @@ func gorillaDial(t *testing.T, s *e2eServer, path string, d *websocket.Dialer) *
 	}
 	_ = resp.Body.Close()
 	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetReadDeadline(time.Now().Add(e2eWait))
 	return c
+}
+
+// gorillaRead is ReadMessage bounded by e2eWait.
+func gorillaRead(c *websocket.Conn) (int, []byte, error) {
+	_ = c.SetReadDeadline(time.Now().Add(e2eWait))
+	return c.ReadMessage()
+}
+
+// gorillaWrite is WriteMessage bounded by e2eWait.
+func gorillaWrite(c *websocket.Conn, typ int, p []byte) error {
+	_ = c.SetWriteDeadline(time.Now().Add(e2eWait))
+	return c.WriteMessage(typ, p)
 }
 
 // gorillaExpect reads one message and checks its type and payload.
 func gorillaExpect(t *testing.T, c *websocket.Conn, typ int, want []byte) {
 	t.Helper()
-	mt, got, err := c.ReadMessage()
+	mt, got, err := gorillaRead(c)
 	if err != nil {
 		t.Fatalf("read (want %d bytes of type %d): %v", len(want), typ, err)
 	}
@@ -237,7 +266,7 @@ func gorillaExpect(t *testing.T, c *websocket.Conn, typ int, want []byte) {
 // gorillaCloseErr reads the next frame, which must be a close, and returns it as a *websocket.CloseError.
 func gorillaCloseErr(t *testing.T, c *websocket.Conn) *websocket.CloseError {
 	t.Helper()
-	mt, p, err := c.ReadMessage()
+	mt, p, err := gorillaRead(c)
 	if err == nil {
 		t.Fatalf("unexpected message (type %d, %q) while waiting for a close", mt, p)
 	}
@@ -269,7 +298,7 @@ func TestGorillaEchoSizes(t *testing.T) {
 				p = textPayload(n)
 			}
 			t.Run(fmt.Sprintf("type%d/%dB", typ, n), func(t *testing.T) {
-				if err := c.WriteMessage(typ, p); err != nil {
+				if err := gorillaWrite(c, typ, p); err != nil {
 					t.Fatalf("write: %v", err)
 				}
 				gorillaExpect(t, c, typ, p)
@@ -343,7 +372,7 @@ func TestGorillaClientPing(t *testing.T) {
 			t.Fatalf("ping: %v", err)
 		}
 		// The echo is queued after the pong, so reading it runs the pong handler first.
-		if err := c.WriteMessage(websocket.TextMessage, []byte("after "+p)); err != nil {
+		if err := gorillaWrite(c, websocket.TextMessage, []byte("after "+p)); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 		gorillaExpect(t, c, websocket.TextMessage, []byte("after "+p))
@@ -369,7 +398,7 @@ func TestGorillaServerPing(t *testing.T) {
 		pings <- p
 		return c.WriteControl(websocket.PongMessage, []byte(p), time.Now().Add(e2eWait))
 	})
-	if err := c.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
+	if err := gorillaWrite(c, websocket.TextMessage, []byte("x")); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	gorillaExpect(t, c, websocket.TextMessage, []byte("x"))
@@ -390,11 +419,11 @@ func TestGorillaClientClose(t *testing.T) {
 	for _, tc := range []struct {
 		code   int
 		reason string
-	}{{websocket.CloseNormalClosure, "done"}, {4000, "custom reason"}} {
+	}{{websocket.CloseNormalClosure, "done"}, {4000, "custom reason"}, {websocket.CloseNoStatusReceived, ""}} {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
 			s := startE2E(t)
 			c := gorillaDial(t, s, "/echo", nil)
-			msg := websocket.FormatCloseMessage(tc.code, tc.reason)
+			msg := websocket.FormatCloseMessage(tc.code, tc.reason) // 1005: an empty close frame
 			if err := c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(e2eWait)); err != nil {
 				t.Fatalf("close: %v", err)
 			}
@@ -410,6 +439,7 @@ func TestGorillaClientClose(t *testing.T) {
 func TestGorillaServerClose(t *testing.T) {
 	s := startE2E(t)
 	c := gorillaDial(t, s, "/close/4001", nil)
+	gorillaExpect(t, c, websocket.TextMessage, []byte("before close"))
 	ce := gorillaCloseErr(t, c)
 	if ce.Code != 4001 || ce.Text != "bye" {
 		t.Fatalf("close %d %q, want 4001 \"bye\"", ce.Code, ce.Text)
@@ -430,7 +460,7 @@ func readStrings(t *testing.T, c *websocket.Conn, n int) []string {
 	t.Helper()
 	out := make([]string, 0, n)
 	for range n {
-		mt, p, err := c.ReadMessage()
+		mt, p, err := gorillaRead(c)
 		if err != nil {
 			t.Fatalf("read %d of %d: %v", len(out)+1, n, err)
 		}
@@ -449,7 +479,7 @@ func TestGorillaSendFromGoroutine(t *testing.T) {
 	werr := make(chan error, 1)
 	go func() {
 		for i := range echoes {
-			if err := c.WriteMessage(websocket.TextMessage, []byte("c-"+strconv.Itoa(i))); err != nil {
+			if err := gorillaWrite(c, websocket.TextMessage, []byte("c-"+strconv.Itoa(i))); err != nil {
 				werr <- err
 				return
 			}
@@ -493,7 +523,14 @@ func checkInterleaving(t *testing.T, got []string, echoes int) {
 	}
 }
 
-// gorillaClient dials /echo, echoes msgs messages one at a time, then closes cleanly.
+// clientMessage is message i of client id: a header and up to 3000 bytes of padding, so that frames of
+// many connections end at every offset of the server's reads.
+func clientMessage(id, i int) []byte {
+	return fmt.Appendf(nil, "client %d message %d %s", id, i, textPayload((id*131+i*97)%3000))
+}
+
+// gorillaClient dials /echo, writes msgs messages while a second goroutine reads their echoes, checks
+// them in order, then closes cleanly.
 func gorillaClient(s *e2eServer, id, msgs int) error {
 	d := websocket.Dialer{HandshakeTimeout: e2eWait}
 	c, resp, err := d.Dial(s.base+"/echo", nil)
@@ -502,22 +539,30 @@ func gorillaClient(s *e2eServer, id, msgs int) error {
 	}
 	_ = resp.Body.Close()
 	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(e2eWait))
+	werr := make(chan error, 1)
+	go func() {
+		for i := range msgs {
+			if err := gorillaWrite(c, websocket.TextMessage, clientMessage(id, i)); err != nil {
+				werr <- fmt.Errorf("client %d: write %d: %w", id, i, err)
+				return
+			}
+		}
+		werr <- nil
+	}()
 	for i := range msgs {
-		want := fmt.Sprintf("client %d message %d", id, i)
-		if err := c.WriteMessage(websocket.TextMessage, []byte(want)); err != nil {
-			return fmt.Errorf("client %d: write %d: %w", id, i, err)
+		mt, p, err := gorillaRead(c)
+		if want := clientMessage(id, i); err != nil || mt != websocket.TextMessage || !bytes.Equal(p, want) {
+			return fmt.Errorf("client %d: read %d: type %d, %d bytes, %v; want %.30q", id, i, mt, len(p), err, want)
 		}
-		mt, p, err := c.ReadMessage()
-		if err != nil || mt != websocket.TextMessage || string(p) != want {
-			return fmt.Errorf("client %d: read %d: type %d %q %v, want %q", id, i, mt, p, err, want)
-		}
+	}
+	if err := <-werr; err != nil {
+		return err
 	}
 	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	if err := c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(e2eWait)); err != nil {
 		return fmt.Errorf("client %d: close: %w", id, err)
 	}
-	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+	if _, _, err := gorillaRead(c); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		return fmt.Errorf("client %d: after close: %v, want the echoed 1000", id, err)
 	}
 	return nil

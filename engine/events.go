@@ -58,6 +58,9 @@ func (c *Conn) Codec() dispatch.Codec { return codecs[c.codec] }
 // deliver routes one complete message: to an event handler when it is an event with a registered
 // type, else to the message handler. Messages that are not events cost no allocation. On-loop only.
 func (c *Conn) deliver(m Message) {
+	if c.route.rate != nil && !c.allowMessage(len(m.data)) {
+		return
+	}
 	x := c.ext
 	route := c.route.events
 	if (x == nil || len(x.events) == 0) && len(route) == 0 {
@@ -79,12 +82,16 @@ func (c *Conn) deliver(m Message) {
 	}
 	if x != nil {
 		if h, found := x.events[string(typ)]; found {
-			c.fireEvent(dispatch.NewEvent(h.typ, m.data, codec, c), h.fn, nil)
+			if c.allowEvent(h.typ) {
+				c.fireEvent(dispatch.NewEvent(h.typ, m.data, codec, c), h.fn, nil)
+			}
 			return
 		}
 	}
 	if h, found := route[string(typ)]; found {
-		c.fireEvent(dispatch.NewEvent(h.typ, m.data, codec, c), nil, h.fn)
+		if c.allowEvent(h.typ) {
+			c.fireEvent(dispatch.NewEvent(h.typ, m.data, codec, c), nil, h.fn)
+		}
 		return
 	}
 	c.fireMessage(m)

@@ -31,6 +31,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &Conn{gc: gc, loop: l, tidx: -1, lidx: -1}
 	gc.SetContext(c)
 	a.conns.Add(1)
+	if a.ips != nil {
+		a.ips.add(remoteIP(gc.RemoteAddr()), 1)
+	}
 	l.enter()
 	l.addConn(c)
 	c.armDeadline(a.cfg.HandshakeTimeout)
@@ -66,6 +69,9 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 // do not yet form a complete unit stay in gnet's buffer for the next call. On-loop only.
 func (c *Conn) onTraffic() {
 	c.flags |= flagActive
+	if c.phase == phaseOpen {
+		c.refreshBacklog()
+	}
 	buf, _ := c.gc.Peek(-1)
 	n := 0
 	for n < len(buf) {

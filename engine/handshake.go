@@ -5,8 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/openspeed/wsd/engine/internal/http1"
 )
@@ -60,6 +61,11 @@ func (c *Conn) readHTTP(b []byte) int {
 		hs.headerLen = n
 	}
 	n := hs.headerLen
+	if a.overLimit(c) {
+		secs := strconv.Itoa(int(max(a.cfg.RetryAfter/time.Second, 1)))
+		c.httpError(http.StatusServiceUnavailable, "too many connections", field{"Retry-After", secs})
+		return len(b)
+	}
 	ep, vals := a.router.match(ctx.req.Path, ctx.pbuf[:0])
 	ctx.params = vals
 	if isUpgrade(&ctx.req) {
@@ -158,12 +164,38 @@ func (c *Conn) upgrade(rt *route, ctx *Context) {
 				strings.Join(ws.protocols, ", ")
 		}
 	}
+	var data any
+	if status == 0 && ws.opts.Upgrade != nil {
+		data, status, msg = c.runUpgradeHook(ws, ctx)
+	}
 	if status != 0 {
-		c.httpError(status, msg, hdr...)
+		c.httpError(status, msg, append(hdr, ctx.respHdr...)...)
 		return
 	}
-	c.accept(req.Header("Sec-WebSocket-Key"), proto)
+	c.accept(req.Header("Sec-WebSocket-Key"), proto, ctx.respHdr)
+	if data != nil {
+		c.x().data = data
+	}
 	c.open(rt, ctx, proto)
+}
+
+// runUpgradeHook runs the route's Upgrade hook; a panic or an error rejects the upgrade.
+func (c *Conn) runUpgradeHook(ws *wsRoute, ctx *Context) (data any, status int, msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.loop.app.cfg.Logger.Error("upgrade hook panic", "route", ws.pattern, "panic", r)
+			data, status, msg = nil, http.StatusInternalServerError, "internal server error"
+		}
+	}()
+	data, err := ws.opts.Upgrade(ctx)
+	if err == nil {
+		return data, 0, ""
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return nil, he.Status, he.Message
+	}
+	return nil, http.StatusForbidden, "forbidden"
 }
 
 // checkUpgrade applies the handshake rules; status 0 means the request is acceptable.
@@ -225,12 +257,15 @@ func acceptKey(key string) string {
 }
 
 // accept queues the 101 answer.
-func (c *Conn) accept(key, proto string) {
+func (c *Conn) accept(key, proto string, extra []field) {
 	buf := c.loop.app.bufs.Get()
 	b := append(buf.B, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"...)
 	b = appendField(b, "Sec-WebSocket-Accept", acceptKey(key))
 	if proto != "" {
 		b = appendField(b, "Sec-WebSocket-Protocol", proto)
+	}
+	for _, f := range extra {
+		b = appendField(b, f.name, f.value)
 	}
 	buf.B = append(b, "\r\n"...)
 	_ = c.sendRaw(buf, itemData)
@@ -244,20 +279,6 @@ func (c *Conn) handshakeTimeout() {
 		return
 	}
 	c.closeTCP()
-}
-
-// SameOrigin is the default origin check: requests without Origin pass; with Origin, its host[:port]
-// must equal the Host header (case-insensitive).
-func SameOrigin(ctx *Context) bool {
-	origin := ctx.Header("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, ctx.Header("Host"))
 }
 
 // runHTTPHandler calls a plain route's handler and answers for it when it did not.

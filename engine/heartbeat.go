@@ -94,8 +94,9 @@ func (c *Conn) heartbeat(now uint32) {
 // limit.
 func (c *Conn) checkDrain() {
 	l := c.loop
+	c.refreshBacklog()
 	l.mu.Lock()
-	backlog := int64(c.outBytes) + int64(c.gc.OutboundBuffered())
+	backlog := int64(c.outBytes) + int64(c.outBuffered.Load())
 	l.mu.Unlock()
 	if backlog > c.route.maxBackpressure/2 {
 		return

@@ -217,6 +217,22 @@ func TestHTTPKeepAlivePipelined(t *testing.T) {
 	}
 }
 
+// A body is consumed whatever the route does with it: it is never parsed as the next request.
+func TestHTTPBodyNeverParsedAsRequest(t *testing.T) {
+	addr := httpApp(t, Config{})
+	smuggled := wstest.Request("GET /hello/smuggled HTTP/1.1", "Host: t")
+	length := "Content-Length: " + strconv.Itoa(len(smuggled))
+	r := wstest.DialRaw(t, addr)
+	r.Write([]byte(wstest.Request("GET /hello/a HTTP/1.1", "Host: t", length) + smuggled +
+		wstest.Request("POST /nope HTTP/1.1", "Host: t", length) + smuggled +
+		wstest.Request("GET /hello/b HTTP/1.1", "Host: t")))
+	for _, want := range []string{"hello a", "not found\n", "hello b"} {
+		if got := rawBody(t, r.ReadResponse()); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
+
 func TestHTTPConnectionCloseHonoured(t *testing.T) {
 	addr := httpApp(t, Config{})
 	r := wstest.DialRaw(t, addr)
@@ -273,6 +289,11 @@ func TestHTTPRoutingErrors(t *testing.T) {
 	expectStatus(t, resp, http.StatusUpgradeRequired)
 	if got := resp.Header.Get("Upgrade"); !strings.EqualFold(got, "websocket") {
 		t.Fatalf("426 without Upgrade: websocket (%q)", got)
+	}
+	resp, _ = doHTTP(t, c, "POST", "http://"+addr+"/ws", "x")
+	expectStatus(t, resp, http.StatusMethodNotAllowed)
+	if got := resp.Header.Get("Allow"); got != "GET, HEAD" {
+		t.Fatalf("Allow of a WebSocket route %q", got)
 	}
 	// Routing errors are ordinary answers: the connection stays usable.
 	resp, body := doHTTP(t, c, "POST", "http://"+addr+"/res", "x")
@@ -336,16 +357,16 @@ func TestHTTPRequestLineTooLong(t *testing.T) {
 
 func TestHTTPMalformedRequests(t *testing.T) {
 	addr := httpApp(t, Config{})
-	for name, req := range map[string]string{
-		"garbage":          wstest.Request("GARBAGE"),
-		"no version":       wstest.Request("GET /hello/x", "Host: t"),
-		"extra field":      wstest.Request("GET /hello/x HTTP/1.1 extra", "Host: t"),
-		"bad method":       wstest.Request("G(T /hello/x HTTP/1.1", "Host: t"),
-		"bad version":      wstest.Request("GET /hello/x HTTQ/1.1", "Host: t"),
-		"header no colon":  wstest.Request("GET /hello/x HTTP/1.1", "Host: t", "NoColon"),
-		"missing host 1.1": wstest.Request("GET /hello/x HTTP/1.1"),
+	for _, tc := range []struct{ name, req string }{
+		{"garbage", wstest.Request("GARBAGE")},
+		{"no version", wstest.Request("GET /hello/x", "Host: t")},
+		{"extra field", wstest.Request("GET /hello/x HTTP/1.1 extra", "Host: t")},
+		{"bad method", wstest.Request("G(T /hello/x HTTP/1.1", "Host: t")},
+		{"bad version", wstest.Request("GET /hello/x HTTQ/1.1", "Host: t")},
+		{"header no colon", wstest.Request("GET /hello/x HTTP/1.1", "Host: t", "NoColon")},
+		{"missing host 1.1", wstest.Request("GET /hello/x HTTP/1.1")},
 	} {
-		t.Run(name, func(t *testing.T) { expectRawError(t, addr, req, http.StatusBadRequest) })
+		t.Run(tc.name, func(t *testing.T) { expectRawError(t, addr, tc.req, http.StatusBadRequest) })
 	}
 }
 
@@ -389,13 +410,13 @@ func TestHTTPRequestByteAtATime(t *testing.T) {
 
 func TestHTTPIncompleteRequestTimesOut(t *testing.T) {
 	addr := httpApp(t, Config{HandshakeTimeout: 300 * time.Millisecond})
-	for name, partial := range map[string]string{
-		"header": "GET /hello/x HTTP/1.1\r\nHost: t\r\n",
-		"body":   wstest.Request("POST /echo HTTP/1.1", "Host: t", "Content-Length: 10") + "abc",
-		"line":   "GET /hel",
+	for _, tc := range []struct{ name, partial string }{
+		{"line", "GET /hel"},
+		{"header", "GET /hello/x HTTP/1.1\r\nHost: t\r\n"},
+		{"body", wstest.Request("POST /echo HTTP/1.1", "Host: t", "Content-Length: 10") + "abc"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			expectRawError(t, addr, partial, http.StatusRequestTimeout)
+		t.Run(tc.name, func(t *testing.T) {
+			expectRawError(t, addr, tc.partial, http.StatusRequestTimeout)
 		})
 	}
 }

@@ -23,7 +23,7 @@ type loop struct {
 	mu    sync.Mutex
 	dirty *Conn    // connections with queued frames (guarded by mu)
 	free  *outItem // recycled queue items (guarded by mu)
-	drops uint64   // messages dropped by the slow-consumer policy (guarded by mu)
+	stats loopStats
 
 	// active is true while the loop runs one of our callbacks: frames queued meanwhile are flushed when
 	// the outermost callback returns, so nobody needs to wake the loop. depth counts nesting (on-loop only).
@@ -226,80 +226,10 @@ func reverse(head *outItem) *outItem {
 	return prev
 }
 
-// writeQueue hands a detached queue to gnet and releases it. Small frames are gathered into the loop's
-// scratch buffer so a batch costs one write syscall (x/sys/unix.Writev allocates its iovec array on
-// every call, a copy of a few small frames is cheaper); large frames are written from their own buffers.
-// On-loop only.
-func (c *Conn) writeQueue(head *outItem) {
-	l := c.loop
-	if c.phase == phaseClosed {
-		l.releaseItems(head)
-		return
-	}
-	var kinds itemKind
-	if head != nil && head.next == nil {
-		c.write(head.bytes()) // the common case: one frame, no copy
-		kinds = 1 << head.kind
-	} else {
-		kinds = c.writeBatch(head)
-	}
-	l.releaseItems(head)
-	if c.phase == phaseClosed {
-		return
-	}
-	l.mu.Lock()
-	c.outBuffered = int32(min(c.gc.OutboundBuffered(), 1<<30))
-	l.mu.Unlock()
-	if kinds&(1<<itemClose) != 0 {
-		c.closeFrameSent()
-	}
-	if kinds&(1<<itemLast) != 0 {
-		c.setPhase(phaseDraining)
-	}
-	if c.phase == phaseDraining {
-		c.closeWhenDrained()
-	}
-}
-
-// Batching thresholds: frames of at least directWrite bytes are written from their own buffer; the
-// scratch buffer is written out when it would pass scratchMax.
-const (
-	directWrite = 16 << 10
-	scratchMax  = 128 << 10
-)
-
-// writeBatch writes a queue of several frames and returns the kinds it saw.
-func (c *Conn) writeBatch(head *outItem) itemKind {
-	l := c.loop
-	var kinds itemKind
-	buf := l.wbuf[:0]
-	for it := head; it != nil; it = it.next {
-		kinds |= 1 << it.kind
-		b := it.bytes()
-		if len(b) >= directWrite || len(buf)+len(b) > scratchMax {
-			c.write(buf)
-			buf = buf[:0]
-		}
-		if len(b) >= directWrite {
-			c.write(b)
-			continue
-		}
-		buf = append(buf, b...)
-	}
-	c.write(buf)
-	if cap(buf) > 2*scratchMax {
-		buf = nil // a huge batch: do not keep its buffer
-	}
-	l.wbuf = buf[:0]
-	return kinds
-}
-
-// write hands bytes to gnet (written at once when possible, else buffered by gnet). On-loop only.
-func (c *Conn) write(b []byte) {
-	if len(b) == 0 || c.phase == phaseClosed {
-		return
-	}
-	_, _ = c.gc.Write(b)
+// refreshBacklog records how much gnet still has to write for c, for the slow-consumer check of
+// senders on any goroutine. On-loop only.
+func (c *Conn) refreshBacklog() {
+	c.outBuffered.Store(int32(min(c.gc.OutboundBuffered(), 1<<30)))
 }
 
 // addConn registers c with the loop. On-loop only.

@@ -44,9 +44,11 @@ func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) e
 	return nil
 }
 
-// admit decides whether a data frame may be queued: when the backlog (our queue plus gnet's buffer) has
-// reached the route's MaxBackpressure it applies the slow-consumer policy. Close frames and HTTP
-// responses always pass. Caller holds loop.mu.
+// admit decides whether a data frame may be queued. What gnet has not written yet is judged on the
+// loop, with fresh numbers, when the queue is written (writeQueue); here only the engine's own queue
+// is bounded, so that a sender faster than the loop cannot grow it past MaxBackpressure (as in
+// uWebSockets, the backlog decides, so one message larger than the limit still goes to a connection
+// that has caught up). Close frames and HTTP responses always pass. Caller holds loop.mu.
 func (c *Conn) admit(n int, kind itemKind) error {
 	if c.qflags&qClosed != 0 {
 		return ErrClosed
@@ -54,17 +56,15 @@ func (c *Conn) admit(n int, kind itemKind) error {
 	if kind != itemData || c.route == nil {
 		return nil
 	}
-	// The backlog already queued decides (as in uWebSockets): a message larger than the limit still
-	// goes to a connection that has caught up, so the bound is MaxBackpressure plus one message.
 	limit := c.route.maxBackpressure
-	if limit <= 0 || int64(c.outBytes)+int64(c.outBuffered) < limit {
+	if limit <= 0 || int64(c.outBytes) < limit {
 		return nil
 	}
 	if c.route.slowClose {
 		c.qflags |= qSlow | qClosed
 	} else {
 		c.qflags |= qDropped
-		c.loop.drops++
+		c.loop.stats.drops.Add(1)
 	}
 	c.markDirty()
 	return ErrBackpressure
@@ -169,6 +169,7 @@ func (c *Conn) closeSlow() {
 	l.releaseItems(head)
 	c.state.Store(uint32(StateClosing))
 	c.x().failure = ErrBackpressure
+	l.stats.slowCloses.Add(1)
 }
 
 // enqueueFrames queues a broadcast to each member of one loop except skip, in one critical section:

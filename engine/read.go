@@ -8,6 +8,9 @@ import (
 	"github.com/valyala/bytebufferpool"
 )
 
+// errTooManyFragments fails a message with more frames than RouteOptions/Config.MaxFragments.
+var errTooManyFragments = &frame.ProtocolError{Code: frame.ClosePolicyViolation, Reason: "too many fragments"}
+
 // reader is a connection's state between frames or messages: a data frame whose payload is still
 // arriving, and a fragmented message being reassembled. A connection holds one only while such a frame
 // or message is in progress; it goes back to the App's pool after.
@@ -19,6 +22,7 @@ type reader struct {
 
 	msgOp  frame.Opcode // opcode of the message being assembled; 0 when none
 	msgLen int64
+	frags  int // continuation frames of the message so far
 	msg    *bytebufferpool.ByteBuffer
 	utf8   frame.UTF8
 }
@@ -127,6 +131,15 @@ func (c *Conn) checkHeader(h *frame.Header) error {
 	if h.Op != frame.OpContinuation && inMsg {
 		return frame.ErrExpectedContinuation
 	}
+	if mf := c.route.maxFrame; mf > 0 && h.Length > mf {
+		return frame.ErrMessageTooBig
+	}
+	if inMsg && c.route.maxFragments > 0 {
+		c.rd.frags++
+		if c.rd.frags >= c.route.maxFragments {
+			return errTooManyFragments
+		}
+	}
 	limit := c.route.maxMessage
 	if limit >= 0 {
 		size := h.Length
@@ -196,7 +209,7 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 // beginMessage starts reassembling a fragmented (or streamed) message.
 func (c *Conn) beginMessage(op frame.Opcode) {
 	rd := c.reader()
-	rd.msgOp, rd.msgLen = op, 0
+	rd.msgOp, rd.msgLen, rd.frags = op, 0, 0
 	rd.utf8.Reset()
 	if rd.msg == nil {
 		rd.msg = c.loop.app.msgs.Get()
@@ -238,7 +251,7 @@ func (c *Conn) endFragment(fin bool) {
 
 // onPing answers a ping with a pong carrying the same payload, then tells the handler.
 func (c *Conn) onPing(payload []byte) {
-	if c.phase != phaseOpen {
+	if c.phase != phaseOpen || !c.allowMessage(len(payload)) {
 		return
 	}
 	_ = c.sendFrame(frame.OpPong, payload, itemData)

@@ -50,19 +50,38 @@ type wsRoute struct {
 	maxBackpressure int64 // < 0: no bound
 	slowClose       bool
 	roomOpts        rooms.RoomOptions
-	origin          func(*Context) bool
+	origin          originPolicy
+	maxFrame        int64      // 0: no cap
+	maxFragments    int        // 0: no cap
+	rate            *RateLimit // nil: no limit
 	events          map[string]routeEvent
 	protocols       []string
 	pingTicks       uint32 // 0: no pings
 	idleTicks       uint32 // 0: no idle timeout
 }
 
-func (w *wsRoute) checkOrigin(ctx *Context) bool { return w.origin(ctx) }
+func (w *wsRoute) checkOrigin(ctx *Context) bool { return w.origin.check(ctx) }
 
 // newWSRoute resolves a route's options against the App's config.
 func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	o, cfg := h.Options, a.cfg
-	ws := &wsRoute{pattern: path, h: h, opts: o, origin: cfg.CheckOrigin}
+	ws := &wsRoute{pattern: path, h: h, opts: o}
+	ws.origin = newOriginPolicy(cfg.CheckOrigin, cfg.AllowedOrigins, cfg.RejectMissingOrigin)
+	if o.AllowedOrigins != nil || o.RejectMissingOrigin {
+		ws.origin = newOriginPolicy(cfg.CheckOrigin, o.AllowedOrigins, o.RejectMissingOrigin)
+	}
+	if o.CheckOrigin != nil {
+		ws.origin.custom = o.CheckOrigin
+	}
+	ws.maxFrame = pick(o.MaxFrameSize, cfg.MaxFrameSize)
+	ws.maxFragments = pick(o.MaxFragments, cfg.MaxFragments)
+	ws.rate = &a.cfg.RateLimit
+	if o.RateLimit != nil {
+		ws.rate = o.RateLimit
+	}
+	if !ws.rate.active() {
+		ws.rate = nil
+	}
 	ws.maxMessage = pick(o.MaxMessageSize, cfg.MaxMessageSize)
 	ws.maxBackpressure = pick(o.MaxBackpressure, cfg.MaxBackpressure)
 	policy := cfg.SlowConsumer
@@ -73,9 +92,6 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	ws.roomOpts = rooms.RoomOptions{
 		Limit:   pick(o.MaxRoomMembers, cfg.MaxRoomMembers),
 		History: pick(o.RoomHistory, cfg.RoomHistory),
-	}
-	if o.CheckOrigin != nil {
-		ws.origin = o.CheckOrigin
 	}
 	ws.pingTicks = durTicks(pick(o.PingInterval, cfg.PingInterval))
 	ws.idleTicks = durTicks(pick(o.IdleTimeout, cfg.IdleTimeout))

@@ -161,7 +161,8 @@ func TestScaleGoroutinesFlat(t *testing.T) {
 func TestShutdownClosesWebSocketsGoingAway(t *testing.T) {
 	const n = 500
 	closed := make(chan CloseInfo, n)
-	app, addr := bootApp(t, Config{Loops: 2}, func(a *App) {
+	// A CloseTimeout longer than the test: every peer's close answer is waited for.
+	app, addr := bootApp(t, Config{Loops: 2, CloseTimeout: time.Minute}, func(a *App) {
 		a.Route("/echo", Handlers{
 			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
@@ -212,3 +213,44 @@ func TestShutdownClosesWebSocketsGoingAway(t *testing.T) {
 }
 
 func isConnReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+// Shutdown closes idle keep-alive HTTP connections at once, but a request that has begun arriving is
+// finished, answered with Connection: close, and then the socket is closed (as net/http does).
+func TestShutdownFinishesHTTPRequestsInProgress(t *testing.T) {
+	for _, tc := range [][3]string{
+		{"partial header", "GET /hello/busy HTTP/1.1\r\nHost: t\r\n", "\r\n"},
+		{"partial body", wstest.Request("POST /echo HTTP/1.1", "Host: t", "Content-Length: 10") + "hello", " busy"},
+	} {
+		t.Run(tc[0], func(t *testing.T) { shutdownDuringRequest(t, tc[1], tc[2]) })
+	}
+}
+
+func shutdownDuringRequest(t *testing.T, first, rest string) {
+	// One loop: once the idle connection sees EOF, Shutdown has visited every connection.
+	app, addr := bootApp(t, Config{Loops: 1}, registerHTTPRoutes)
+	idle := wstest.DialRaw(t, addr)
+	idle.Write([]byte(wstest.Request("GET /hello/idle HTTP/1.1", "Host: t")))
+	expectStatus(t, idle.ReadResponse(), http.StatusOK)
+	// A complete request and the start of the next in one segment: once the first is answered, the
+	// server holds the partial one.
+	busy := wstest.DialRaw(t, addr)
+	busy.Write([]byte(wstest.Request("GET /hello/first HTTP/1.1", "Host: t") + first))
+	expectStatus(t, busy.ReadResponse(), http.StatusOK)
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- app.Shutdown(ctx)
+	}()
+	expectClosedAfter(t, idle)
+	busy.Write([]byte(rest))
+	resp := busy.ReadResponse()
+	if got := rawBody(t, resp); resp.StatusCode != http.StatusOK || got != "hello busy" || !resp.Close {
+		t.Fatalf("request finished during Shutdown: %d %q, Connection: close %v", resp.StatusCode, got, resp.Close)
+	}
+	expectClosedAfter(t, busy)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

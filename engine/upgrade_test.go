@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/internal/wstest"
@@ -90,8 +91,6 @@ func TestUpgradeRejected(t *testing.T) {
 			"Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!=="), 400, [2]string{}},
 		{"version 8", upgradeLines(get, "/echo", v11, []string{"Sec-WebSocket-Version"}, "Sec-WebSocket-Version: 8"),
 			426, [2]string{"Sec-WebSocket-Version", "13"}},
-		{"no version", upgradeLines(get, "/echo", v11, []string{"Sec-WebSocket-Version"}),
-			426, [2]string{"Sec-WebSocket-Version", "13"}},
 		{"no Connection: Upgrade", upgradeLines(get, "/echo", v11, []string{"Connection"}, "Connection: keep-alive"), 400, [2]string{}},
 		{"POST", upgradeLines("POST", "/echo", v11, nil), 405, [2]string{"Allow", "GET"}},
 		{"HTTP/1.0", upgradeLines(get, "/echo", "HTTP/1.0", nil), 400, [2]string{}},
@@ -108,6 +107,43 @@ func TestUpgradeRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestUpgradeAfterKeepAliveRequest(t *testing.T) {
+	_, addr := bootApp(t, Config{}, func(a *App) {
+		a.WS("/echo", echoOpen)
+		a.GET("/plain", func(ctx *Context) error { return ctx.String(http.StatusOK, "plain") })
+	})
+	r := wstest.DialRaw(t, addr)
+	req := []byte(wstest.Request("GET /plain HTTP/1.1", "Host: example.test") + wstest.UpgradeRequest("/echo"))
+	r.Write(append(req, wstest.Frame(true, frame.OpText, []byte("same connection"))...))
+	if resp := r.ReadResponse(); resp.StatusCode != http.StatusOK || rawBody(t, resp) != "plain" {
+		t.Fatalf("plain request before the upgrade: %d", resp.StatusCode)
+	}
+	expectUpgraded(t, r.ReadResponse())
+	r.ExpectMessage(frame.OpText, []byte("same connection"))
+}
+
+// The handshake deadline ends with the upgrade: an open WebSocket outlives HandshakeTimeout.
+func TestUpgradeDisarmsHandshakeTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	_, addr := bootApp(t, Config{HandshakeTimeout: timeout}, func(a *App) { a.WS("/echo", echoOpen) })
+	r := wstest.Dial(t, addr, "/echo")
+	time.Sleep(5 * timeout) // several handshake deadlines; the connection must not notice
+	r.Send(true, frame.OpText, []byte("still open"))
+	r.ExpectMessage(frame.OpText, []byte("still open"))
+}
+
+// Header names and tokens are case-insensitive, and Connection may list other options (Firefox sends
+// "keep-alive, Upgrade").
+func TestUpgradeHeaderSpelling(t *testing.T) {
+	_, addr := bootApp(t, Config{}, func(a *App) { a.WS("/echo", echoOpen) })
+	r := wstest.DialRaw(t, addr)
+	r.Write([]byte(wstest.Request("GET /echo HTTP/1.1", "host: example.test", "UPGRADE: WebSocket",
+		"connection: keep-alive, upgrade", "sec-websocket-key:   "+sampleKey+"  ", "SEC-WEBSOCKET-VERSION: 13")))
+	expectUpgraded(t, r.ReadResponse())
+	r.Send(true, frame.OpBinary, []byte{0})
+	r.ExpectMessage(frame.OpBinary, []byte{0})
 }
 
 func TestUpgradeUnknownPath(t *testing.T) {

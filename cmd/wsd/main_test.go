@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestBuiltinRoutes(t *testing.T) {
-	app := newApp(engine.Config{Loops: 1})
+	app := newApp(engine.Config{Loops: 1}, nil)
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 // roomsRelay is GET /rooms/:room: a raw relay. Every data message a member sends goes unchanged (same
 // opcode) to every other member of the room. Shared handlers: no closure per connection.
-func roomsRelay() engine.Handlers {
+func roomsRelay(opts engine.RouteOptions) engine.Handlers {
 	return engine.Handlers{
 		Open: func(ws *engine.Conn, ctx *engine.Context) {
 			if err := ws.Join(ctx.Param("room")); err != nil {
@@ -21,7 +21,7 @@ func roomsRelay() engine.Handlers {
 		Message: func(ws *engine.Conn, m engine.Message) {
 			_, _ = ws.Broadcast(ws.Room(), m)
 		},
-		Options: engine.RouteOptions{ReleaseContext: true},
+		Options: opts,
 	}
 }
 
@@ -34,18 +34,21 @@ type chatLine struct {
 // chat is GET /chat/:room?user=: the seed's chat application. Joining and leaving are announced to the
 // others as text; messages go to everyone (the sender too) as JSON {"user","message"}.
 func chat(ws *engine.Conn, ctx *engine.Context) {
-	room, user := ctx.Param("room"), ctx.QueryDefault("user", "Anonymous")
+	room, name := ctx.Param("room"), ctx.QueryDefault("user", "Anonymous")
+	if u, ok := ws.Data().(*user); ok {
+		name = u.ID // an authenticated user speaks under its token's subject
+	}
 	if err := ws.Join(room); err != nil {
 		_ = ws.SendText("Room is full")
 		_ = ws.Close(engine.CloseTryAgainLater, "room is full")
 		return
 	}
-	_, _ = ws.Broadcast(room, user+" joined the room")
+	_, _ = ws.Broadcast(room, name+" joined the room")
 	ws.OnMessage(func(m engine.Message) {
-		_, _ = ws.BroadcastAll(ws.Room(), chatLine{User: user, Message: m.Text()})
+		_, _ = ws.BroadcastAll(ws.Room(), chatLine{User: name, Message: m.Text()})
 	})
 	ws.OnClose(func(engine.CloseInfo) {
-		_, _ = ws.Broadcast(ws.Room(), user+" left the room")
+		_, _ = ws.Broadcast(ws.Room(), name+" left the room")
 	})
 }
 

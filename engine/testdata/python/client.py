@@ -3,10 +3,10 @@
 
 Usage: client.py ws://127.0.0.1:PORT
 
-The server must serve /echo (echoes every message with its opcode) and /close/:code (closes at once
-with :code and reason "bye"). Each scenario checks what it can itself and exits non-zero with a message
-on the first mismatch; on success one JSON object with every scenario's observations is printed on
-stdout, for the Go test to assert.
+The server must serve /echo (echoes every message with its opcode) and /close/:code (sends the text
+"before close", then closes with :code and reason "bye"). Each scenario checks what it can itself;
+the script runs them all, then exits non-zero with one line per failed scenario, or prints one JSON
+object with every scenario's observations on stdout, for the Go test to assert.
 """
 
 import asyncio
@@ -101,6 +101,9 @@ async def client_close(base):
 
 async def server_close(base):
     ws = await connect(base + "/close/4003")
+    first = await recv(ws)
+    if first != "before close":
+        raise Mismatch(f"first message {first!r}, want 'before close' (sent before the close)")
     try:
         msg = await recv(ws)
         raise Mismatch(f"got a message {msg!r}, want the server's close")
@@ -112,6 +115,7 @@ async def server_close(base):
 
 async def main(base):
     results = {"websockets_version": websockets.__version__}
+    failures = []
     for name, scenario in [
         ("round_trips", round_trips),
         ("fragmented", fragmented),
@@ -122,9 +126,11 @@ async def main(base):
         try:
             results[name] = await scenario(base)
         except Mismatch as e:
-            raise SystemExit(f"{name}: {e}")
+            failures.append(f"{name}: {e}")
         except Exception as e:  # noqa: BLE001 - report any failure with the scenario's name
-            raise SystemExit(f"{name}: {type(e).__name__}: {e}")
+            failures.append(f"{name}: {type(e).__name__}: {e}")
+    if failures:
+        raise SystemExit("\n".join(failures))
     json.dump(results, sys.stdout)
     print()
 
