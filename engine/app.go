@@ -36,7 +36,9 @@ type App struct {
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
 
-	conns      atomic.Int64              // open sockets
+	conns      atomic.Int64 // open sockets
+	broadcasts atomic.Uint64
+	deliveries atomic.Uint64
 	ips        *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set
 	codecConns [len(codecs)]atomic.Int64 // upgraded connections per codec
 	draining   atomic.Bool
@@ -74,6 +76,7 @@ func New(cfg Config) *App {
 	}
 	a.frames = rooms.NewFramePool(&a.bufs)
 	a.table = rooms.New[member](a.cfg.Loops, fanout{a})
+	a.table.SetBroker(a.cfg.Broker)
 	return a
 }
 
@@ -85,6 +88,11 @@ func (a *App) Config() Config { return a.cfg }
 func (a *App) Start(addr string) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("engine: App already started")
+	}
+	if b := a.cfg.Broker; b != nil {
+		if err := b.Start(remoteSink{a}); err != nil {
+			return fmt.Errorf("engine: broker: %w", err)
+		}
 	}
 	go a.runTicker()
 	go a.run(addr)
@@ -264,6 +272,9 @@ func (a *App) Drain(ctx context.Context, code frame.CloseCode, reason string) (D
 		rep.Dropped = int(max(a.conns.Load(), 0))
 		rep.Closed = rep.Connections - rep.Dropped
 		a.stopEngine()
+		if b := a.cfg.Broker; b != nil {
+			defer func() { _ = b.Close() }()
+		}
 	}
 	<-a.runDone
 	a.stopOnce.Do(func() { close(a.stopTicker) })

@@ -133,9 +133,12 @@ func (c *Conn) onClosed(err error) {
 	if a.ips != nil {
 		a.ips.add(remoteIP(c.gc.RemoteAddr()), -1)
 	}
+	c.loop.stats.closed.Add(1)
 	if c.flags&flagUpgraded != 0 {
 		a.codecConns[c.codec].Add(-1)
-		c.fireClose(c.closeInfo(err))
+		info := c.closeInfo(err)
+		c.loop.stats.closes[closeSlot(info.Code)].Add(1)
+		c.fireClose(info)
 		a.table.LeaveAll(member{c})
 	}
 	if c.ext != nil {

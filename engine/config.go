@@ -2,6 +2,9 @@ package engine
 
 import (
 	"log/slog"
+	"net"
+
+	"github.com/openspeed/wsd/rooms"
 	"runtime"
 	"time"
 )
@@ -100,6 +103,15 @@ type Config struct {
 
 	// RoomHistory keeps the last RoomHistory messages of each room for App.RoomInfo. Default 0: off.
 	RoomHistory int
+
+	// Broker connects this App's rooms to other nodes (rooms/natsbroker). Default nil: single node.
+	// Broadcasts are delivered locally, then handed to the broker; Count and RoomInfo include the members
+	// the broker knows of on other nodes (eventually consistent), and so does MaxRoomMembers.
+	Broker rooms.Broker
+
+	// OnReject, when set, is told about every request refused before an upgrade (status >= 400 answered
+	// by the engine, not by a handler): for logs. It runs on the event loop and must not block.
+	OnReject func(reason RejectReason, status int, remote net.Addr, path string)
 
 	// Logger receives handler panics and engine errors. Default: slog.Default(). Nothing is logged per
 	// message.

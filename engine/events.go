@@ -58,6 +58,9 @@ func (c *Conn) Codec() dispatch.Codec { return codecs[c.codec] }
 // deliver routes one complete message: to an event handler when it is an event with a registered
 // type, else to the message handler. Messages that are not events cost no allocation. On-loop only.
 func (c *Conn) deliver(m Message) {
+	st := &c.loop.stats
+	st.messagesIn.Add(1)
+	st.bytesIn.Add(uint64(len(m.data)))
 	if c.route.rate != nil && !c.allowMessage(len(m.data)) {
 		return
 	}

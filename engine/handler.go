@@ -35,6 +35,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		a.ips.add(remoteIP(gc.RemoteAddr()), 1)
 	}
 	l.enter()
+	l.stats.opened.Add(1)
 	l.addConn(c)
 	c.armDeadline(a.cfg.HandshakeTimeout)
 	l.exit()

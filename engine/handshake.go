@@ -131,6 +131,7 @@ func (c *Conn) serveHTTP(ep *endpoint, ctx *Context) {
 
 // plainError answers a routing error, keeping the connection alive when the request allows it.
 func (c *Conn) plainError(ctx *Context, status int, msg string) {
+	c.reject(status)
 	_ = ctx.String(status, msg+"\n")
 }
 

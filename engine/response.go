@@ -107,6 +107,19 @@ func appendField(b []byte, name, value string) []byte {
 	return append(b, "\r\n"...)
 }
 
+// reject counts a refused request and tells Config.OnReject. On-loop only.
+func (c *Conn) reject(status int) {
+	reason := rejectReasonOf(status)
+	c.loop.stats.rejected[reason].Add(1)
+	if fn := c.loop.app.cfg.OnReject; fn != nil {
+		path := ""
+		if c.hs != nil && c.hs.ctx != nil {
+			path = c.hs.ctx.req.Path
+		}
+		fn(reason, status, c.gc.RemoteAddr(), path)
+	}
+}
+
 func stripCRLF(s string) string {
 	if strings.ContainsAny(s, "\r\n") {
 		return strings.NewReplacer("\r", "", "\n", "").Replace(s)
@@ -117,6 +130,7 @@ func stripCRLF(s string) string {
 // httpError answers a request the server rejects, with a short text body, and closes the connection
 // after it. On-loop only.
 func (c *Conn) httpError(status int, msg string, hdr ...field) {
+	c.reject(status)
 	c.writeResponse(response{
 		status: status,
 		ctype:  "text/plain; charset=utf-8",

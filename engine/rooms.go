@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/openspeed/wsd/frame"
@@ -83,8 +84,19 @@ func (a *App) publish(room string, v any, skip *Conn) (int, error) {
 		return 0, err
 	}
 	n := a.table.Broadcast(room, member{skip}, skip != nil, fs)
+	if b := a.cfg.Broker; b != nil {
+		b.Publish(room, fs)
+	}
 	releaseFrames(fs)
+	a.countBroadcast(n)
 	return n, nil
+}
+
+func (a *App) countBroadcast(n int) {
+	if n > 0 {
+		a.broadcasts.Add(1)
+		a.deliveries.Add(uint64(n))
+	}
 }
 
 func releaseFrames(fs rooms.Frames) {
@@ -105,7 +117,11 @@ func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
 	buf.B = append(buf.B, payload...)
 	f := a.frames.Finish(buf, op)
 	n := a.table.Broadcast(room, member{}, false, rooms.Frames{f})
+	if b := a.cfg.Broker; b != nil {
+		b.Publish(room, rooms.Frames{f})
+	}
 	f.Release(1)
+	a.countBroadcast(n)
 	return n
 }
 
@@ -122,8 +138,8 @@ func (a *App) encode(v any) (rooms.Frames, error) {
 	}
 	var fs rooms.Frames
 	for i, c := range codecs {
-		if i > 0 && a.codecConns[i].Load() == 0 {
-			continue
+		if i > 0 && a.codecConns[i].Load() == 0 && a.cfg.Broker == nil {
+			continue // nobody here needs it (with a broker, other nodes may)
 		}
 		buf := a.frames.Buffer()
 		b, err := c.Append(buf.B, v)
@@ -144,14 +160,56 @@ func (a *App) rawFrame(op frame.Opcode, s string, b []byte) *rooms.Frame {
 	return a.frames.Finish(buf, op)
 }
 
-// Count is the number of connections in room on this server. Safe from any goroutine.
-func (a *App) Count(room string) int { return a.table.Count(room) }
+// Count is the number of connections in room: on this server, plus on the other nodes when a Broker is
+// configured (eventually consistent). Safe from any goroutine.
+func (a *App) Count(room string) int { return a.table.ClusterCount(room) }
+
+// LocalCount is the number of connections in room on this server. Safe from any goroutine.
+func (a *App) LocalCount(room string) int { return a.table.Count(room) }
+
+// remoteSink delivers broadcasts from other nodes to this node's members.
+type remoteSink struct{ a *App }
+
+// DeliverRemote implements rooms.Inbound. It never publishes back to the broker.
+func (s remoteSink) DeliverRemote(room string, variants [][]byte) {
+	a := s.a
+	var fs rooms.Frames
+	for i, w := range variants {
+		if i < len(fs) && w != nil {
+			fs[i] = a.frames.FromWire(w)
+		}
+	}
+	if fs[0] == nil {
+		releaseFrames(fs)
+		return
+	}
+	n := a.table.Broadcast(room, member{}, false, fs)
+	releaseFrames(fs)
+	a.countBroadcast(n)
+}
 
 // RoomCount is a room and its number of connections.
 type RoomCount = rooms.RoomCount
 
-// Rooms lists the live rooms with their member counts, sorted by name. Safe from any goroutine.
-func (a *App) Rooms() []RoomCount { return a.table.List() }
+// Rooms lists the live rooms with their member counts (cluster-wide with a Broker), sorted by name.
+// Safe from any goroutine.
+func (a *App) Rooms() []RoomCount {
+	local := a.table.List()
+	b := a.cfg.Broker
+	if b == nil {
+		return local
+	}
+	counts := b.RemoteRooms()
+	for i := range local {
+		local[i].Members += counts[local[i].Name]
+		delete(counts, local[i].Name)
+	}
+	for name, n := range counts {
+		local = append(local, RoomCount{Name: name, Members: n})
+	}
+	sort.Slice(local, func(i, j int) bool { return local[i].Name < local[j].Name })
+	return local
+}
 
 // RoomMessage is one message of a room's history.
 type RoomMessage struct {
@@ -174,9 +232,13 @@ var ErrNoRoom = errors.New("engine: no such room")
 func (a *App) RoomInfo(room string) (RoomInfo, error) {
 	r := a.table.Lookup(room)
 	if r == nil {
-		return RoomInfo{Room: room, Messages: []RoomMessage{}}, ErrNoRoom
+		n := a.table.ClusterCount(room)
+		if n == 0 {
+			return RoomInfo{Room: room, Messages: []RoomMessage{}}, ErrNoRoom
+		}
+		return RoomInfo{Room: room, Connections: n, Messages: []RoomMessage{}}, nil
 	}
-	info := RoomInfo{Room: room, Connections: r.Count(), Messages: []RoomMessage{}}
+	info := RoomInfo{Room: room, Connections: a.table.ClusterCount(room), Messages: []RoomMessage{}}
 	for _, e := range r.History() {
 		m := RoomMessage{At: e.At}
 		if e.Op == frame.OpText {

@@ -186,6 +186,7 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 		c.codec = codecMsgPack
 	}
 	c.loop.app.codecConns[c.codec].Add(1)
+	c.loop.stats.upgrades.Add(1)
 	c.armHeartbeat()
 	c.setPhase(phaseOpen)
 	c.fireOpen(ctx)

@@ -20,6 +20,8 @@ func (c *Conn) writeQueue(head *outItem) {
 		w.add(it)
 	}
 	w.flushBuf()
+	l.stats.messagesOut.Add(uint64(w.frames))
+	l.stats.bytesOut.Add(uint64(w.bytes))
 	if cap(w.buf) > 2*scratchMax {
 		w.buf = nil // a huge batch: do not keep its buffer
 	}
@@ -70,6 +72,8 @@ type batchWriter struct {
 	kinds   itemKind
 	dropped int
 	slow    bool
+	frames  int // frames and bytes handed to gnet
+	bytes   int
 }
 
 func (w *batchWriter) add(it *outItem) {
@@ -83,6 +87,8 @@ func (w *batchWriter) add(it *outItem) {
 	}
 	w.kinds |= 1 << it.kind
 	b := it.bytes()
+	w.frames++
+	w.bytes += len(b)
 	if len(b) >= directWrite || len(w.buf)+len(b) > scratchMax {
 		w.flushBuf()
 	}

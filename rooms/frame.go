@@ -56,6 +56,20 @@ func NewFramePool(bufs *frame.Pool) *FramePool { return &FramePool{bufs: bufs} }
 // Buffer returns an empty buffer with header room reserved: append the payload, then call Finish.
 func (p *FramePool) Buffer() *bytebufferpool.ByteBuffer { return p.bufs.Get() }
 
+// FromWire copies a complete unmasked final frame (as another node sent it) into a pooled Frame holding
+// one reference. It returns nil when wire is not such a frame.
+func (p *FramePool) FromWire(wire []byte) *Frame {
+	h, hs, _, err := frame.ParseHeader(wire)
+	if err != nil || hs == 0 || h.Masked || !h.Fin || int64(len(wire)-hs) != h.Length || h.Op.IsControl() {
+		return nil
+	}
+	buf := p.Buffer()
+	buf.B = append(buf.B, wire[hs:]...)
+	f := p.Finish(buf, h.Op)
+	f.wire[0] |= h.Rsv // keep RSV1 of a compressed frame
+	return f
+}
+
 // Finish stamps the header of a final frame with opcode op onto buf (from Buffer) and returns it as a
 // Frame holding one reference.
 func (p *FramePool) Finish(buf *bytebufferpool.ByteBuffer, op frame.Opcode) *Frame {

@@ -68,13 +68,15 @@ func (t *Table[M]) joinLocked(r *Room[M], m M) error {
 	if ms.find(r) != nil {
 		return nil
 	}
-	if r.limit > 0 && r.count.Load() >= r.limit {
+	if r.limit > 0 && int(r.count.Load())+t.remoteCount(r.name) >= int(r.limit) {
 		return ErrFull
 	}
 	loop := m.LoopIndex()
 	ms.add(ref[M]{room: r, idx: int32(len(r.members[loop]))})
 	r.members[loop] = append(r.members[loop], m)
-	r.count.Add(1)
+	if r.count.Add(1) == 1 {
+		t.interest(r.name, true)
+	}
 	return nil
 }
 
@@ -126,7 +128,9 @@ func (t *Table[M]) leaveLocked(r *Room[M], m M) bool {
 	var zero M
 	list[last] = zero
 	r.members[loop] = shrink(list[:last])
-	r.count.Add(-1)
+	if r.count.Add(-1) == 0 {
+		t.interest(r.name, false)
+	}
 	return true
 }
 
@@ -136,6 +140,15 @@ func shrink[M any](s []M) []M {
 		return append(make([]M, 0, len(s)*2), s...)
 	}
 	return s
+}
+
+// remoteCount is the room's members on other nodes (0 without a broker). With a broker, a room's limit
+// is checked against the whole cluster, eventually consistently.
+func (t *Table[M]) remoteCount(name string) int {
+	if t.broker == nil {
+		return 0
+	}
+	return t.broker.RemoteCount(name)
 }
 
 // LeaveAll removes m from every room it is in (a closing connection).

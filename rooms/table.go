@@ -60,6 +60,7 @@ type Table[M Member[M]] struct {
 	loops   int
 	fan     Fanout[M]
 	rooms   atomic.Int64
+	broker  Broker
 }
 
 type shard[M any] struct {
@@ -149,10 +150,19 @@ func (t *Table[M]) List() []RoomCount {
 // Len is the number of live rooms.
 func (t *Table[M]) Len() int { return int(t.rooms.Load()) }
 
-// Count is the number of members of room name (0 when it does not exist).
+// Count is the number of members of room name on this node (0 when it does not exist).
 func (t *Table[M]) Count(name string) int {
 	if r := t.Lookup(name); r != nil {
 		return int(r.count.Load())
 	}
 	return 0
+}
+
+// ClusterCount is Count plus the members the broker knows of on other nodes.
+func (t *Table[M]) ClusterCount(name string) int {
+	n := t.Count(name)
+	if t.broker != nil {
+		n += t.broker.RemoteCount(name)
+	}
+	return n
 }
