@@ -72,3 +72,11 @@ func (a *App) overLimit(c *Conn) bool {
 	}
 	return false
 }
+
+// shedding reports whether open sockets are so far over MaxConnections that a new one is closed at once,
+// without reading its request: under a connection storm this gives file descriptors back fast. Between
+// MaxConnections and this mark, requests are answered 503 with Retry-After.
+func (a *App) shedding() bool {
+	m := int64(a.cfg.MaxConnections)
+	return m > 0 && a.conns.Load() >= m+m/8+64
+}

@@ -24,7 +24,7 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	a := h.app
-	if a.draining.Load() {
+	if a.draining.Load() || a.shedding() {
 		return nil, gnet.Close
 	}
 	l := a.loopFor(gc.EventLoop())

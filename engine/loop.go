@@ -154,11 +154,10 @@ func (l *loop) releaseItems(head *outItem) {
 	for it := head; it != nil; it = it.next {
 		if it.shared != nil {
 			l.releaseFrame(it.shared)
-			it.shared = nil
 		} else if it.buf != nil {
 			l.app.bufs.Put(it.buf)
-			it.buf = nil
 		}
+		it.shared, it.buf, it.off, it.kind = nil, nil, 0, itemData // a recycled item starts clean
 		tail = it
 	}
 	l.mu.Lock()

@@ -45,7 +45,17 @@ func (c *Conn) Join(room string) error {
 	if c.ReadyState() != StateOpen {
 		return ErrClosed
 	}
-	return c.loop.app.table.Join(room, member{c}, c.route.roomOpts)
+	t := c.loop.app.table
+	if err := t.Join(room, member{c}, c.route.roomOpts); err != nil {
+		return err
+	}
+	// A Join from another goroutine may race the connection's close: the loop marks the connection
+	// closed and then leaves all its rooms, so a Join that finds it closed after inserting undoes itself.
+	if c.ReadyState() == StateClosed {
+		t.Leave(room, member{c})
+		return ErrClosed
+	}
+	return nil
 }
 
 // Leave removes the connection from room; it reports whether it was a member. Safe from any goroutine.

@@ -192,6 +192,9 @@ func (t *Table[M]) Broadcast(name string, skip M, hasSkip bool, fs Frames) int {
 	if r == nil {
 		return 0
 	}
+	if r.hist != nil && fs[0] != nil {
+		r.record(fs[0]) // before the fan-out: history order is the order broadcasts reach the room
+	}
 	n := 0
 	r.mu.RLock()
 	for loop, list := range r.members {
@@ -200,8 +203,5 @@ func (t *Table[M]) Broadcast(name string, skip M, hasSkip bool, fs Frames) int {
 		}
 	}
 	r.mu.RUnlock()
-	if r.hist != nil && fs[0] != nil {
-		r.record(fs[0])
-	}
 	return n
 }
