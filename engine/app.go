@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/frame/deflate"
 	"github.com/openspeed/wsd/rooms"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
@@ -31,19 +32,21 @@ type App struct {
 	msgs    bytebufferpool.Pool // reassembled inbound messages
 	readers sync.Pool           // *reader
 	frames  *rooms.FramePool    // shared (broadcast) frames
+	deflate deflate.Pools       // permessage-deflate compressors and inflaters
 	table   *rooms.Table[member]
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
 
-	conns      atomic.Int64 // open sockets
-	broadcasts atomic.Uint64
-	deliveries atomic.Uint64
-	ips        *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set
-	codecConns [len(codecs)]atomic.Int64 // upgraded connections per codec
-	draining   atomic.Bool
-	drained    chan struct{} // closed when draining and conns reach 0
-	drainMu    sync.Mutex
+	conns        atomic.Int64 // open sockets
+	broadcasts   atomic.Uint64
+	deflateConns atomic.Int64 // connections that take once-compressed broadcasts
+	deliveries   atomic.Uint64
+	ips          *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set
+	codecConns   [len(codecs)]atomic.Int64 // upgraded connections per codec
+	draining     atomic.Bool
+	drained      chan struct{} // closed when draining and conns reach 0
+	drainMu      sync.Mutex
 
 	eng      gnet.Engine
 	addr     net.Addr

@@ -135,7 +135,10 @@ func (c *Conn) onClosed(err error) {
 	}
 	c.loop.stats.closed.Add(1)
 	if c.flags&flagUpgraded != 0 {
-		a.codecConns[c.codec].Add(-1)
+		a.codecConns[c.codecIdx()].Add(-1)
+		if c.mode&modeDeflate != 0 {
+			c.releaseDeflate()
+		}
 		info := c.closeInfo(err)
 		c.loop.stats.closes[closeSlot(info.Code)].Add(1)
 		c.fireClose(info)

@@ -104,6 +104,9 @@ type Config struct {
 	// RoomHistory keeps the last RoomHistory messages of each room for App.RoomInfo. Default 0: off.
 	RoomHistory int
 
+	// Compression negotiates permessage-deflate for routes that do not set their own. Default: off.
+	Compression Compression
+
 	// Broker connects this App's rooms to other nodes (rooms/natsbroker). Default nil: single node.
 	// Broadcasts are delivered locally, then handed to the broker; Count and RoomInfo include the members
 	// the broker knows of on other nodes (eventually consistent), and so does MaxRoomMembers.
@@ -143,6 +146,9 @@ type RouteOptions struct {
 	// or an error: an *HTTPError answers its status and message (401, 403, 429, ...), any other error
 	// answers 403. Headers set with ctx.SetHeader go into the answer, 101 or error.
 	Upgrade func(ctx *Context) (data any, err error)
+
+	// Compression overrides Config.Compression for this route.
+	Compression *Compression
 
 	// MaxFrameSize and MaxFragments override the Config values for this route.
 	MaxFrameSize int64

@@ -76,7 +76,7 @@ type Conn struct {
 	phase  phase    // on-loop
 	qflags uint8    // guarded by loop.mu
 	flags  connFlag // on-loop
-	codec  uint8    // index in codecs, fixed at the upgrade
+	mode   uint8    // codec index and compression bits (modeX), fixed at the upgrade
 
 	lidx        int32        // index in loop.conns
 	tidx        int32        // index in the timer wheel slot, -1 when not scheduled
@@ -118,6 +118,7 @@ type connExt struct {
 	onDrain   func()
 	events    map[string]connEvent
 	rate      *rateState
+	deflate   *deflateState
 
 	data        any
 	ctx         *Context
@@ -132,7 +133,7 @@ func (x *connExt) empty() bool {
 	return x.onMessage == nil && x.onClose == nil && x.onError == nil && x.onPing == nil &&
 		x.onPong == nil && x.onDrop == nil && x.onDrain == nil && x.events == nil && x.data == nil &&
 		x.ctx == nil && x.subprotocol == "" && x.failure == nil && x.peerReason == "" && x.peerCode == 0 &&
-		x.rate == nil
+		x.rate == nil && x.deflate == nil
 }
 
 func (c *Conn) x() *connExt {

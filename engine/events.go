@@ -53,7 +53,7 @@ func (c *Conn) On(typ string, fn func(e Event)) {
 
 // Codec is the connection's codec for Send of structured values and for events. Safe from any
 // goroutine.
-func (c *Conn) Codec() dispatch.Codec { return codecs[c.codec] }
+func (c *Conn) Codec() dispatch.Codec { return codecs[c.codecIdx()] }
 
 // deliver routes one complete message: to an event handler when it is an event with a registered
 // type, else to the message handler. Messages that are not events cost no allocation. On-loop only.
@@ -72,7 +72,7 @@ func (c *Conn) deliver(m Message) {
 	}
 	codec := codecs[codecJSON]
 	if m.op == frame.OpBinary {
-		if c.codec != codecMsgPack {
+		if c.codecIdx() != codecMsgPack {
 			c.fireMessage(m)
 			return
 		}

@@ -173,6 +173,9 @@ func (c *Conn) upgrade(rt *route, ctx *Context) {
 		c.httpError(status, msg, append(hdr, ctx.respHdr...)...)
 		return
 	}
+	if ext := c.negotiateDeflate(ws, req.Values("Sec-WebSocket-Extensions")); ext != "" {
+		ctx.respHdr = append(ctx.respHdr, field{"Sec-WebSocket-Extensions", ext})
+	}
 	c.accept(req.Header("Sec-WebSocket-Key"), proto, ctx.respHdr)
 	if data != nil {
 		c.x().data = data

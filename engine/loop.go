@@ -34,6 +34,7 @@ type loop struct {
 	conns []*Conn // every connection of this loop (on-loop only); Conn.lidx is its index
 	wheel wheel   // timers (on-loop only, but wheel.next is read by the ticker)
 	wbuf  []byte  // scratch for gathering small frames into one write
+	cbuf  []byte  // scratch for context-takeover compression
 	tmp   []*Conn // scratch for wheel firing
 
 	// Shared frames released during a flush are counted here and released in one atomic operation:
@@ -118,6 +119,7 @@ const (
 	itemData  itemKind = iota // a data, ping or pong frame or an HTTP response
 	itemClose                 // our close frame: the connection is closing once it is written
 	itemLast                  // an HTTP response after which the connection closes
+	itemRaw                   // an HTTP response on a connection that stays open
 )
 
 func (it *outItem) bytes() []byte {

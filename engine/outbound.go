@@ -36,7 +36,7 @@ func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) e
 	it := l.newItem()
 	it.buf, it.off, it.kind = buf, off, kind
 	c.push(it, n)
-	if kind != itemData {
+	if kind == itemClose || kind == itemLast {
 		c.qflags |= qClosed
 	}
 	l.mu.Unlock()
@@ -93,6 +93,9 @@ func (c *Conn) sendFrame(op frame.Opcode, payload []byte, kind itemKind) error {
 	if c.qflagsClosed() {
 		return ErrClosed
 	}
+	if kind == itemData && c.compressible(op, len(payload)) {
+		return c.sendCompressed(op, payload)
+	}
 	buf := c.loop.app.bufs.Get()
 	buf.B = append(buf.B, payload...)
 	wire := frame.Finish(buf.B, op, true, 0)
@@ -103,6 +106,9 @@ func (c *Conn) sendFrame(op frame.Opcode, payload []byte, kind itemKind) error {
 func (c *Conn) sendString(op frame.Opcode, payload string) error {
 	if c.qflagsClosed() {
 		return ErrClosed
+	}
+	if c.compressible(op, len(payload)) {
+		return c.sendCompressed(op, stringBytes(payload))
 	}
 	buf := c.loop.app.bufs.Get()
 	buf.B = append(buf.B, payload...)
@@ -116,7 +122,7 @@ func (c *Conn) sendValue(v any) error {
 	if c.qflagsClosed() {
 		return ErrClosed
 	}
-	codec := codecs[c.codec]
+	codec := codecs[c.codecIdx()]
 	buf := c.loop.app.bufs.Get()
 	b, err := codec.Append(buf.B, v)
 	if err != nil {
@@ -124,7 +130,13 @@ func (c *Conn) sendValue(v any) error {
 		return err
 	}
 	buf.B = b
-	wire := frame.Finish(buf.B, codecOpcode(codec), true, 0)
+	op := codecOpcode(codec)
+	if c.compressible(op, len(b)-frame.MaxServerHeaderSize) {
+		err := c.sendCompressed(op, b[frame.MaxServerHeaderSize:])
+		c.loop.app.bufs.Put(buf)
+		return err
+	}
+	wire := frame.Finish(buf.B, op, true, 0)
 	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
 }
 
@@ -137,6 +149,9 @@ func (c *Conn) qflagsClosed() bool {
 // room of a buffer from App.bufs. kind itemLast closes the connection once they are written.
 // Safe from any goroutine.
 func (c *Conn) sendRaw(buf *bytebufferpool.ByteBuffer, kind itemKind) error {
+	if kind == itemData {
+		kind = itemRaw
+	}
 	return c.enqueue(buf, frame.MaxServerHeaderSize, kind)
 }
 
@@ -180,7 +195,10 @@ func (l *loop) enqueueFrames(members []member, skip *Conn, fs rooms.Frames) int 
 	l.mu.Lock()
 	for _, m := range members {
 		c := m.c
-		i := int(c.codec)
+		i := c.variant()
+		if fs[i] == nil {
+			i &= 1 // no compressed encoding: the plain one of the same codec
+		}
 		if fs[i] == nil {
 			i = 0
 		}

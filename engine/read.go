@@ -21,6 +21,7 @@ type reader struct {
 	skip      bool         // drop hdr's payload (closing) instead of delivering it
 
 	msgOp  frame.Opcode // opcode of the message being assembled; 0 when none
+	zip    bool         // the message is compressed (RSV1 on its first frame)
 	msgLen int64
 	frags  int // continuation frames of the message so far
 	msg    *bytebufferpool.ByteBuffer
@@ -108,7 +109,7 @@ func (c *Conn) readFrame(b []byte) int {
 	rd.hdr, rd.remaining, rd.maskPos = h, h.Length, 0
 	rd.skip = c.phase != phaseOpen
 	if !rd.skip && h.Op != frame.OpContinuation {
-		c.beginMessage(h.Op)
+		c.beginMessage(h.Op, h.Rsv != 0)
 	}
 	return hs
 }
@@ -118,8 +119,9 @@ func (c *Conn) checkHeader(h *frame.Header) error {
 	if !h.Masked {
 		return frame.ErrUnmasked
 	}
-	if h.Rsv != 0 {
-		return frame.ErrReservedBits
+	if h.Rsv != 0 && (h.Rsv != frame.Rsv1 || c.mode&modeDeflate == 0 || !h.Op.IsData() ||
+		h.Op == frame.OpContinuation) {
+		return frame.ErrReservedBits // RSV1 only on the first frame of a message, when negotiated
 	}
 	if h.Op.IsControl() {
 		return nil
@@ -189,6 +191,10 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 	if c.phase != phaseOpen {
 		return // closing: data is dropped
 	}
+	if h.Fin && h.Op != frame.OpContinuation && h.Rsv != 0 {
+		c.deliverCompressed(h.Op, payload)
+		return
+	}
 	if h.Fin && h.Op != frame.OpContinuation {
 		if h.Op == frame.OpText && !utf8.Valid(payload) {
 			c.fail(frame.ErrInvalidUTF8)
@@ -198,7 +204,7 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 		return
 	}
 	if h.Op != frame.OpContinuation {
-		c.beginMessage(h.Op)
+		c.beginMessage(h.Op, h.Rsv != 0)
 	}
 	c.appendFragment(payload)
 	if c.phase == phaseOpen {
@@ -207,9 +213,9 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 }
 
 // beginMessage starts reassembling a fragmented (or streamed) message.
-func (c *Conn) beginMessage(op frame.Opcode) {
+func (c *Conn) beginMessage(op frame.Opcode, zip bool) {
 	rd := c.reader()
-	rd.msgOp, rd.msgLen, rd.frags = op, 0, 0
+	rd.msgOp, rd.msgLen, rd.frags, rd.zip = op, 0, 0, zip
 	rd.utf8.Reset()
 	if rd.msg == nil {
 		rd.msg = c.loop.app.msgs.Get()
@@ -222,7 +228,7 @@ func (c *Conn) beginMessage(op frame.Opcode) {
 func (c *Conn) appendFragment(p []byte) {
 	rd := c.rd
 	rd.msgLen += int64(len(p))
-	if rd.msgOp == frame.OpText && !rd.utf8.Write(p) {
+	if rd.msgOp == frame.OpText && !rd.zip && !rd.utf8.Write(p) {
 		c.fail(frame.ErrInvalidUTF8)
 		return
 	}
@@ -235,6 +241,13 @@ func (c *Conn) endFragment(fin bool) {
 		return
 	}
 	rd := c.rd
+	if rd.zip {
+		op := rd.msgOp
+		rd.msgOp = 0
+		c.deliverCompressed(op, rd.msg.B)
+		c.releaseReader(false)
+		return
+	}
 	if rd.msgOp == frame.OpText && !rd.utf8.Complete() {
 		c.fail(frame.ErrInvalidUTF8)
 		return

@@ -95,7 +95,7 @@ func (a *App) publish(room string, v any, skip *Conn) (int, error) {
 	}
 	n := a.table.Broadcast(room, member{skip}, skip != nil, fs)
 	if b := a.cfg.Broker; b != nil {
-		b.Publish(room, fs)
+		b.Publish(room, rooms.Frames{fs[0], fs[1]}) // each node compresses for its own connections
 	}
 	releaseFrames(fs)
 	a.countBroadcast(n)
@@ -125,12 +125,13 @@ func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
 	}
 	buf := a.frames.Buffer()
 	buf.B = append(buf.B, payload...)
-	f := a.frames.Finish(buf, op)
-	n := a.table.Broadcast(room, member{}, false, rooms.Frames{f})
+	fs := rooms.Frames{a.frames.Finish(buf, op)}
+	a.addCompressed(&fs)
+	n := a.table.Broadcast(room, member{}, false, fs)
 	if b := a.cfg.Broker; b != nil {
-		b.Publish(room, rooms.Frames{f})
+		b.Publish(room, rooms.Frames{fs[0], fs[1]}) // each node compresses for its own connections
 	}
-	f.Release(1)
+	releaseFrames(fs)
 	a.countBroadcast(n)
 	return n
 }
@@ -140,11 +141,17 @@ func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
 func (a *App) encode(v any) (rooms.Frames, error) {
 	switch v := v.(type) {
 	case string:
-		return rooms.Frames{a.rawFrame(frame.OpText, v, nil)}, nil
+		fs := rooms.Frames{a.rawFrame(frame.OpText, v, nil)}
+		a.addCompressed(&fs)
+		return fs, nil
 	case []byte:
-		return rooms.Frames{a.rawFrame(frame.OpBinary, "", v)}, nil
+		fs := rooms.Frames{a.rawFrame(frame.OpBinary, "", v)}
+		a.addCompressed(&fs)
+		return fs, nil
 	case Message:
-		return rooms.Frames{a.rawFrame(v.op, "", v.data)}, nil
+		fs := rooms.Frames{a.rawFrame(v.op, "", v.data)}
+		a.addCompressed(&fs)
+		return fs, nil
 	}
 	var fs rooms.Frames
 	for i, c := range codecs {
@@ -161,7 +168,29 @@ func (a *App) encode(v any) (rooms.Frames, error) {
 		buf.B = b
 		fs[i] = a.frames.Finish(buf, codecOpcode(c))
 	}
+	a.addCompressed(&fs)
 	return fs, nil
+}
+
+// addCompressed adds a compressed variant (index | 2) of each encoding long enough to compress, once
+// for all the connections that take once-compressed broadcasts (none: nothing is done).
+func (a *App) addCompressed(fs *rooms.Frames) {
+	if a.deflateConns.Load() == 0 {
+		return // other nodes compress for their own connections (DeliverRemote)
+	}
+	threshold := a.cfg.Compression.Threshold
+	if threshold <= 0 {
+		threshold = defaultThreshold
+	}
+	for i := 0; i < 2; i++ {
+		f := fs[i]
+		if f == nil || len(f.Payload()) < threshold {
+			continue
+		}
+		buf := a.frames.Buffer()
+		buf.B = a.deflate.Compress(buf.B, f.Payload())
+		fs[i|2] = a.frames.FinishRsv(buf, f.Opcode(), frame.Rsv1)
+	}
 }
 
 func (a *App) rawFrame(op frame.Opcode, s string, b []byte) *rooms.Frame {
@@ -185,7 +214,7 @@ func (s remoteSink) DeliverRemote(room string, variants [][]byte) {
 	a := s.a
 	var fs rooms.Frames
 	for i, w := range variants {
-		if i < len(fs) && w != nil {
+		if i < 2 && w != nil { // compressed variants are made here, for this node's connections
 			fs[i] = a.frames.FromWire(w)
 		}
 	}
@@ -193,6 +222,7 @@ func (s remoteSink) DeliverRemote(room string, variants [][]byte) {
 		releaseFrames(fs)
 		return
 	}
+	a.addCompressed(&fs)
 	n := a.table.Broadcast(room, member{}, false, fs)
 	releaseFrames(fs)
 	a.countBroadcast(n)

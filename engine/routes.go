@@ -56,6 +56,7 @@ type wsRoute struct {
 	rate            *RateLimit // nil: no limit
 	events          map[string]routeEvent
 	protocols       []string
+	compress        Compression
 	pingTicks       uint32 // 0: no pings
 	idleTicks       uint32 // 0: no idle timeout
 }
@@ -92,6 +93,13 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	ws.roomOpts = rooms.RoomOptions{
 		Limit:   pick(o.MaxRoomMembers, cfg.MaxRoomMembers),
 		History: pick(o.RoomHistory, cfg.RoomHistory),
+	}
+	ws.compress = cfg.Compression
+	if o.Compression != nil {
+		ws.compress = *o.Compression
+	}
+	if ws.compress.Threshold <= 0 {
+		ws.compress.Threshold = defaultThreshold
 	}
 	ws.pingTicks = durTicks(pick(o.PingInterval, cfg.PingInterval))
 	ws.idleTicks = durTicks(pick(o.IdleTimeout, cfg.IdleTimeout))
@@ -183,9 +191,9 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 	x := c.x()
 	x.subprotocol, x.ctx = proto, ctx
 	if proto == "msgpack" {
-		c.codec = codecMsgPack
+		c.mode |= codecMsgPack
 	}
-	c.loop.app.codecConns[c.codec].Add(1)
+	c.loop.app.codecConns[c.codecIdx()].Add(1)
 	c.loop.stats.upgrades.Add(1)
 	c.armHeartbeat()
 	c.setPhase(phaseOpen)

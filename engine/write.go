@@ -87,6 +87,14 @@ func (w *batchWriter) add(it *outItem) {
 	}
 	w.kinds |= 1 << it.kind
 	b := it.bytes()
+	if it.kind == itemData && w.c.mode&modeServerTakeover != 0 {
+		b = w.c.takeoverFrame(b)
+		w.flushBuf() // takeoverFrame's result lives in a scratch buffer: write it now
+		w.write(b)
+		w.frames++
+		w.bytes += len(b)
+		return
+	}
 	w.frames++
 	w.bytes += len(b)
 	if len(b) >= directWrite || len(w.buf)+len(b) > scratchMax {

@@ -65,20 +65,23 @@ func (p *FramePool) FromWire(wire []byte) *Frame {
 	}
 	buf := p.Buffer()
 	buf.B = append(buf.B, wire[hs:]...)
-	f := p.Finish(buf, h.Op)
-	f.wire[0] |= h.Rsv // keep RSV1 of a compressed frame
-	return f
+	return p.FinishRsv(buf, h.Op, h.Rsv)
 }
 
 // Finish stamps the header of a final frame with opcode op onto buf (from Buffer) and returns it as a
 // Frame holding one reference.
 func (p *FramePool) Finish(buf *bytebufferpool.ByteBuffer, op frame.Opcode) *Frame {
+	return p.FinishRsv(buf, op, 0)
+}
+
+// FinishRsv is Finish with RSV bits (frame.Rsv1 for a compressed message).
+func (p *FramePool) FinishRsv(buf *bytebufferpool.ByteBuffer, op frame.Opcode, rsv uint8) *Frame {
 	f, _ := p.frames.Get().(*Frame)
 	if f == nil {
 		f = new(Frame)
 	}
 	f.buf, f.op, f.fp = buf, op, p
-	f.wire = frame.Finish(buf.B, op, true, 0)
+	f.wire = frame.Finish(buf.B, op, true, rsv)
 	f.refs.Store(1)
 	return f
 }

@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"errors"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/frame/deflate"
+	"github.com/valyala/bytebufferpool"
+)
+
+// Compression configures permessage-deflate (RFC 7692). The zero value is off.
+type Compression struct {
+	// Enabled negotiates permessage-deflate with clients that offer it.
+	Enabled bool
+	// Threshold: messages shorter than this many bytes are sent uncompressed (RSV1 clear).
+	// Default: 128.
+	Threshold int
+	// ServerContextTakeover keeps the server's compression context across messages for connections
+	// whose client allows it: better ratio on similar messages, but a compressor per connection (see
+	// docs/compression.md for the measured memory) and broadcasts compressed per member instead of once.
+	// Default false: every message is compressed on its own, so a broadcast is compressed once.
+	ServerContextTakeover bool
+	// ClientContextTakeover lets the client keep its context; the server then holds an inflater per
+	// connection. Default false: the answer requires client_no_context_takeover and no inflate state is
+	// kept between messages.
+	ClientContextTakeover bool
+}
+
+const defaultThreshold = 128
+
+// Connection mode bits (Conn.mode), fixed at the upgrade before the connection is handed out.
+const (
+	modeCodec          uint8 = 1 << iota // codec index (0 JSON, 1 MessagePack)
+	modeDeflate                          // permessage-deflate negotiated
+	modeServerTakeover                   // compress at write time with the connection's own context
+	modeClientTakeover                   // inflate with the connection's own context
+)
+
+func (c *Conn) codecIdx() int { return int(c.mode & modeCodec) }
+
+// variant is the index of the broadcast encoding this connection takes: codec, plus 2 when its messages
+// may be compressed once for everyone (deflate without server context takeover).
+func (c *Conn) variant() int {
+	v := c.codecIdx()
+	if c.mode&(modeDeflate|modeServerTakeover) == modeDeflate {
+		v |= 2
+	}
+	return v
+}
+
+// deflateState is a connection's own compression context (context takeover).
+type deflateState struct {
+	w *deflate.Writer
+	r *deflate.Reader
+}
+
+// negotiateDeflate answers the client's permessage-deflate offers for a route that enables it and sets
+// the connection's mode. It returns the Sec-WebSocket-Extensions answer ("" when declined).
+func (c *Conn) negotiateDeflate(ws *wsRoute, offers []string) string {
+	if !ws.compress.Enabled || len(offers) == 0 {
+		return ""
+	}
+	pol := deflate.Policy{ServerContextTakeover: ws.compress.ServerContextTakeover,
+		ClientContextTakeover: ws.compress.ClientContextTakeover}
+	params, answer, ok := deflate.Negotiate(offers, pol)
+	if !ok {
+		return ""
+	}
+	c.mode |= modeDeflate
+	pools := &c.loop.app.deflate
+	if !params.ServerNoContextTakeover {
+		c.mode |= modeServerTakeover
+		c.x().deflate = &deflateState{w: pools.NewWriter()}
+	}
+	if !params.ClientNoContextTakeover {
+		c.mode |= modeClientTakeover
+		x := c.x()
+		if x.deflate == nil {
+			x.deflate = new(deflateState)
+		}
+		x.deflate.r = pools.NewReader()
+	}
+	if c.mode&modeServerTakeover == 0 {
+		c.loop.app.deflateConns.Add(1)
+	}
+	return answer
+}
+
+// releaseDeflate returns a closed connection's compression state. On-loop only.
+func (c *Conn) releaseDeflate() {
+	if c.mode&modeServerTakeover == 0 {
+		c.loop.app.deflateConns.Add(-1)
+	}
+	if x := c.ext; x != nil && x.deflate != nil {
+		if x.deflate.w != nil {
+			x.deflate.w.Release()
+		}
+		if x.deflate.r != nil {
+			x.deflate.r.Release()
+		}
+		x.deflate = nil
+	}
+}
+
+// compressible reports whether a message of n bytes to this connection is compressed when queued.
+func (c *Conn) compressible(op frame.Opcode, n int) bool {
+	return c.mode&(modeDeflate|modeServerTakeover) == modeDeflate && op.IsData() &&
+		c.route != nil && n >= c.route.compress.Threshold
+}
+
+// sendCompressed queues payload compressed on its own (no context takeover). Safe from any goroutine.
+func (c *Conn) sendCompressed(op frame.Opcode, payload []byte) error {
+	buf := c.loop.app.bufs.Get()
+	buf.B = c.loop.app.deflate.Compress(buf.B, payload)
+	wire := frame.Finish(buf.B, op, true, frame.Rsv1)
+	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
+}
+
+// stringBytes views s as bytes without copying (read-only).
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// errBadDeflate fails a connection that sent compressed data that does not inflate.
+var errBadDeflate = &frame.ProtocolError{Code: frame.CloseInvalidPayload, Reason: "invalid compressed data"}
+
+// inflate decompresses a whole compressed message into a pooled buffer, stopping at the route's
+// MaxMessageSize (1009) so a decompression bomb costs at most that much. On-loop only.
+func (c *Conn) inflate(src []byte) (*bytebufferpool.ByteBuffer, error) {
+	a := c.loop.app
+	out := a.msgs.Get()
+	var err error
+	if x := c.ext; c.mode&modeClientTakeover != 0 && x != nil && x.deflate != nil {
+		out.B, err = x.deflate.r.Decompress(out.B[:0], src, c.route.maxMessage)
+	} else {
+		out.B, err = a.deflate.Decompress(out.B[:0], src, c.route.maxMessage)
+	}
+	if err != nil {
+		a.msgs.Put(out)
+		if errors.Is(err, deflate.ErrTooLarge) {
+			return nil, frame.ErrMessageTooBig
+		}
+		return nil, errBadDeflate
+	}
+	return out, nil
+}
+
+// deliverCompressed inflates a complete compressed message, checks text, and delivers it.
+func (c *Conn) deliverCompressed(op frame.Opcode, src []byte) {
+	out, err := c.inflate(src)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.deliverInflated(op, out)
+}
+
+func (c *Conn) deliverInflated(op frame.Opcode, out *bytebufferpool.ByteBuffer) {
+	defer c.loop.app.msgs.Put(out)
+	if op == frame.OpText && !utf8.Valid(out.B) {
+		c.fail(frame.ErrInvalidUTF8)
+		return
+	}
+	c.deliver(Message{op: op, data: out.B})
+}
+
+// takeoverFrame compresses a queued data frame with the connection's own context (server context
+// takeover) at write time, in queue order. It returns b unchanged when the frame is not to be
+// compressed. The result is valid until the next call. On-loop only.
+func (c *Conn) takeoverFrame(b []byte) []byte {
+	h, hs, _, err := frame.ParseHeader(b)
+	if err != nil || hs == 0 || !h.Op.IsData() || h.Rsv != 0 || int(h.Length) < c.route.compress.Threshold {
+		return b
+	}
+	l := c.loop
+	out := frame.Begin(l.cbuf[:0])
+	out = c.ext.deflate.w.Compress(out, b[hs:])
+	l.cbuf = out
+	return frame.Finish(out, h.Op, true, frame.Rsv1)
+}
