@@ -1,0 +1,11 @@
+package deflate
+
+import (
+	"testing"
+
+	"github.com/openspeed/wsd/internal/wstest"
+)
+
+func TestMain(m *testing.M) {
+	wstest.VerifyTestMain(m)
+}
