@@ -150,6 +150,9 @@ type RouteOptions struct {
 	// Compression overrides Config.Compression for this route.
 	Compression *Compression
 
+	// Numeric overrides: 0 inherits the Config value; a negative value turns the limit off for this
+	// route (MaxFrameSize, MaxFragments, MaxRoomMembers, RoomHistory, MaxBackpressure, MaxMessageSize).
+
 	// MaxFrameSize and MaxFragments override the Config values for this route.
 	MaxFrameSize int64
 	MaxFragments int

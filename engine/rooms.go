@@ -67,6 +67,9 @@ func (c *Conn) Leave(room string) bool {
 // seed's ws.room. Safe from any goroutine.
 func (c *Conn) Room() string { return c.loop.app.table.LastRoom(member{c}) }
 
+// InRoom reports whether the connection is in room. Safe from any goroutine; no allocation.
+func (c *Conn) InRoom(room string) bool { return c.loop.app.table.IsMember(room, member{c}) }
+
 // Rooms lists the rooms the connection is in, in join order. Safe from any goroutine.
 func (c *Conn) Rooms() []string { return c.loop.app.table.RoomsOf(member{c}) }
 

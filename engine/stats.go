@@ -102,7 +102,7 @@ type Stats struct {
 	// Closes counts closed WebSockets by close code: index CloseSlot(code).
 	Closes                [numCloseSlots]uint64
 	MessagesIn, BytesIn   uint64
-	MessagesOut, BytesOut uint64 // frames and bytes handed to the sockets (control frames included)
+	MessagesOut, BytesOut uint64 // WebSocket frames and bytes handed to the sockets (control frames included)
 	Broadcasts            uint64 // Publish/Broadcast calls that reached a room
 	Deliveries            uint64 // frames queued by broadcasts
 	Drops                 uint64 // messages skipped by the slow-consumer policy
@@ -116,9 +116,24 @@ type Stats struct {
 // CloseSlot is the index of Stats.Closes for code: 0-15 for 1000-1015, 16 for 3000-4999, 17 others.
 func CloseSlot(code CloseCode) int { return closeSlot(code) }
 
-// Stats sums the loops' counters and measures loop lag (one tiny task per loop, waited for at most
-// ctx's deadline). Safe from any goroutine; it allocates, call it at scrape frequency.
+// Counters sums the loops' counters without measuring loop lag (Stats.LoopLag is 0). Safe from any
+// goroutine, handlers included; it allocates, call it at scrape frequency.
+func (a *App) Counters() Stats {
+	s := a.counters()
+	return s
+}
+
+// Stats is Counters plus LoopLag, measured with one tiny task per loop, waited for at most until ctx
+// is done. It waits for every loop, so it must not be called from a handler (the handler's own loop
+// cannot run the task until the handler returns): call it from another goroutine. Safe from any other
+// goroutine.
 func (a *App) Stats(ctx context.Context) Stats {
+	s := a.counters()
+	s.LoopLag = a.measureLag(ctx, a.loopList())
+	return s
+}
+
+func (a *App) counters() Stats {
 	s := Stats{Connections: a.conns.Load(), Rooms: a.table.Len()}
 	s.Broadcasts, s.Deliveries = a.broadcasts.Load(), a.deliveries.Load()
 	for i := range a.codecConns {
@@ -127,11 +142,9 @@ func (a *App) Stats(ctx context.Context) Stats {
 	for _, rc := range a.table.List() {
 		s.Members += rc.Members
 	}
-	loops := a.loopList()
-	for _, l := range loops {
+	for _, l := range a.loopList() {
 		s.add(&l.stats)
 	}
-	s.LoopLag = a.measureLag(ctx, loops)
 	return s
 }
 

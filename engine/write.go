@@ -91,12 +91,10 @@ func (w *batchWriter) add(it *outItem) {
 		b = w.c.takeoverFrame(b)
 		w.flushBuf() // takeoverFrame's result lives in a scratch buffer: write it now
 		w.write(b)
-		w.frames++
-		w.bytes += len(b)
+		w.count(it, b)
 		return
 	}
-	w.frames++
-	w.bytes += len(b)
+	w.count(it, b)
 	if len(b) >= directWrite || len(w.buf)+len(b) > scratchMax {
 		w.flushBuf()
 	}
@@ -105,6 +103,14 @@ func (w *batchWriter) add(it *outItem) {
 		return
 	}
 	w.buf = append(w.buf, b...)
+}
+
+// count adds a WebSocket frame (not an HTTP response) to the written totals.
+func (w *batchWriter) count(it *outItem, b []byte) {
+	if it.kind == itemData || it.kind == itemClose {
+		w.frames++
+		w.bytes += len(b)
+	}
 }
 
 func (w *batchWriter) flushBuf() {

@@ -165,6 +165,18 @@ func (t *Table[M]) LeaveAll(m M) {
 	}
 }
 
+// IsMember reports whether m is in room name.
+func (t *Table[M]) IsMember(name string, m M) bool {
+	r := t.Lookup(name)
+	if r == nil {
+		return false
+	}
+	st := t.stripe(m)
+	st.Lock()
+	defer st.Unlock()
+	return m.Membership().find(r) != nil
+}
+
 // RoomsOf returns the names of the rooms m is in, in join order.
 func (t *Table[M]) RoomsOf(m M) []string {
 	st := t.stripe(m)

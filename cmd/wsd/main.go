@@ -1,92 +1,168 @@
-// Command wsd is a WebSocket server: `go run ./cmd/wsd` serves on :3000 with in-process defaults.
+// Command wsd is a WebSocket server: `go run ./cmd/wsd` serves on :3000 with built-in defaults.
 //
-// Routes:
+// Configuration: defaults < YAML file (-config wsd.yaml or $WSD_CONFIG) < environment (WSD_*) <
+// flags; `wsd -print-config` shows the effective configuration, docs/configuration.md every key.
+//
+// Routes (each WebSocket route and the API can be turned off):
 //
 //	GET  /echo                  WebSocket: every data message is sent back unchanged (same opcode)
 //	GET  /rooms/:room           WebSocket raw relay: data messages go unchanged to the room's other members
 //	GET  /chat/:room?user=      WebSocket chat: join/leave notices, messages as JSON {"user","message"}
+//	GET  /ws                    WebSocket JSON pub/sub: join, leave, publish (docs/protocol.md)
 //	GET  /rooms                 JSON list of rooms and their connection counts
 //	GET  /rooms/:room/info      JSON {"room","connections","messages"} (the room's last messages)
-//	POST /rooms/:room/publish   the request body is sent to every member of the room
-//	GET  /healthz               200 "ok" while the server is up
+//	POST /rooms/:room/publish   the request body is sent to every member of the room (API key)
+//	GET  /healthz               200 "ok" while the process serves
+//	GET  /readyz                200 while accepting connections, 503 once draining
+//	GET  /metrics               Prometheus metrics (wsd_*, go_*, process_*)
+//
+// Signals: SIGTERM and SIGINT drain with 1001, SIGUSR1 with 1012 (service restart: clients should
+// reconnect soon); a second signal cuts the drain short.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/goccy/go-yaml"
 	"github.com/openspeed/wsd/engine"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "wsd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// options are the command line: the actions and the configuration flags.
+type options struct {
+	configFile  string
+	printConfig bool
+	version     bool
+	settings    []setting
+}
+
+// parseArgs reads the command line. Every configuration key is a flag (-log.level debug,
+// -routes.echo.enabled=false); -config, -print-config and -version are the others.
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	var o options
 	fs := flag.NewFlagSet("wsd", flag.ContinueOnError)
-	addr := fs.String("addr", ":3000", "listen address (host:port)")
-	grace := fs.Duration("shutdown-grace", 10*time.Second, "how long SIGTERM/SIGINT waits for connections to close")
-	var ac authConfig
-	fs.StringVar(&ac.Secret, "jwt-secret", "", "HS256 secret: WebSocket upgrades need a JWT (?token= or Authorization: Bearer)")
-	fs.StringVar(&ac.KeyFile, "jwt-key", "", "PEM public key file (RS256 or ES256) for JWT authentication")
-	if err := fs.Parse(args); err != nil {
-		return err
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.configFile, "config", "", "YAML configuration file (default $"+envConfigFile+")")
+	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration as YAML and exit")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	for _, l := range configLeaves() {
+		usage := "sets " + l.key + " (env " + l.env + ")"
+		add := func(v string) error {
+			o.settings = append(o.settings, setting{l, v})
+			return nil
+		}
+		if l.isBool() {
+			fs.BoolFunc(l.flag, usage, add)
+		} else {
+			fs.Func(l.flag, usage, add)
+		}
 	}
-	auth, err := newAuthenticator(ac)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	if o.configFile == "" {
+		o.configFile = os.Getenv(envConfigFile)
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseArgs(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	app := newApp(engine.Config{Logger: logger, RoomHistory: 50}, auth)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
-	if err := app.Start(*addr); err != nil {
+	if o.version {
+		_, err := fmt.Fprint(stdout, versionText())
 		return err
 	}
-	logger.Info("wsd listening", "addr", app.Addr().String())
+	cfg, warnings, err := loadConfig(loadInput{file: o.configFile, env: os.Environ(), flags: o.settings})
+	if err != nil {
+		return err
+	}
+	if o.printConfig {
+		return printConfig(stdout, cfg)
+	}
+	logger := newLogger(cfg.Log, stderr)
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	s, err := newServer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	return serve(s, logger)
+}
+
+// serve starts s and drains it on SIGTERM/SIGINT (1001) or SIGUSR1 (1012). The drain gets
+// drain_delay + shutdown_grace; a second signal cuts it short.
+func serve(s *server, logger *slog.Logger) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	if err := s.Start(s.cfg.Addr); err != nil {
+		return err
+	}
+	attrs := []any{"addr", s.Addr().String(), "version", version}
+	if s.pprof != nil {
+		attrs = append(attrs, "pprof", s.pprof.Addr().String())
+	}
+	logger.Info("wsd listening", attrs...)
 	sig := <-sigs
 	code, reason := engine.CloseGoingAway, "server shutting down"
 	if sig == syscall.SIGUSR1 {
 		code, reason = engine.CloseServiceRestart, "server restarting"
 	}
-	logger.Info("wsd draining", "signal", sig.String(), "code", int(code), "grace", *grace)
-	ctx, cancel := context.WithTimeout(context.Background(), *grace)
+	grace := time.Duration(s.cfg.DrainDelay + s.cfg.ShutdownGrace)
+	logger.Info("wsd draining", "signal", sig.String(), "code", int(code), "grace", grace.String())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	rep, err := app.Drain(ctx, code, reason)
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rep, err := s.Drain(ctx, code, reason)
 	logger.Info("wsd stopped", "connections", rep.Connections, "closed", rep.Closed, "dropped", rep.Dropped)
 	if err != nil {
-		logger.Warn("drain cut short by the grace period", "err", err)
+		logger.Warn("drain cut short", "err", err)
 	}
 	return nil
 }
 
-// newApp builds the server with the built-in routes; auth (nil: off) guards the WebSocket upgrades.
-func newApp(cfg engine.Config, auth *authenticator) *engine.App {
-	app := engine.New(cfg)
-	guard := engine.RouteOptions{ReleaseContext: true}
-	if auth != nil {
-		guard.Upgrade = auth.upgrade
+// printConfig writes the effective configuration as YAML, secrets redacted.
+func printConfig(w io.Writer, c *Config) error {
+	shown := *c
+	for _, secret := range []*string{&shown.Auth.JWTSecret, &shown.API.Key} {
+		if *secret != "" {
+			*secret = redacted
+		}
 	}
-	echoOpts := guard
-	app.Route("/echo", engine.Handlers{
-		Message: func(ws *engine.Conn, m engine.Message) { _ = ws.SendMessage(m) },
-		Options: echoOpts,
-	})
-	app.Route("/rooms/:room", roomsRelay(guard))
-	app.WS("/chat/:room", chat, engine.RouteOptions{Upgrade: guard.Upgrade})
-	app.GET("/rooms", listRooms(app))
-	app.GET("/rooms/:room/info", roomInfo(app))
-	app.POST("/rooms/:room/publish", publish(app))
-	app.GET("/healthz", func(ctx *engine.Context) error { return ctx.String(200, "ok\n") })
-	return app
+	out, err := yaml.MarshalWithOptions(&shown, yaml.Indent(2))
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(out)
+	return err
 }
+
+// redacted replaces secrets in -print-config output.
+const redacted = "<redacted>"

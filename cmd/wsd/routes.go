@@ -1,13 +1,41 @@
 package main
 
 import (
-	"errors"
-	"net/http"
-	"unicode/utf8"
-
 	"github.com/openspeed/wsd/engine"
-	"github.com/openspeed/wsd/frame"
 )
+
+// wsRoutes registers the WebSocket routes the configuration turns on, each with its limit
+// overrides; auth (nil: off) guards every upgrade.
+func (s *server) wsRoutes(auth *authenticator) {
+	opts := func(r *RouteConfig) engine.RouteOptions {
+		o := s.cfg.routeOptions(r)
+		o.ReleaseContext = true
+		if auth != nil {
+			o.Upgrade = auth.upgrade
+		}
+		return o
+	}
+	rc := &s.cfg.Routes
+	if rc.Echo.Enabled {
+		s.Route("/echo", engine.Handlers{
+			Message: func(ws *engine.Conn, m engine.Message) { _ = ws.SendMessage(m) },
+			Options: opts(&rc.Echo),
+		})
+	}
+	if rc.Rooms.Enabled {
+		s.Route("/rooms/:room", roomsRelay(opts(&rc.Rooms)))
+	}
+	if rc.Chat.Enabled {
+		o := opts(&rc.Chat)
+		o.ReleaseContext = false
+		s.WS("/chat/:room", chat, o)
+	}
+	if rc.WS.Enabled {
+		o := opts(&rc.WS)
+		o.Subprotocols = []string{"json"}
+		s.Route("/ws", pubsubRoute(s.App, s.cfg.PubSub, o))
+	}
+}
 
 // roomsRelay is GET /rooms/:room: a raw relay. Every data message a member sends goes unchanged (same
 // opcode) to every other member of the room. Shared handlers: no closure per connection.
@@ -50,37 +78,4 @@ func chat(ws *engine.Conn, ctx *engine.Context) {
 	ws.OnClose(func(engine.CloseInfo) {
 		_, _ = ws.Broadcast(ws.Room(), name+" left the room")
 	})
-}
-
-// listRooms is GET /rooms: every live room with its connection count.
-func listRooms(app *engine.App) engine.HandlerFunc {
-	return func(ctx *engine.Context) error {
-		return ctx.JSON(http.StatusOK, app.Rooms())
-	}
-}
-
-// roomInfo is GET /rooms/:room/info: {"room","connections","messages":[...]}. A room nobody is in
-// answers with 0 connections and no messages.
-func roomInfo(app *engine.App) engine.HandlerFunc {
-	return func(ctx *engine.Context) error {
-		info, err := app.RoomInfo(ctx.Param("room"))
-		if err != nil && !errors.Is(err, engine.ErrNoRoom) {
-			return err
-		}
-		return ctx.JSON(http.StatusOK, info)
-	}
-}
-
-// publish is POST /rooms/:room/publish: the request body goes to every member of the room, as text when
-// it is valid UTF-8 and as binary otherwise. It answers {"room","delivered"}.
-func publish(app *engine.App) engine.HandlerFunc {
-	return func(ctx *engine.Context) error {
-		body := ctx.Body()
-		op := frame.OpText
-		if !utf8.Valid(body) {
-			op = frame.OpBinary
-		}
-		n := app.PublishFrame(ctx.Param("room"), op, body)
-		return ctx.JSON(http.StatusOK, map[string]any{"room": ctx.Param("room"), "delivered": n})
-	}
 }

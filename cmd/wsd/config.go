@@ -1,0 +1,196 @@
+package main
+
+import (
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// Config is wsd's configuration: defaults, then a YAML file (-config, or $WSD_CONFIG), then
+// environment variables (WSD_ + the key path in upper case, joined with _), then flags (-key.path,
+// with - for _). docs/configuration.md lists every key; wsd.example.yaml shows the defaults.
+//
+// Limits follow one rule: 0 turns a limit off where off makes sense (max_frame_size, ping_interval,
+// room_history, ...), and negative values are refused. Per-route overrides under routes.<name> are
+// pointers: absent (nil) inherits the top-level value.
+type Config struct {
+	Addr          string   `yaml:"addr"`
+	Loops         int      `yaml:"loops"`
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	DrainDelay    Duration `yaml:"drain_delay"`
+
+	Log LogConfig `yaml:"log"`
+
+	MaxMessageSize      Size            `yaml:"max_message_size"`
+	MaxFrameSize        Size            `yaml:"max_frame_size"`
+	MaxFragments        int             `yaml:"max_fragments"`
+	MaxHeaderBytes      Size            `yaml:"max_header_bytes"`
+	MaxBodyBytes        Size            `yaml:"max_body_bytes"`
+	ReadBufferSize      Size            `yaml:"read_buffer_size"`
+	HandshakeTimeout    Duration        `yaml:"handshake_timeout"`
+	CloseTimeout        Duration        `yaml:"close_timeout"`
+	PingInterval        Duration        `yaml:"ping_interval"`
+	IdleTimeout         Duration        `yaml:"idle_timeout"`
+	TCPKeepAlive        Duration        `yaml:"tcp_keepalive"`
+	MaxBackpressure     Size            `yaml:"max_backpressure"`
+	SlowConsumer        SlowPolicy      `yaml:"slow_consumer"`
+	MaxRoomMembers      int             `yaml:"max_room_members"`
+	RoomHistory         int             `yaml:"room_history"`
+	MaxConnections      int             `yaml:"max_connections"`
+	MaxConnectionsPerIP int             `yaml:"max_connections_per_ip"`
+	RetryAfter          Duration        `yaml:"retry_after"`
+	RateLimit           RateLimitConfig `yaml:"rate_limit"`
+	AllowedOrigins      []string        `yaml:"allowed_origins"`
+	RejectMissingOrigin bool            `yaml:"reject_missing_origin"`
+
+	Auth    AuthConfig    `yaml:"auth"`
+	API     APIConfig     `yaml:"api"`
+	Metrics MetricsConfig `yaml:"metrics"`
+	Pprof   PprofConfig   `yaml:"pprof"`
+	PubSub  PubSubConfig  `yaml:"pubsub"`
+	Routes  RoutesConfig  `yaml:"routes"`
+}
+
+// LogConfig configures log/slog output on stderr.
+type LogConfig struct {
+	Level  LogLevel  `yaml:"level"`  // debug, info, warn, error
+	Format LogFormat `yaml:"format"` // text or json
+	// RejectsPerSecond caps the log lines about refused requests, per reason and second; the lines
+	// after the cap are counted and reported in the next line ("suppressed"). 0: no such lines.
+	RejectsPerSecond int `yaml:"rejects_per_second"`
+}
+
+// RateLimitConfig is engine.RateLimit in configuration form; 0 turns each cap off.
+type RateLimitConfig struct {
+	Messages   float64              `yaml:"messages"`    // messages per second
+	Burst      int                  `yaml:"burst"`       // 0: max(1, messages)
+	Bytes      Size                 `yaml:"bytes"`       // payload bytes per second
+	BytesBurst Size                 `yaml:"bytes_burst"` // 0: max(bytes, max_message_size)
+	Close      bool                 `yaml:"close"`       // close with 1008 instead of dropping
+	Events     map[string]EventRate `yaml:"events"`      // per custom event type, e.g. publish
+}
+
+// EventRate caps one custom event type.
+type EventRate struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
+// AuthConfig turns on JWT authentication of WebSocket upgrades (see auth.go).
+type AuthConfig struct {
+	JWTSecret  string `yaml:"jwt_secret"`   // HS256 secret
+	JWTKeyFile string `yaml:"jwt_key_file"` // PEM public key (RS256 or ES256)
+}
+
+// APIConfig configures the HTTP API: GET /rooms, GET /rooms/:room/info, POST /rooms/:room/publish.
+type APIConfig struct {
+	Enabled bool   `yaml:"enabled"`
+	Key     string `yaml:"key"` // Authorization: Bearer <key> or X-API-Key: <key>
+	// PublishWithoutKey lets anyone publish when no key is set (otherwise publish answers 403).
+	PublishWithoutKey bool `yaml:"publish_without_key"`
+	// ProtectReads requires the key for GET /rooms and GET /rooms/:room/info too.
+	ProtectReads bool `yaml:"protect_reads"`
+}
+
+// MetricsConfig configures GET /metrics (Prometheus text format, on the main port).
+type MetricsConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// LagInterval is how often the event-loop lag behind wsd_loop_lag_seconds is measured.
+	LagInterval Duration `yaml:"lag_interval"`
+}
+
+// PprofConfig serves net/http/pprof on a separate, loopback-only address ("" turns it off).
+type PprofConfig struct {
+	Addr string `yaml:"addr"`
+}
+
+// PubSubConfig tunes the /ws JSON pub/sub protocol.
+type PubSubConfig struct {
+	MaxRooms int `yaml:"max_rooms"` // rooms one /ws connection may be in; 0: no cap
+}
+
+// RoutesConfig turns the built-in WebSocket routes on and off and tunes each.
+type RoutesConfig struct {
+	Echo  RouteConfig `yaml:"echo"`  // /echo
+	Rooms RouteConfig `yaml:"rooms"` // /rooms/:room, raw relay
+	Chat  RouteConfig `yaml:"chat"`  // /chat/:room
+	WS    RouteConfig `yaml:"ws"`    // /ws, JSON pub/sub
+}
+
+// RouteConfig is one WebSocket route: on/off, and overrides of the top-level limits (nil inherits;
+// the values mean what the top-level keys mean). A rate_limit block replaces the top-level one
+// whole: rate_limit: {} turns rate limiting off for the route.
+type RouteConfig struct {
+	Enabled             bool             `yaml:"enabled"`
+	MaxMessageSize      *Size            `yaml:"max_message_size,omitempty"`
+	MaxFrameSize        *Size            `yaml:"max_frame_size,omitempty"`
+	MaxFragments        *int             `yaml:"max_fragments,omitempty"`
+	PingInterval        *Duration        `yaml:"ping_interval,omitempty"`
+	IdleTimeout         *Duration        `yaml:"idle_timeout,omitempty"`
+	MaxBackpressure     *Size            `yaml:"max_backpressure,omitempty"`
+	SlowConsumer        *SlowPolicy      `yaml:"slow_consumer,omitempty"`
+	MaxRoomMembers      *int             `yaml:"max_room_members,omitempty"`
+	RoomHistory         *int             `yaml:"room_history,omitempty"`
+	RateLimit           *RateLimitConfig `yaml:"rate_limit,omitempty"`
+	AllowedOrigins      *[]string        `yaml:"allowed_origins,omitempty"`
+	RejectMissingOrigin *bool            `yaml:"reject_missing_origin,omitempty"`
+}
+
+// defaults is the configuration before any file, environment variable or flag. Unlike the engine's
+// library defaults, wsd limits rates out of the box and keeps room history for GET /rooms/:room/info.
+func defaults() *Config {
+	on := RouteConfig{Enabled: true}
+	return &Config{
+		Addr:             ":3000",
+		ShutdownGrace:    Duration(10 * time.Second),
+		Log:              LogConfig{Level: "info", Format: "text", RejectsPerSecond: 5},
+		MaxMessageSize:   1 << 20,
+		MaxHeaderBytes:   8 << 10,
+		MaxBodyBytes:     1 << 20,
+		ReadBufferSize:   64 << 10,
+		HandshakeTimeout: Duration(10 * time.Second),
+		CloseTimeout:     Duration(5 * time.Second),
+		PingInterval:     Duration(30 * time.Second),
+		IdleTimeout:      Duration(60 * time.Second),
+		TCPKeepAlive:     Duration(15 * time.Second),
+		MaxBackpressure:  1 << 20,
+		SlowConsumer:     "drop",
+		RoomHistory:      50,
+		RetryAfter:       Duration(5 * time.Second),
+		RateLimit:        RateLimitConfig{Messages: 100, Burst: 200, Bytes: 1 << 20, Events: map[string]EventRate{}},
+		AllowedOrigins:   []string{},
+		API:              APIConfig{Enabled: true},
+		Metrics:          MetricsConfig{Enabled: true, LagInterval: Duration(5 * time.Second)},
+		PubSub:           PubSubConfig{MaxRooms: 100},
+		Routes:           RoutesConfig{Echo: on, Rooms: on, Chat: on, WS: on},
+	}
+}
+
+// fdReserve is what the default max_connections leaves of the open-file limit for everything else.
+const fdReserve = 512
+
+// resolve replaces the "automatic" zero values with what they stand for on this machine, so
+// -print-config shows what the server will use: loops 0 is the number of CPUs, max_connections 0 is
+// the open-file limit minus fdReserve.
+func (c *Config) resolve() {
+	if c.Loops == 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = autoMaxConnections()
+	}
+}
+
+// autoMaxConnections is the soft RLIMIT_NOFILE (which Go raises to the hard limit at start-up)
+// minus fdReserve (half the limit when that is small), counting an unlimited limit as 1<<24.
+func autoMaxConnections() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
+		return 1024 - fdReserve
+	}
+	limit := min(rl.Cur, 1<<24)
+	if limit <= 2*fdReserve {
+		return int(limit / 2)
+	}
+	return int(limit - fdReserve)
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/openspeed/wsd/engine"
+)
+
+// rtWait bounds every wait of the route tests: an upper bound for a hang, never a timing assertion.
+const rtWait = 10 * time.Second
+
+// rtStart starts newApp(cfg, nil) (no auth) on a free port and returns its address; the test's cleanup
+// shuts it down.
+func rtStart(t *testing.T, cfg engine.Config) (*engine.App, string) {
+	t.Helper()
+	if cfg.Loops == 0 {
+		cfg.Loops = 2
+	}
+	app := newApp(cfg, nil)
+	if err := app.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+		defer cancel()
+		if err := app.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return app, app.Addr().String()
+}
+
+// rtDial connects a WebSocket client to path; the server's open handler (and so its Join) has run when
+// it returns.
+func rtDial(t *testing.T, addr, path string) *websocket.Conn {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+path, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", path, err)
+	}
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func rtWrite(t *testing.T, c *websocket.Conn, typ int, data string) {
+	t.Helper()
+	if err := c.WriteMessage(typ, []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rtExpect reads the next message and checks its type and payload.
+func rtExpect(t *testing.T, c *websocket.Conn, typ int, want string) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(rtWait))
+	got, data, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("read (want %q): %v", want, err)
+	}
+	if got != typ || string(data) != want {
+		t.Fatalf("got type %d %q, want type %d %q", got, data, typ, want)
+	}
+}
+
+// rtExpectChat reads the next message and checks that it is the chat line {"user","message"}.
+func rtExpectChat(t *testing.T, c *websocket.Conn, user, message string) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(rtWait))
+	typ, data, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("read (want %s: %s): %v", user, message, err)
+	}
+	var line map[string]string
+	if typ != websocket.TextMessage || json.Unmarshal(data, &line) != nil ||
+		len(line) != 2 || line["user"] != user || line["message"] != message {
+		t.Fatalf("got type %d %q, want the JSON line {user: %q, message: %q}", typ, data, user, message)
+	}
+}
+
+// rtExpectCloseCode reads until the server's close frame and checks its code.
+func rtExpectCloseCode(t *testing.T, c *websocket.Conn, code int) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(rtWait))
+	if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, code) {
+		t.Fatalf("got %v, want close %d", err, code)
+	}
+}
+
+// rtHTTP does one request and returns the status and body.
+func rtHTTP(t *testing.T, method, url string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: rtWait}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, got
+}
+
+// rtGetJSON GETs url, expects 200 and decodes the JSON answer into v.
+func rtGetJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	status, body := rtHTTP(t, http.MethodGet, url, nil)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %q", url, status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v in %q", url, err, body)
+	}
+}
+
+// TestRoomsRelayRoute: /rooms/:room relays text and binary messages unchanged to the room's other
+// members, never back to the sender and never to another room.
+func TestRoomsRelayRoute(t *testing.T) {
+	app, addr := rtStart(t, engine.Config{})
+	a := rtDial(t, addr, "/rooms/r1")
+	b := rtDial(t, addr, "/rooms/r1")
+	c := rtDial(t, addr, "/rooms/r1")
+	other := rtDial(t, addr, "/rooms/r2")
+
+	rtWrite(t, a, websocket.TextMessage, "hi é")
+	rtWrite(t, a, websocket.BinaryMessage, "\x00\x01\xfe\xff")
+	rtWrite(t, a, websocket.TextMessage, "")
+	for _, m := range []*websocket.Conn{b, c} {
+		rtExpect(t, m, websocket.TextMessage, "hi é")
+		rtExpect(t, m, websocket.BinaryMessage, "\x00\x01\xfe\xff")
+		rtExpect(t, m, websocket.TextMessage, "")
+	}
+	rtWrite(t, b, websocket.TextMessage, "from b")
+	rtExpect(t, a, websocket.TextMessage, "from b") // a's first message: its own never came back
+	rtExpect(t, c, websocket.TextMessage, "from b")
+	if n, err := app.Publish("r2", "r2 only"); n != 1 || err != nil {
+		t.Fatalf("Publish r2: %d %v", n, err)
+	}
+	rtExpect(t, other, websocket.TextMessage, "r2 only") // r1's traffic never reached r2
+}
+
+// TestRoomsRoutesFull: at MaxRoomMembers the relay route closes the newcomer with 1013 and the chat
+// route says "Room is full" before closing with 1013.
+func TestRoomsRoutesFull(t *testing.T) {
+	app, addr := rtStart(t, engine.Config{MaxRoomMembers: 1})
+	rtDial(t, addr, "/rooms/solo")
+	rtExpectCloseCode(t, rtDial(t, addr, "/rooms/solo"), websocket.CloseTryAgainLater)
+	rtDial(t, addr, "/chat/solo2?user=first")
+	late := rtDial(t, addr, "/chat/solo2?user=late")
+	rtExpect(t, late, websocket.TextMessage, "Room is full")
+	rtExpectCloseCode(t, late, websocket.CloseTryAgainLater)
+	if app.Count("solo") != 1 || app.Count("solo2") != 1 {
+		t.Fatalf("counts %d %d, want 1 1", app.Count("solo"), app.Count("solo2"))
+	}
+}
+
+// TestChatRoute: /chat/:room announces a newcomer to the others, sends each message as JSON
+// {"user","message"} to everyone including the sender, and announces a departure to those left.
+func TestChatRoute(t *testing.T) {
+	_, addr := rtStart(t, engine.Config{})
+	alice := rtDial(t, addr, "/chat/lobby?user=alice")
+	bob := rtDial(t, addr, "/chat/lobby?user=bob")
+	rtExpect(t, alice, websocket.TextMessage, "bob joined the room")
+
+	rtWrite(t, bob, websocket.TextMessage, "hello")
+	rtExpectChat(t, alice, "bob", "hello")
+	rtExpectChat(t, bob, "bob", "hello") // bob's first message: he was not told he joined
+	rtWrite(t, alice, websocket.TextMessage, `"quoted" <b>`)
+	rtExpectChat(t, alice, "alice", `"quoted" <b>`)
+	rtExpectChat(t, bob, "alice", `"quoted" <b>`)
+
+	anon := rtDial(t, addr, "/chat/lobby")
+	rtExpect(t, alice, websocket.TextMessage, "Anonymous joined the room")
+	rtExpect(t, bob, websocket.TextMessage, "Anonymous joined the room")
+	_ = anon.Close() // abrupt
+	rtExpect(t, alice, websocket.TextMessage, "Anonymous left the room")
+	rtExpect(t, bob, websocket.TextMessage, "Anonymous left the room")
+
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	if err := bob.WriteControl(websocket.CloseMessage, msg, time.Now().Add(rtWait)); err != nil {
+		t.Fatal(err)
+	}
+	rtExpect(t, alice, websocket.TextMessage, "bob left the room")
+}
+
+// rtRoom is a /rooms/:room/info answer.
+type rtRoom struct {
+	Room        string `json:"room"`
+	Connections int    `json:"connections"`
+	Messages    []struct {
+		Text   string    `json:"text"`
+		Binary []byte    `json:"binary"`
+		At     time.Time `json:"at"`
+	} `json:"messages"`
+}
+
+// TestRoomsHTTPAPI: GET /rooms lists the live rooms with their counts; GET /rooms/:room/info gives the
+// count and the last RoomHistory messages (relayed and published, text and binary); a room nobody is in
+// answers 0 connections and no messages.
+func TestRoomsHTTPAPI(t *testing.T) {
+	_, addr := rtStart(t, engine.Config{RoomHistory: 50})
+	a := rtDial(t, addr, "/rooms/r1")
+	b := rtDial(t, addr, "/rooms/r1")
+	rtDial(t, addr, "/chat/lobby?user=x")
+
+	var list []struct {
+		Room        string `json:"room"`
+		Connections int    `json:"connections"`
+	}
+	rtGetJSON(t, "http://"+addr+"/rooms", &list)
+	if fmt.Sprint(list) != "[{lobby 1} {r1 2}]" {
+		t.Fatalf("GET /rooms: %+v, want lobby with 1 connection and r1 with 2", list)
+	}
+	for i := range 60 {
+		rtWrite(t, a, websocket.TextMessage, fmt.Sprintf("m%d", i))
+	}
+	rtWrite(t, a, websocket.BinaryMessage, "\x00\xff")
+	for i := range 60 {
+		rtExpect(t, b, websocket.TextMessage, fmt.Sprintf("m%d", i))
+	}
+	rtExpect(t, b, websocket.BinaryMessage, "\x00\xff") // everything is recorded once b has it
+
+	var info rtRoom
+	rtGetJSON(t, "http://"+addr+"/rooms/r1/info", &info)
+	if info.Room != "r1" || info.Connections != 2 || len(info.Messages) != 50 {
+		t.Fatalf("info: room %q, %d connections, %d messages; want r1, 2, 50",
+			info.Room, info.Connections, len(info.Messages))
+	}
+	for i, m := range info.Messages[:49] { // the oldest kept is m11
+		if want := fmt.Sprintf("m%d", i+11); m.Text != want || m.Binary != nil || m.At.IsZero() {
+			t.Fatalf("message %d: %+v, want text %q with a time", i, m, want)
+		}
+	}
+	if last := info.Messages[49]; last.Text != "" || string(last.Binary) != "\x00\xff" {
+		t.Fatalf("last message %+v, want binary 00ff", last)
+	}
+
+	var none rtRoom
+	rtGetJSON(t, "http://"+addr+"/rooms/nobody/info", &none)
+	if none.Room != "nobody" || none.Connections != 0 || none.Messages == nil || len(none.Messages) != 0 {
+		t.Fatalf("unknown room info: %+v, want connections 0 and messages []", none)
+	}
+}
+
+// TestRoomsPublishRoute: POST /rooms/:room/publish sends the body to every member, as a text frame
+// when it is valid UTF-8 and as a binary frame otherwise, and answers how many it reached.
+func TestRoomsPublishRoute(t *testing.T) {
+	_, addr := rtStart(t, engine.Config{RoomHistory: 50})
+	members := []*websocket.Conn{rtDial(t, addr, "/rooms/news"), rtDial(t, addr, "/chat/news?user=u")}
+	rtExpect(t, members[0], websocket.TextMessage, "u joined the room")
+	cases := []struct {
+		body string
+		typ  int
+	}{
+		{"breaking é", websocket.TextMessage},
+		{"\xff\xfe\x00", websocket.BinaryMessage},
+		{"", websocket.TextMessage},
+	}
+	for _, tc := range cases {
+		rtPublish(t, addr, "news", tc.body, 2)
+		for _, m := range members {
+			rtExpect(t, m, tc.typ, tc.body)
+		}
+	}
+	rtPublish(t, addr, "empty", "x", 0)
+	var info rtRoom
+	rtGetJSON(t, "http://"+addr+"/rooms/news/info", &info)
+	if info.Connections != 2 || len(info.Messages) != 4 || info.Messages[0].Text != "u joined the room" ||
+		info.Messages[1].Text != "breaking é" || string(info.Messages[2].Binary) != "\xff\xfe\x00" {
+		t.Fatalf("info after publishing: %+v", info)
+	}
+}
+
+// rtPublish POSTs body to /rooms/room/publish and checks the answer {"room","delivered"}.
+func rtPublish(t *testing.T, addr, room, body string, delivered int) {
+	t.Helper()
+	status, got := rtHTTP(t, http.MethodPost, "http://"+addr+"/rooms/"+room+"/publish", []byte(body))
+	var ans struct {
+		Room      string `json:"room"`
+		Delivered *int   `json:"delivered"`
+	}
+	if status != http.StatusOK || json.Unmarshal(got, &ans) != nil || ans.Room != room ||
+		ans.Delivered == nil || *ans.Delivered != delivered {
+		t.Fatalf("POST publish %q to %s: %d %s, want delivered %d", body, room, status, got, delivered)
+	}
+}
