@@ -102,6 +102,9 @@ func (a *App) Start(addr string) error {
 	if err := <-a.booted; err != nil {
 		a.stopOnce.Do(func() { close(a.stopTicker) })
 		<-a.tickerDone
+		if b := a.cfg.Broker; b != nil {
+			_ = b.Close()
+		}
 		return err
 	}
 	return nil
@@ -289,7 +292,7 @@ func (a *App) Drain(ctx context.Context, code frame.CloseCode, reason string) (D
 func (a *App) closeAll(code frame.CloseCode, reason string) {
 	for _, l := range a.loopList() {
 		l.execute(func() {
-			for _, c := range append([]*Conn(nil), l.conns...) {
+			for _, c := range l.wheel.all() {
 				c.shutdown(code, reason)
 			}
 		})

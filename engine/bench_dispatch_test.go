@@ -27,7 +27,7 @@ func newDispatchBench() *dispatchBench {
 			"leave-room": func(*Conn, Event) {},
 		},
 	})
-	d.c = &Conn{loop: newLoop(app, nil, 0), route: rt, tidx: -1, lidx: -1}
+	d.c = &Conn{loop: newLoop(app, nil, 0), route: rt, tidx: -1}
 	return d
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkMillionState builds the engine's per-connection state for a million idle WebSockets without
-// sockets: a Conn each (route-style, no per-connection closures), registered with its loop, in one of
+// sockets: a Conn each (route-style, no per-connection closures), on its loop's timer wheel, in one of
 // 1,000 rooms and on the heartbeat wheel, spread over 4 loops as a running server would hold them. It
 // reports the heap per connection and the cost of a full GC at that size. gnet's own per-connection
 // state (≈350 B) and the kernel's socket buffers are not included. Run with -benchtime=1x.
@@ -33,9 +33,8 @@ func millionState(b *testing.B, n int) (float64, time.Duration) {
 	conns := make([]*Conn, n)
 	for i := range conns {
 		l := loops[i%len(loops)]
-		c := &Conn{loop: l, route: ws, tidx: -1, lidx: -1, phase: phaseOpen, flags: flagUpgraded}
+		c := &Conn{loop: l, route: ws, tidx: -1, phase: phaseOpen, flags: flagUpgraded}
 		c.state.Store(uint32(StateOpen))
-		l.addConn(c)
 		l.schedule(c, app.now()+ws.pingTicks+uint32(i%wheelSlots))
 		if err := app.table.Join(fmt.Sprint("room-", i%1000), member{c}, ws.roomOpts); err != nil {
 			b.Fatal(err)

@@ -125,7 +125,6 @@ func (c *Conn) onClosed(err error) {
 	c.setPhase(phaseClosed)
 	c.discardQueue()
 	c.loop.unschedule(c)
-	c.loop.removeConn(c)
 	c.releaseReader(true)
 	c.hs = nil
 	a := c.loop.app

@@ -78,7 +78,7 @@ type Conn struct {
 	flags  connFlag // on-loop
 	mode   uint8    // codec index and compression bits (modeX), fixed at the upgrade
 
-	lidx        int32        // index in loop.conns
+	silent      uint16       // heartbeat checks in a row that found no inbound bytes (on-loop)
 	tidx        int32        // index in the timer wheel slot, -1 when not scheduled
 	tdue        uint32       // wheel tick the timer is due at
 	deadline    uint32       // wheel tick at which the current phase times out (0: none)
@@ -103,7 +103,6 @@ const (
 	flagUpgraded                        // the connection was a WebSocket (close handlers fire)
 	flagTCPClosing                      // gnet was asked to close the socket
 	flagActive                          // bytes arrived since the last heartbeat check
-	flagPinged                          // a heartbeat ping is outstanding
 	flagCongested                       // messages were dropped; watching for the backlog to drain
 )
 

@@ -28,7 +28,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	l := a.loopFor(gc.EventLoop())
-	c := &Conn{gc: gc, loop: l, tidx: -1, lidx: -1}
+	c := &Conn{gc: gc, loop: l, tidx: -1}
 	gc.SetContext(c)
 	a.conns.Add(1)
 	if a.ips != nil {
@@ -36,7 +36,6 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	l.enter()
 	l.stats.opened.Add(1)
-	l.addConn(c)
 	c.armDeadline(a.cfg.HandshakeTimeout)
 	l.exit()
 	return nil, gnet.None

@@ -8,9 +8,14 @@ import (
 
 // Heartbeat and drain watching share the connection's one timer while it is open. Inbound bytes only
 // set a flag (no clock read per message); a check every PingInterval looks at the flag: active →
-// clear it; silent → ping; still silent when IdleTimeout has passed since the last activity check →
-// close with 1001. A connection whose messages were dropped (slow consumer) is also checked every tick
-// until its backlog falls to half of MaxBackpressure, when the drain event fires.
+// clear it; silent → count the silent check and ping; silent checks covering IdleTimeout → close with
+// 1001. A connection thus gets a ping between one and two intervals after its last inbound byte and
+// every interval after that while it stays silent. A connection whose messages were dropped (slow
+// consumer) is also checked every tick until its backlog falls to half of MaxBackpressure, when the
+// drain event fires. Without heartbeat the timer only parks the connection on the wheel.
+
+// parkTicks is how often an open connection without heartbeat is visited (one wheel lap).
+const parkTicks = wheelSlots
 
 // durTicks converts a configured duration to ticks; 0 when disabled (negative).
 func durTicks(d time.Duration) uint32 {
@@ -27,10 +32,11 @@ func (c *Conn) armHeartbeat() {
 	if first == 0 {
 		first = r.idleTicks
 	}
-	c.deadline = 0
-	if first > 0 {
-		c.deadline = c.loop.app.now() + first
+	if first == 0 {
+		first = parkTicks
 	}
+	c.silent = 0
+	c.deadline = c.loop.app.now() + first
 	c.rearmOpen(c.loop.app.now())
 }
 
@@ -42,8 +48,7 @@ func (c *Conn) rearmOpen(now uint32) {
 		due = now + 1
 	}
 	if due == 0 {
-		c.loop.unschedule(c)
-		return
+		due = now + parkTicks
 	}
 	c.loop.schedule(c, due)
 }
@@ -64,30 +69,30 @@ func (c *Conn) openTimer(now uint32) {
 // heartbeat is one check of the connection's liveness.
 func (c *Conn) heartbeat(now uint32) {
 	r := c.route
-	switch {
-	case c.flags&flagActive != 0:
-		c.flags &^= flagActive | flagPinged
-		c.deadline = now + max(r.pingTicks, 1)
-		if r.pingTicks == 0 {
-			c.deadline = now + r.idleTicks
-		}
-	case c.flags&flagPinged == 0 && r.pingTicks > 0:
-		c.flags |= flagPinged
-		_ = c.sendFrame(frame.OpPing, nil, itemData)
-		c.deadline = now + r.pingTicks
-		if r.idleTicks > r.pingTicks {
-			c.deadline = now + r.idleTicks - r.pingTicks
-		}
-		if r.idleTicks == 0 {
-			c.flags &^= flagPinged // no timeout: keep pinging every interval
-		}
-	case r.idleTicks > 0:
+	interval := r.pingTicks
+	if interval == 0 {
+		interval = r.idleTicks
+	}
+	if interval == 0 {
+		c.deadline = now + parkTicks
+		return
+	}
+	if c.flags&flagActive != 0 {
+		c.flags &^= flagActive
+		c.silent = 0
+	} else if c.silent < ^uint16(0) {
+		c.silent++
+	}
+	if r.idleTicks > 0 && uint32(c.silent)*interval >= r.idleTicks {
 		c.x().failure = ErrIdleTimeout
 		_ = c.Close(frame.CloseGoingAway, "idle timeout")
 		c.deadline = 0
-	default:
-		c.deadline = now + r.pingTicks
+		return
 	}
+	if c.silent > 0 && r.pingTicks > 0 {
+		_ = c.sendFrame(frame.OpPing, nil, itemData)
+	}
+	c.deadline = now + interval
 }
 
 // checkDrain fires the drain event once the backlog of a congested connection is back to half of its

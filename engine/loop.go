@@ -31,7 +31,6 @@ type loop struct {
 	depth     int
 	scheduled atomic.Bool // a flush task is queued on the loop
 
-	conns []*Conn // every connection of this loop (on-loop only); Conn.lidx is its index
 	wheel wheel   // timers (on-loop only, but wheel.next is read by the ticker)
 	wbuf  []byte  // scratch for gathering small frames into one write
 	cbuf  []byte  // scratch for context-takeover compression
@@ -231,27 +230,4 @@ func reverse(head *outItem) *outItem {
 // senders on any goroutine. On-loop only.
 func (c *Conn) refreshBacklog() {
 	c.outBuffered.Store(int32(min(c.gc.OutboundBuffered(), 1<<30)))
-}
-
-// addConn registers c with the loop. On-loop only.
-func (l *loop) addConn(c *Conn) {
-	c.lidx = int32(len(l.conns))
-	l.conns = append(l.conns, c)
-}
-
-// removeConn unregisters c by swap-remove. On-loop only.
-func (l *loop) removeConn(c *Conn) {
-	i := int(c.lidx)
-	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
-		return
-	}
-	last := len(l.conns) - 1
-	l.conns[i] = l.conns[last]
-	l.conns[i].lidx = int32(i)
-	l.conns[last] = nil
-	l.conns = l.conns[:last]
-	c.lidx = -1
-	if cap(l.conns) > 64 && len(l.conns) < cap(l.conns)/4 {
-		l.conns = append([]*Conn(nil), l.conns...)
-	}
 }

@@ -8,8 +8,11 @@ import (
 	"github.com/valyala/bytebufferpool"
 )
 
-// ErrBackpressure: the connection's outbound backlog is over MaxBackpressure, so the message was not
-// queued for it (policy "drop"), or the connection is being closed with 1008 (policy "close").
+// ErrBackpressure: the engine's own queue for the connection is already MaxBackpressure deep, so the
+// message was not queued (policy "drop"), or the connection is being closed with 1008 (policy "close").
+// The policy also acts when the queue is written, against gnet's backlog: a message can be accepted by
+// Send and still be dropped for a slow connection then (the drop event fires). It is also CloseInfo.Err
+// of a connection closed by the SlowClose policy.
 var ErrBackpressure = errors.New("engine: connection over its outbound limit (slow consumer)")
 
 // Queue flags of a connection (Conn.qflags, guarded by loop.mu).

@@ -85,8 +85,9 @@ func (c *Conn) BroadcastAll(room string, v any) (int, error) {
 }
 
 // Publish sends v (string: text, []byte: binary, Message: its opcode, else JSON text) to every member
-// of room, encoded once. It returns the number of connections it was queued for (members over their
-// outbound limit are skipped by the slow-consumer policy). Safe from any goroutine.
+// of room, encoded once. It returns the number of connections it was queued for; the slow-consumer
+// policy may still drop it for a member whose backlog is over MaxBackpressure when the queue is
+// written. Safe from any goroutine.
 func (a *App) Publish(room string, v any) (int, error) {
 	return a.publish(room, v, nil)
 }

@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// Timers. Each connection has at most one pending timer (what it means depends on the connection's
-// phase: handshake deadline, close timeout, drain poll, heartbeat). They live in one hashed timing
+// Timers. Each connection has exactly one pending timer from OnOpen until gnet is asked to close it
+// (what it means depends on the connection's phase: handshake deadline, close timeout, drain poll,
+// heartbeat, or a parking timer when an open connection has no heartbeat), so the wheel is also the
+// loop's list of its connections (Shutdown walks it). They live in one hashed timing
 // wheel per loop: a connection sits in the slot of its due tick, found by index, so scheduling and
 // cancelling are O(1) and cost no allocation once the slot slices have grown. One App goroutine sleeps
 // until the earliest due tick over all loops and then queues a tick task on each loop that has
@@ -90,6 +92,15 @@ func (w *wheel) remove(c *Conn) {
 	}
 	c.tidx = -1
 	w.count--
+}
+
+// all returns every connection on the wheel (a copy). On-loop only.
+func (w *wheel) all() []*Conn {
+	out := make([]*Conn, 0, w.count)
+	for i := range w.slots {
+		out = append(out, w.slots[i]...)
+	}
+	return out
 }
 
 // runTimers fires every slot between the last processed tick and now. On-loop only (the tick task).

@@ -59,11 +59,22 @@ type chatLine struct {
 	Message string `json:"message"`
 }
 
+// roomEvent answers a join-room event.
+type roomEvent struct {
+	Type  string `json:"type" msgpack:"type"`
+	Room  string `json:"room" msgpack:"room"`
+	Error string `json:"error,omitempty" msgpack:"error,omitempty"`
+}
+
 // chat is GET /chat/:room?user=: the seed's chat application. Joining and leaving are announced to the
-// others as text; messages go to everyone (the sender too) as JSON {"user","message"}.
+// others as text ("<user> joined the room"); a message (plain text, or the event
+// {"type":"message","content":...}) goes to everyone in the room, the sender too, as JSON
+// {"user","message"} (MessagePack on a msgpack connection); the event {"type":"join-room","room":...}
+// moves the connection to another room and is answered {"type":"joined","room":...}.
 func chat(ws *engine.Conn, ctx *engine.Context) {
 	room, name := ctx.Param("room"), ctx.QueryDefault("user", "Anonymous")
-	if u, ok := ws.Data().(*user); ok {
+	u, _ := ws.Data().(*user)
+	if u != nil {
 		name = u.ID // an authenticated user speaks under its token's subject
 	}
 	if err := ws.Join(room); err != nil {
@@ -72,10 +83,32 @@ func chat(ws *engine.Conn, ctx *engine.Context) {
 		return
 	}
 	_, _ = ws.Broadcast(room, name+" joined the room")
-	ws.OnMessage(func(m engine.Message) {
-		_, _ = ws.BroadcastAll(ws.Room(), chatLine{User: name, Message: m.Text()})
-	})
+	say := func(text string) { _, _ = ws.BroadcastAll(ws.Room(), chatLine{User: name, Message: text}) }
+	ws.OnMessage(func(m engine.Message) { say(m.Text()) })
+	ws.On("message", func(e engine.Event) { say(e.String("content")) })
+	ws.On("join-room", func(e engine.Event) { switchRoom(ws, u, name, e.String("room")) })
 	ws.OnClose(func(engine.CloseInfo) {
 		_, _ = ws.Broadcast(ws.Room(), name+" left the room")
 	})
+}
+
+// switchRoom moves a chat connection from its room to next, announcing it in both.
+func switchRoom(ws *engine.Conn, u *user, name, next string) {
+	old := ws.Room()
+	switch {
+	case next == "" || next == old:
+		_ = ws.Send(roomEvent{Type: "joined", Room: old})
+		return
+	case !u.mayJoin(next):
+		_ = ws.Send(roomEvent{Type: "error", Room: next, Error: "not allowed in this room"})
+		return
+	}
+	if err := ws.Join(next); err != nil {
+		_ = ws.Send(roomEvent{Type: "error", Room: next, Error: "room is full"})
+		return
+	}
+	ws.Leave(old)
+	_, _ = ws.Broadcast(old, name+" left the room")
+	_, _ = ws.Broadcast(next, name+" joined the room")
+	_ = ws.Send(roomEvent{Type: "joined", Room: next})
 }
