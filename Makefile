@@ -4,6 +4,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 export WSD_REQUIRE_PYTHON = 1
+export WSD_REQUIRE_CHROMIUM = 1
 
 .PHONY: test deps vet staticcheck unit darwin fuzz bench
 
@@ -30,8 +31,12 @@ darwin:
 # Each fuzz target for FUZZTIME, its input split at fuzzer-chosen points.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecompress$$' -fuzztime $(FUZZTIME) ./frame/deflate/
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./engine/internal/http1/
 	$(GO) test -run '^$$' -fuzz '^FuzzUpgradeStream$$' -fuzztime $(FUZZTIME) ./engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONType$$' -fuzztime $(FUZZTIME) ./dispatch/
+	$(GO) test -run '^$$' -fuzz '^FuzzMsgPackType$$' -fuzztime $(FUZZTIME) ./dispatch/
+	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime $(FUZZTIME) ./rooms/natsbroker/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./frame/ ./engine/...

@@ -41,6 +41,7 @@ type App struct {
 	conns        atomic.Int64 // open sockets
 	broadcasts   atomic.Uint64
 	deflateConns atomic.Int64 // connections that take once-compressed broadcasts
+	minThreshold atomic.Int64 // the smallest compression threshold of the routes that compress
 	deliveries   atomic.Uint64
 	ips          *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set
 	codecConns   [len(codecs)]atomic.Int64 // upgraded connections per codec

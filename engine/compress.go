@@ -14,7 +14,9 @@ import (
 type Compression struct {
 	// Enabled negotiates permessage-deflate with clients that offer it.
 	Enabled bool
-	// Threshold: messages shorter than this many bytes are sent uncompressed (RSV1 clear).
+	// Threshold: messages shorter than this many bytes are sent uncompressed (RSV1 clear), to this
+	// route's connections, broadcasts included (a broadcast is compressed once, at the smallest threshold
+	// of the routes that compress, and members under their own route's threshold get it plain).
 	// Default: 256 (below it compressing costs more CPU than it saves bandwidth).
 	Threshold int
 	// ServerContextTakeover keeps the server's compression context across messages for connections

@@ -82,11 +82,8 @@ type Conn struct {
 	tidx        int32        // index in the timer wheel slot, -1 when not scheduled
 	tdue        uint32       // wheel tick the timer is due at
 	deadline    uint32       // wheel tick at which the current phase times out (0: none)
-	outBytes    int32        // queued bytes (guarded by loop.mu)
+	qidx        int32        // index of its entry in loop.dirty while qDirty (guarded by loop.mu)
 	outBuffered atomic.Int32 // gnet's outbound backlog, refreshed on-loop at each read and write
-
-	outHead   *outItem // outbound queue, newest first (guarded by loop.mu)
-	dirtyNext *Conn    // dirty list link (guarded by loop.mu)
 
 	ms rooms.Membership[member] // rooms this connection is in (guarded by the room table)
 

@@ -101,7 +101,7 @@ func (c *Conn) checkDrain() {
 	l := c.loop
 	c.refreshBacklog()
 	l.mu.Lock()
-	backlog := int64(c.outBytes) + int64(c.outBuffered.Load())
+	backlog := c.queued() + int64(c.outBuffered.Load())
 	l.mu.Unlock()
 	if backlog > c.route.maxBackpressure/2 {
 		return

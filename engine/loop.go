@@ -12,17 +12,18 @@ import (
 
 // loop is the engine's state for one gnet event loop.
 //
-// Lock order: loop.mu is a leaf lock. It guards every connection's outbound queue (Conn.outHead,
-// outBytes, qflags, dirtyNext), the dirty list and the item free list. Nothing that can block,
-// and no other lock, is taken while it is held.
+// Lock order: loop.mu is a leaf lock. It guards the dirty list (every connection's outbound queue
+// lives in its entry there while it has frames queued; Conn.qidx and qflags), the item free list and
+// the loop's counters of drops. Nothing that can block, and no other lock, is taken while it is held.
 type loop struct {
 	app *App
 	el  gnet.EventLoop
 	idx int // position in App.loops; the loop index rooms partition members by
 
 	mu    sync.Mutex
-	dirty *Conn    // connections with queued frames (guarded by mu)
-	free  *outItem // recycled queue items (guarded by mu)
+	dirty []dirtyEntry // connections with queued frames (guarded by mu)
+	spare []dirtyEntry // the previous dirty list, reused (on-loop only)
+	free  *outItem     // recycled queue items (guarded by mu)
 	stats loopStats
 
 	// active is true while the loop runs one of our callbacks: frames queued meanwhile are flushed when
@@ -183,35 +184,55 @@ func (l *loop) flushReleases() {
 	}
 }
 
+// dirtyEntry is a connection with frames queued: its queue lives here, not in the Conn, so an idle
+// connection pays nothing for it.
+type dirtyEntry struct {
+	c     *Conn
+	head  *outItem // newest first
+	bytes int64    // queued bytes
+	flags uint8    // the connection's qflags when the entry was taken for writing
+}
+
 // flush writes the queues of all dirty connections. On-loop only; re-entrant (a write error makes gnet
 // close a connection synchronously, which runs our close callback, which may queue more frames).
 func (l *loop) flush() {
 	for {
 		l.mu.Lock()
-		c := l.dirty
-		if c == nil {
+		batch := l.dirty
+		if len(batch) == 0 {
 			l.mu.Unlock()
 			l.flushReleases()
 			return
 		}
-		l.dirty = c.dirtyNext
-		c.dirtyNext = nil
-		flags := c.qflags
-		c.qflags &^= qDirty | qDropped | qSlow
-		head := c.outHead
-		c.outHead, c.outBytes = nil, 0
+		l.dirty, l.spare = l.spare[:0], nil // a nested flush gets a fresh list, not the one in hand
+		for i := range batch {
+			c := batch[i].c
+			batch[i].flags = c.qflags
+			c.qflags &^= qDirty | qDropped | qSlow
+		}
 		l.mu.Unlock()
-		head = reverse(head)
-		if flags&qSlow != 0 && c.phase == phaseOpen {
-			l.releaseItems(head) // replaced by the close frame closeSlow queues
-			c.closeSlow()
-			continue
+		for i := range batch {
+			l.flushEntry(&batch[i])
 		}
-		c.writeQueue(head)
-		if flags&qDropped != 0 {
-			c.congested()
-			c.fireDrop()
+		clear(batch)
+		if l.spare == nil {
+			l.spare = batch[:0]
 		}
+	}
+}
+
+// flushEntry writes one connection's queue and applies what was flagged meanwhile.
+func (l *loop) flushEntry(e *dirtyEntry) {
+	c, head := e.c, reverse(e.head)
+	if e.flags&qSlow != 0 && c.phase == phaseOpen {
+		l.releaseItems(head) // replaced by the close frame closeSlow queues
+		c.closeSlow()
+		return
+	}
+	c.writeQueue(head)
+	if e.flags&qDropped != 0 {
+		c.congested()
+		c.fireDrop()
 	}
 }
 

@@ -60,7 +60,7 @@ func (c *Conn) admit(n int, kind itemKind) error {
 		return nil
 	}
 	limit := c.route.maxBackpressure
-	if limit <= 0 || int64(c.outBytes) < limit {
+	if limit <= 0 || c.queued() < limit {
 		return nil
 	}
 	if c.route.slowClose {
@@ -76,19 +76,40 @@ func (c *Conn) admit(n int, kind itemKind) error {
 // push links it at the head of c's queue (newest first; flush reverses it) and marks c dirty.
 // Caller holds loop.mu.
 func (c *Conn) push(it *outItem, n int) {
-	it.next = c.outHead
-	c.outHead = it
-	c.outBytes += int32(min(n, 1<<30))
-	c.markDirty()
+	e := c.markDirty()
+	it.next = e.head
+	e.head = it
+	e.bytes += int64(n)
 }
 
-// markDirty puts c on its loop's dirty list. Caller holds loop.mu.
-func (c *Conn) markDirty() {
+// markDirty puts c on its loop's dirty list and returns its entry. Caller holds loop.mu.
+func (c *Conn) markDirty() *dirtyEntry {
+	l := c.loop
 	if c.qflags&qDirty == 0 {
 		c.qflags |= qDirty
-		c.dirtyNext = c.loop.dirty
-		c.loop.dirty = c
+		c.qidx = int32(len(l.dirty))
+		l.dirty = append(l.dirty, dirtyEntry{c: c})
 	}
+	return &l.dirty[c.qidx]
+}
+
+// queued is the number of bytes queued for c and not yet written. Caller holds loop.mu.
+func (c *Conn) queued() int64 {
+	if c.qflags&qDirty == 0 {
+		return 0
+	}
+	return c.loop.dirty[c.qidx].bytes
+}
+
+// takeQueue detaches c's queued frames (c stays on the dirty list). Caller holds loop.mu.
+func (c *Conn) takeQueue() *outItem {
+	if c.qflags&qDirty == 0 {
+		return nil
+	}
+	e := &c.loop.dirty[c.qidx]
+	head := e.head
+	e.head, e.bytes = nil, 0
+	return head
 }
 
 // sendFrame encodes payload as one complete server frame and queues it. Safe from any goroutine.
@@ -163,8 +184,7 @@ func (c *Conn) discardQueue() {
 	l := c.loop
 	l.mu.Lock()
 	c.qflags |= qClosed
-	head := c.outHead
-	c.outHead, c.outBytes = nil, 0
+	head := c.takeQueue()
 	l.mu.Unlock()
 	l.releaseItems(head)
 }
@@ -177,8 +197,7 @@ func (c *Conn) closeSlow() {
 	buf.B = frame.AppendClose(buf.B, frame.ClosePolicyViolation, "slow consumer")
 	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
 	l.mu.Lock()
-	head := c.outHead
-	c.outHead, c.outBytes = nil, 0
+	head := c.takeQueue()
 	it := l.newItem()
 	it.buf, it.off, it.kind = buf, len(buf.B)-len(wire), itemClose
 	c.push(it, len(wire))
@@ -199,8 +218,8 @@ func (l *loop) enqueueFrames(members []member, skip *Conn, fs rooms.Frames) int 
 	for _, m := range members {
 		c := m.c
 		i := c.variant()
-		if fs[i] == nil {
-			i &= 1 // no compressed encoding: the plain one of the same codec
+		if fs[i] == nil || (i&2 != 0 && len(fs[i&1].Payload()) < c.route.compress.Threshold) {
+			i &= 1 // no compressed encoding, or under this route's threshold: the plain one
 		}
 		if fs[i] == nil {
 			i = 0

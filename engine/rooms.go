@@ -182,10 +182,7 @@ func (a *App) addCompressed(fs *rooms.Frames) {
 	if a.deflateConns.Load() == 0 {
 		return // other nodes compress for their own connections (DeliverRemote)
 	}
-	threshold := a.cfg.Compression.Threshold
-	if threshold <= 0 {
-		threshold = defaultThreshold
-	}
+	threshold := int(a.minThreshold.Load())
 	for i := 0; i < 2; i++ {
 		f := fs[i]
 		if f == nil || len(f.Payload()) < threshold {

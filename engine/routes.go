@@ -101,6 +101,10 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	if ws.compress.Threshold <= 0 {
 		ws.compress.Threshold = defaultThreshold
 	}
+	if t := int64(ws.compress.Threshold); ws.compress.Enabled &&
+		(a.minThreshold.Load() == 0 || t < a.minThreshold.Load()) {
+		a.minThreshold.Store(t) // broadcasts compress what at least one route would
+	}
 	ws.pingTicks = durTicks(pick(o.PingInterval, cfg.PingInterval))
 	ws.idleTicks = durTicks(pick(o.IdleTimeout, cfg.IdleTimeout))
 	ws.protocols = o.Subprotocols

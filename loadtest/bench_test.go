@@ -128,3 +128,21 @@ func report(b *testing.B, m map[string]Num) {
 		}
 	}
 }
+
+// BenchmarkHeartbeat measures the server CPU per ping/pong exchange with 15k idle connections: wsd
+// pings every 2 s (WSD_PING_INTERVAL, unless -wsd-env sets it) and the workers answer.
+func BenchmarkHeartbeat(b *testing.B) {
+	s := startWSDWith(b, "WSD_PING_INTERVAL=2s", "WSD_IDLE_TIMEOUT=60s")
+	res, err := RunHeartbeat(env(s, "/rooms/hb-{room}"), HeartbeatConfig{Conns: *flagHBConns, Hold: *flagHBHold})
+	if err != nil {
+		b.Fatal(err)
+	}
+	report(b, map[string]Num{
+		"conns":        Num(res.Conns),
+		"server-cpu-s": Num(res.ServerCPU),
+		"pings-out":    res.PingsOut,
+		"µs/ping":      res.CPUPerPing,
+		"pings-ans":    Num(res.Pings),
+		"conns-lost":   Num(res.Lost),
+	})
+}

@@ -27,6 +27,8 @@ var (
 	flagRates     = flag.String("bcast-rates", "10,max", "broadcast: messages/s per room, max = as fast as the window allows")
 	flagBSize     = flag.Int("bcast-size", 64, "broadcast: payload bytes")
 	flagStorm     = flag.Int("storm-conns", 15000, "storm: connections")
+	flagHBConns   = flag.Int("hb-conns", 15000, "heartbeat: idle connections pinged by the server")
+	flagHBHold    = flag.Duration("hb-hold", 30*time.Second, "heartbeat: how long the server CPU is measured")
 	flagWorkers   = flag.Int("workers", 0, "client worker processes (0: scenario default)")
 	flagWSDArgs   = flag.String("wsd-args", "", "extra wsd flags, space separated")
 	flagWSDBin    = flag.String("wsd-bin", "", "use this wsd binary instead of building ./cmd/wsd")
@@ -71,7 +73,10 @@ var (
 )
 
 // startWSD starts a fresh wsd (built once per test process) and stops it when tb ends.
-func startWSD(tb testing.TB) *Server {
+func startWSD(tb testing.TB) *Server { return startWSDWith(tb) }
+
+// startWSDWith starts wsd with extra environment variables (before -wsd-env, which overrides them).
+func startWSDWith(tb testing.TB, extraEnv ...string) *Server {
 	tb.Helper()
 	wsdOnce.Do(func() {
 		if wsdBin = *flagWSDBin; wsdBin != "" {
@@ -85,9 +90,9 @@ func startWSD(tb testing.TB) *Server {
 	if wsdErr != nil {
 		tb.Fatal(wsdErr)
 	}
-	var env []string
+	env := append([]string(nil), extraEnv...)
 	if *flagWSDEnv != "" {
-		env = strings.Split(*flagWSDEnv, ",")
+		env = append(env, strings.Split(*flagWSDEnv, ",")...)
 	}
 	s, err := StartServer(ServerOptions{Bin: wsdBin, Args: strings.Fields(*flagWSDArgs), Env: env, Pprof: true})
 	if err != nil {

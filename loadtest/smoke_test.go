@@ -137,3 +137,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+func TestSmokeHeartbeat(t *testing.T) {
+	s := startWSDWith(t, "WSD_PING_INTERVAL=500ms", "WSD_IDLE_TIMEOUT=30s")
+	e := Env{Target: s.Target("/rooms/hb-{room}"), Workers: 2, Out: testWriter{t}}
+	res, err := RunHeartbeat(e, HeartbeatConfig{Conns: 40, Hold: 6 * time.Second, Rooms: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pings == 0 || !res.PingsOut.Known() || res.PingsOut <= 0 || res.Lost != 0 || !res.CPUPerPing.Known() {
+		t.Fatalf("heartbeat: %+v", res)
+	}
+}

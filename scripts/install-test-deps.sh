@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: python3-websockets for the
-# Python client tests. Go modules come from the module proxy on demand.
+# Python client tests, chromium (and a font) for the chat page's browser test. Go modules come from
+# the module proxy on demand.
 set -euo pipefail
 
 as_root() {
@@ -11,6 +12,12 @@ as_root() {
 need=()
 if ! /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1; then
   need+=(python3-websockets)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  need+=(chromium)
+fi
+if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  need+=(fonts-dejavu-core)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -92,6 +92,9 @@ func roomInfo(app *engine.App) engine.HandlerFunc {
 		if err != nil && !errors.Is(err, engine.ErrNoRoom) {
 			return err
 		}
+		if ctx.Query("messages") == "0" {
+			info.Messages = info.Messages[:0] // the count alone (the chat page polls it)
+		}
 		return ctx.JSON(http.StatusOK, info)
 	}
 }

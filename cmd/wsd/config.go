@@ -43,11 +43,14 @@ type Config struct {
 	AllowedOrigins      []string        `yaml:"allowed_origins"`
 	RejectMissingOrigin bool            `yaml:"reject_missing_origin"`
 
+	Compression CompressionConfig `yaml:"compression"`
+
 	Auth    AuthConfig    `yaml:"auth"`
 	API     APIConfig     `yaml:"api"`
 	Metrics MetricsConfig `yaml:"metrics"`
 	Pprof   PprofConfig   `yaml:"pprof"`
 	PubSub  PubSubConfig  `yaml:"pubsub"`
+	Cluster ClusterConfig `yaml:"cluster"`
 	Routes  RoutesConfig  `yaml:"routes"`
 }
 
@@ -134,12 +137,19 @@ type RouteConfig struct {
 	RateLimit           *RateLimitConfig `yaml:"rate_limit,omitempty"`
 	AllowedOrigins      *[]string        `yaml:"allowed_origins,omitempty"`
 	RejectMissingOrigin *bool            `yaml:"reject_missing_origin,omitempty"`
+	Compression         RouteCompression `yaml:"compression,omitempty"`
 }
 
 // defaults is the configuration before any file, environment variable or flag. Unlike the engine's
-// library defaults, wsd limits rates out of the box and keeps room history for GET /rooms/:room/info.
+// library defaults, wsd limits rates out of the box, keeps room history for GET /rooms/:room/info,
+// and negotiates permessage-deflate on /chat and /ws (text-heavy routes where it pays; /echo and the
+// raw /rooms relay stay uncompressed unless configured).
 func defaults() *Config {
 	on := RouteConfig{Enabled: true}
+	// a function, not a value: the two routes must not share the *bool (decoding may write through it)
+	compressed := func() RouteConfig {
+		return RouteConfig{Enabled: true, Compression: RouteCompression{Enabled: ptr(true)}}
+	}
 	return &Config{
 		Addr:             ":3000",
 		ShutdownGrace:    Duration(10 * time.Second),
@@ -159,12 +169,17 @@ func defaults() *Config {
 		RetryAfter:       Duration(5 * time.Second),
 		RateLimit:        RateLimitConfig{Messages: 100, Burst: 200, Bytes: 1 << 20, Events: map[string]EventRate{}},
 		AllowedOrigins:   []string{},
+		Compression:      CompressionConfig{Threshold: 256},
 		API:              APIConfig{Enabled: true},
 		Metrics:          MetricsConfig{Enabled: true, LagInterval: Duration(5 * time.Second)},
 		PubSub:           PubSubConfig{MaxRooms: 100},
-		Routes:           RoutesConfig{Echo: on, Rooms: on, Chat: on, WS: on},
+		Cluster:          ClusterConfig{Prefix: "wsd", PresenceInterval: Duration(2 * time.Second)},
+		Routes:           RoutesConfig{Echo: on, Rooms: on, Chat: compressed(), WS: compressed()},
 	}
 }
+
+// ptr returns a pointer to a copy of v (route overrides in defaults and tests).
+func ptr[T any](v T) *T { return &v }
 
 // fdReserve is what the default max_connections leaves of the open-file limit for everything else.
 const fdReserve = 512

@@ -44,7 +44,7 @@ func (c *Config) validate(src sources) error {
 	if err := checkLoopback(c.Pprof.Addr); err != nil {
 		return fail("pprof.addr", err)
 	}
-	return nil
+	return c.Cluster.validate(fail)
 }
 
 var errPositive = errors.New("must be positive")

@@ -34,6 +34,7 @@ func (c *Config) engineConfig(log *slog.Logger, onReject func(engine.RejectReaso
 		SlowConsumer:        c.SlowConsumer.engine(),
 		MaxRoomMembers:      c.MaxRoomMembers,
 		RoomHistory:         c.RoomHistory,
+		Compression:         c.Compression.engine(),
 		OnReject:            onReject,
 		Logger:              log,
 	}
@@ -107,6 +108,7 @@ func (c *Config) routeOptions(r *RouteConfig) engine.RouteOptions {
 		rl := r.RateLimit.engine()
 		o.RateLimit = &rl
 	}
+	o.Compression = c.routeCompression(r)
 	c.routeOrigins(r, &o)
 	return o
 }

@@ -177,10 +177,22 @@ type configError struct {
 
 func (e *configError) Error() string { return e.source + ": " + e.key + ": " + e.problem }
 
-// setting is one configuration flag given on the command line.
+// setting is one configuration value from the environment or the command line.
 type setting struct {
 	leaf  leaf
 	value string
+	flag  string // the flag as given, when it is not leaf.flag (an alias such as -nats)
+}
+
+// leafByKey returns the leaf of a configuration key; it panics on a key that does not exist (a
+// programming error, caught by the tests).
+func leafByKey(key string) leaf {
+	for _, l := range configLeaves() {
+		if l.key == key {
+			return l
+		}
+	}
+	panic("wsd: no configuration key " + key)
 }
 
 // loadInput is what the configuration is made of, besides the defaults.
@@ -214,6 +226,9 @@ func loadConfig(in loadInput) (*Config, []string, error) {
 	}
 	for _, s := range in.flags {
 		name := "flag -" + s.leaf.flag
+		if s.flag != "" {
+			name = "flag -" + s.flag
+		}
 		if err := s.leaf.set(c, s.value); err != nil {
 			return nil, nil, &configError{name, s.leaf.key, err.Error()}
 		}
@@ -238,7 +253,7 @@ func envSettings(env []string) ([]setting, []string) {
 	var out []setting
 	for _, l := range configLeaves() {
 		if v, ok := vars[l.env]; ok {
-			out = append(out, setting{l, v})
+			out = append(out, setting{leaf: l, value: v})
 			delete(vars, l.env)
 		}
 	}

@@ -191,8 +191,9 @@ routes:
 	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("echo options\n got %+v\nwant %+v", o, want)
 	}
-	if o := c.routeOptions(&c.Routes.Chat); !reflect.DeepEqual(o, engine.RouteOptions{}) {
-		t.Fatalf("chat options %+v, want all inherited", o)
+	chat := engine.RouteOptions{Compression: &engine.Compression{Enabled: true, Threshold: 256}}
+	if o := c.routeOptions(&c.Routes.Chat); !reflect.DeepEqual(o, chat) {
+		t.Fatalf("chat options %+v, want all inherited but compression (on by default)", o)
 	}
 	ec := c.engineConfig(nil, nil)
 	if ec.MaxFrameSize != 4096 || ec.RateLimit.Messages != 100 || ec.RoomHistory != 50 || ec.MaxFragments != 0 {

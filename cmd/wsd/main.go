@@ -10,11 +10,15 @@
 //	GET  /chat/:room?user=      WebSocket chat: join/leave notices, messages as JSON {"user","message"}
 //	GET  /ws                    WebSocket JSON pub/sub: join, leave, publish (docs/protocol.md)
 //	GET  /rooms                 JSON list of rooms and their connection counts
-//	GET  /rooms/:room/info      JSON {"room","connections","messages"} (the room's last messages)
+//	GET  /rooms/:room/info      JSON {"room","connections","messages"} (?messages=0: the count only)
 //	POST /rooms/:room/publish   the request body is sent to every member of the room (API key)
+//	GET  /                      the chat page (with /static/*), when the chat route is on
 //	GET  /healthz               200 "ok" while the process serves
 //	GET  /readyz                200 while accepting connections, 503 once draining
 //	GET  /metrics               Prometheus metrics (wsd_*, go_*, process_*)
+//
+// permessage-deflate is negotiated on /chat and /ws by default (compression, routes.<name>.compression).
+// Several nodes share their rooms through NATS: -nats nats://host:4222 -node-id ws-1 (docs/cluster.md).
 //
 // Signals: SIGTERM and SIGINT drain with 1001, SIGUSR1 with 1012 (service restart: clients should
 // reconnect soon); a second signal cuts the drain short.
@@ -62,7 +66,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	for _, l := range configLeaves() {
 		usage := "sets " + l.key + " (env " + l.env + ")"
 		add := func(v string) error {
-			o.settings = append(o.settings, setting{l, v})
+			o.settings = append(o.settings, setting{leaf: l, value: v})
 			return nil
 		}
 		if l.isBool() {
@@ -70,6 +74,13 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		} else {
 			fs.Func(l.flag, usage, add)
 		}
+	}
+	for alias, key := range clusterAliases {
+		l := leafByKey(key)
+		fs.Func(alias, "same as -"+l.flag, func(v string) error {
+			o.settings = append(o.settings, setting{leaf: l, value: v, flag: alias})
+			return nil
+		})
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -123,6 +134,9 @@ func serve(s *server, logger *slog.Logger) error {
 	if s.pprof != nil {
 		attrs = append(attrs, "pprof", s.pprof.Addr().String())
 	}
+	if s.broker != nil {
+		attrs = append(attrs, "node", s.broker.NodeID(), "nats", redactURLs(s.cfg.Cluster.NATS))
+	}
 	logger.Info("wsd listening", attrs...)
 	sig := <-sigs
 	code, reason := engine.CloseGoingAway, "server shutting down"
@@ -156,6 +170,7 @@ func printConfig(w io.Writer, c *Config) error {
 			*secret = redacted
 		}
 	}
+	shown.Cluster.NATS = redactURLs(shown.Cluster.NATS)
 	out, err := yaml.MarshalWithOptions(&shown, yaml.Indent(2))
 	if err != nil {
 		return err

@@ -29,6 +29,9 @@ func newMetrics(s *server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if s.broker != nil {
+		reg.MustRegister(&clusterCollector{b: s.broker})
+	}
 	return &metrics{reg: reg, format: expfmt.NewFormat(expfmt.TypeTextPlain), log: s.log.Warn}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/openspeed/wsd/engine"
+	"unicode"
+	"unicode/utf8"
 )
 
 // wsRoutes registers the WebSocket routes the configuration turns on, each with its limit
@@ -72,7 +74,7 @@ type roomEvent struct {
 // {"user","message"} (MessagePack on a msgpack connection); the event {"type":"join-room","room":...}
 // moves the connection to another room and is answered {"type":"joined","room":...}.
 func chat(ws *engine.Conn, ctx *engine.Context) {
-	room, name := ctx.Param("room"), ctx.QueryDefault("user", "Anonymous")
+	room, name := ctx.Param("room"), chatName(ctx.QueryDefault("user", "Anonymous"))
 	u, _ := ws.Data().(*user)
 	if u != nil {
 		name = u.ID // an authenticated user speaks under its token's subject
@@ -90,6 +92,26 @@ func chat(ws *engine.Conn, ctx *engine.Context) {
 	ws.OnClose(func(engine.CloseInfo) {
 		_, _ = ws.Broadcast(ws.Room(), name+" left the room")
 	})
+}
+
+// maxChatName bounds a chat user name (in runes).
+const maxChatName = 64
+
+// chatName cleans a user name from the query: control characters removed, at most maxChatName runes.
+func chatName(s string) string {
+	out := make([]rune, 0, min(len(s), maxChatName))
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			continue
+		}
+		if out = append(out, r); len(out) == maxChatName {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "Anonymous"
+	}
+	return string(out)
 }
 
 // switchRoom moves a chat connection from its room to next, announcing it in both.

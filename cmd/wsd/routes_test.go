@@ -251,6 +251,12 @@ func TestRoomsHTTPAPI(t *testing.T) {
 		t.Fatalf("last message %+v, want binary 00ff", last)
 	}
 
+	var count rtRoom
+	rtGetJSON(t, "http://"+addr+"/rooms/r1/info?messages=0", &count)
+	if count.Connections != 2 || count.Messages == nil || len(count.Messages) != 0 {
+		t.Fatalf("info?messages=0: %+v, want 2 connections and messages []", count)
+	}
+
 	var none rtRoom
 	rtGetJSON(t, "http://"+addr+"/rooms/nobody/info", &none)
 	if none.Room != "nobody" || none.Connections != 0 || none.Messages == nil || len(none.Messages) != 0 {
@@ -298,5 +304,22 @@ func rtPublish(t *testing.T, addr, room, body string, delivered int) {
 	if status != http.StatusOK || json.Unmarshal(got, &ans) != nil || ans.Room != room ||
 		ans.Delivered == nil || *ans.Delivered != delivered {
 		t.Fatalf("POST publish %q to %s: %d %s, want delivered %d", body, room, status, got, delivered)
+	}
+}
+
+// TestChatName: names from the query lose control characters and are cut at maxChatName runes.
+func TestChatName(t *testing.T) {
+	long := strings.Repeat("é", 100)
+	for in, want := range map[string]string{
+		"ada":            "ada",
+		"a\nb\tc\x00":    "abc",
+		"":               "Anonymous",
+		"\x01\x02":       "Anonymous",
+		long:             strings.Repeat("é", maxChatName),
+		"ok\xffbad utf8": "okbad utf8",
+	} {
+		if got := chatName(in); got != want {
+			t.Errorf("chatName(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -9,15 +9,18 @@ import (
 	"time"
 
 	"github.com/openspeed/wsd/engine"
+	"github.com/openspeed/wsd/rooms/natsbroker"
 )
 
 // server is the engine App with wsd's built-in routes and what an operated server adds around it:
 // readiness (GET /readyz turns 503 when a drain begins), the loop-lag probe behind
-// wsd_loop_lag_seconds, and the pprof listener. Start, Drain and Shutdown wrap the App's.
+// wsd_loop_lag_seconds, the pprof listener, and the NATS broker of a cluster node. Start, Drain and
+// Shutdown wrap the App's (the App starts and closes the broker).
 type server struct {
 	*engine.App
-	cfg *Config
-	log *slog.Logger
+	cfg    *Config
+	log    *slog.Logger
+	broker *natsbroker.Broker // nil: single node
 
 	draining atomic.Bool  // set before the drain starts: /readyz answers 503
 	lag      atomic.Int64 // nanoseconds, the last probe's worst loop lag
@@ -35,7 +38,17 @@ func newServer(c *Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	ec := c.engineConfig(log, newRejectLog(log, c.Log.RejectsPerSecond).hook())
-	return buildServer(ec, c, auth), nil
+	var app *engine.App // set below, before the App (and so the broker) starts
+	b, err := c.Cluster.broker(log, func(room string) int { return app.LocalCount(room) })
+	if err != nil {
+		return nil, err
+	}
+	if b != nil {
+		ec.Broker = b
+	}
+	s := buildServer(ec, c, auth)
+	app = s.App
+	return s, nil
 }
 
 // buildServer registers the routes c turns on over an App made from ec; auth (nil: off) guards the
@@ -43,7 +56,9 @@ func newServer(c *Config, log *slog.Logger) (*server, error) {
 func buildServer(ec engine.Config, c *Config, auth *authenticator) *server {
 	app := engine.New(ec)
 	s := &server{App: app, cfg: c, log: app.Config().Logger}
+	s.broker, _ = ec.Broker.(*natsbroker.Broker)
 	s.wsRoutes(auth)
+	s.pageRoutes()
 	s.GET("/healthz", func(ctx *engine.Context) error { return ctx.String(http.StatusOK, "ok\n") })
 	s.GET("/readyz", s.readyz)
 	if c.API.Enabled {
@@ -130,6 +145,7 @@ func (s *server) probe(ctx context.Context, every time.Duration) {
 	defer close(s.probeDone)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var rc reclaimer
 	for {
 		mctx, cancel := context.WithTimeout(ctx, every)
 		lag := s.App.Stats(mctx).LoopLag
@@ -137,6 +153,7 @@ func (s *server) probe(ctx context.Context, every time.Duration) {
 		if ctx.Err() == nil {
 			s.lag.Store(int64(lag))
 		}
+		rc.check(s.App.Connections())
 		select {
 		case <-ctx.Done():
 			return
