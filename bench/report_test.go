@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/openspeed/wsd/loadtest"
+)
+
+// fakeResult is a server result with the headline figures set directly.
+func fakeResult(name string, peer bool, echoCPU, delivPerCPU, idle float64) *Result {
+	r := NewResult(Server{Name: name, Peer: peer})
+	for _, size := range []int{64, 1024} {
+		r.Echo = append(r.Echo, &loadtest.EchoResult{Size: size, CPUPerMillion: loadtest.Num(echoCPU),
+			AllocsPerMsg: loadtest.NaN})
+	}
+	r.BcastMax = &loadtest.BroadcastResult{Deliveries: int64(delivPerCPU), ServerCPU: 1, AllocsPerDeliv: loadtest.NaN}
+	r.BcastRate = &loadtest.BroadcastResult{Latency: loadtest.Latency{P99: 5000}}
+	r.Idle = &loadtest.IdleResult{RSSPerConn: loadtest.Num(idle), AnonPerConn: loadtest.Num(idle)}
+	return r
+}
+
+func TestReportRatiosAndVerdicts(t *testing.T) {
+	rep := &Report{Config: Config{}.withDefaults(), Results: []*Result{
+		fakeResult("wsd", false, 8, 300, 600),
+		fakeResult("a", true, 10, 100, 1000),
+		fakeResult("b", true, 12, 250, 900),
+	}}
+	failedPeer := fakeResult("c", true, 1, 1e9, 1)
+	failedPeer.Echo, failedPeer.BcastMax, failedPeer.Idle = nil, nil, nil
+	failedPeer.Errs["echo-64"] = "boom"
+	rep.Results = append(rep.Results, failedPeer)
+	rows := rep.Rows()
+	check := func(i int, best, ratio float64, met bool) {
+		t.Helper()
+		r := rows[i]
+		if r.Best != best || math.Abs(r.Ratio-ratio) > 1e-9 || r.Verdict == nil || *r.Verdict != met {
+			t.Errorf("%s: best %v ratio %v verdict %v; want %v %v %v", r.Metric.Label, r.Best, r.Ratio,
+				r.Verdict, best, ratio, met)
+		}
+	}
+	check(0, 10, 0.8, true)         // echo CPU: lower is better, 8/10 ≤ 0.9
+	check(2, 250, 1.2, false)       // deliveries per CPU-s: higher is better, 300/250 < 1.5
+	check(4, 900, 600/900.0, false) // idle: 600 B > 512 B
+	if c := rows[0].Cells[3]; c.Known() || c.String() != "failed: boom" {
+		t.Errorf("failed peer cell: %q", c)
+	}
+	if c := rows[1].Cells[3]; c.String() != "not run" {
+		t.Errorf("peer without a result: %q", c)
+	}
+	var md strings.Builder
+	rep.Markdown(&md)
+	for _, want := range []string{"| 0.80× | ≤ 0.9 × best peer | **met** |", "- c, echo-64: boom"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+func TestReplaceSection(t *testing.T) {
+	doc := []byte("intro\n" + BeginMarker + "\nold\n" + EndMarker + "\noutro\n")
+	got := string(replaceSection(doc, []byte("new\n")))
+	want := "intro\n" + BeginMarker + "\n\nnew\n\n" + EndMarker + "\noutro\n"
+	if got != want {
+		t.Fatalf("replace:\n%s\nwant:\n%s", got, want)
+	}
+	if got := string(replaceSection([]byte("intro"), []byte("x\n"))); !strings.HasPrefix(got, "intro\n"+BeginMarker) ||
+		!strings.HasSuffix(got, EndMarker+"\n") {
+		t.Fatalf("append:\n%s", got)
+	}
+}
