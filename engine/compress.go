@@ -71,23 +71,34 @@ func (c *Conn) negotiateDeflate(ws *wsRoute, offers []string) string {
 		return ""
 	}
 	c.mode |= modeDeflate
-	pools := &c.loop.app.deflate
 	if !params.ServerNoContextTakeover {
-		c.mode |= modeServerTakeover
-		c.x().deflate = &deflateState{w: pools.NewWriter()}
+		c.mode |= modeServerTakeover // the compressor is made at the first compressed write
 	}
 	if !params.ClientNoContextTakeover {
-		c.mode |= modeClientTakeover
-		x := c.x()
-		if x.deflate == nil {
-			x.deflate = new(deflateState)
-		}
-		x.deflate.r = pools.NewReader()
+		c.mode |= modeClientTakeover // the inflater is made at the first compressed message
 	}
 	if c.mode&modeServerTakeover == 0 {
 		c.loop.app.deflateConns.Add(1)
 	}
 	return answer
+}
+
+// contextState returns the connection's own compression context, creating what the negotiated mode
+// needs on first use, so a connection that never sends or receives a compressed message holds none.
+// On-loop only.
+func (c *Conn) contextState() *deflateState {
+	x := c.x()
+	if x.deflate == nil {
+		x.deflate = new(deflateState)
+	}
+	pools := &c.loop.app.deflate
+	if c.mode&modeServerTakeover != 0 && x.deflate.w == nil {
+		x.deflate.w = pools.NewWriter()
+	}
+	if c.mode&modeClientTakeover != 0 && x.deflate.r == nil {
+		x.deflate.r = pools.NewReader()
+	}
+	return x.deflate
 }
 
 // releaseDeflate returns a closed connection's compression state. On-loop only.
@@ -132,8 +143,8 @@ func (c *Conn) inflate(src []byte) (*bytebufferpool.ByteBuffer, error) {
 	a := c.loop.app
 	out := a.msgs.Get()
 	var err error
-	if x := c.ext; c.mode&modeClientTakeover != 0 && x != nil && x.deflate != nil {
-		out.B, err = x.deflate.r.Decompress(out.B[:0], src, c.route.maxMessage)
+	if c.mode&modeClientTakeover != 0 {
+		out.B, err = c.contextState().r.Decompress(out.B[:0], src, c.route.maxMessage)
 	} else {
 		out.B, err = a.deflate.Decompress(out.B[:0], src, c.route.maxMessage)
 	}
@@ -176,7 +187,7 @@ func (c *Conn) takeoverFrame(b []byte) []byte {
 	}
 	l := c.loop
 	out := frame.Begin(l.cbuf[:0])
-	out = c.ext.deflate.w.Compress(out, b[hs:])
+	out = c.contextState().w.Compress(out, b[hs:])
 	l.cbuf = out
 	return frame.Finish(out, h.Op, true, frame.Rsv1)
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""permessage-deflate client for engine/deflate_clients_test.go, on python3-websockets (asyncio API,
+10.x+). Its client offers permessage-deflate by default ("permessage-deflate; client_max_window_bits")
+and compresses every message it sends.
+
+Usage: deflate_client.py ws://127.0.0.1:PORT ROOM_MESSAGES
+
+1. On each of ECHO_PATHS: records the server's Sec-WebSocket-Extensions answer and the extension
+   websockets agreed to, then echoes text and binary messages of every size in SIZES, checking each
+   echo itself.
+2. Connects to /room (the server adds it to a room), then receives ROOM_MESSAGES messages, which the
+   Go test publishes once it sees this connection in the room, and records their type, length and
+   SHA-256 for the Go test to compare.
+
+Prints one JSON object on success; exits non-zero with one line per failure otherwise.
+"""
+
+import asyncio
+import hashlib
+import json
+import random
+import sys
+
+import websockets
+
+TIMEOUT = 20  # upper bound for any single step, seconds
+SIZES = [0, 16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
+ECHO_PATHS = ["/echo", "/echo-ct"]
+
+
+class Mismatch(Exception):
+    pass
+
+
+def text_of(size):
+    """size bytes of valid UTF-8 (repetitive, so it compresses well)."""
+    pattern = "wsd deflate: héllo wörld € 𝄞 ✓ ".encode()
+    cut = (pattern * (size // len(pattern) + 1))[:size]
+    text = cut.decode("utf-8", errors="ignore")  # drops a character cut at the end
+    return text + "x" * (size - len(text.encode()))
+
+
+def binary_of(size):
+    return random.Random(size).randbytes(size)
+
+
+def connect(url):
+    return websockets.connect(
+        url, max_size=None, ping_interval=None, close_timeout=TIMEOUT, open_timeout=TIMEOUT
+    )
+
+
+async def recv(ws):
+    return await asyncio.wait_for(ws.recv(), TIMEOUT)
+
+
+def negotiated(ws):
+    """The server's answer and what websockets agreed to."""
+    answer = ws.response_headers.get("Sec-WebSocket-Extensions", "")
+    return {"answer": answer, "extensions": [type(e).__name__ for e in ws.extensions]}
+
+
+async def echo_path(base, path):
+    async with connect(base + path) as ws:
+        result = negotiated(ws)
+        trips = {}
+        for size in SIZES:
+            for kind, payload in (("text", text_of(size)), ("binary", binary_of(size))):
+                await ws.send(payload)
+                got = await recv(ws)
+                if type(got) is not type(payload) or got != payload:
+                    raise Mismatch(f"{path}: echo of {kind} {size} differs")
+                trips[f"{kind}-{size}"] = size
+        result["round_trips"] = trips
+        return result
+
+
+async def room(base, count):
+    async with connect(base + "/room") as ws:
+        result = negotiated(ws)
+        messages = []
+        for _ in range(count):
+            msg = await recv(ws)
+            data = msg.encode() if isinstance(msg, str) else msg
+            kind = "text" if isinstance(msg, str) else "binary"
+            messages.append({"type": kind, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        result["messages"] = messages
+        return result
+
+
+async def main(base, count):
+    out = {"websockets_version": websockets.__version__, "echo": {}}
+    for path in ECHO_PATHS:
+        out["echo"][path] = await echo_path(base, path)
+    out["room"] = await room(base, count)
+    return out
+
+
+if __name__ == "__main__":
+    try:
+        result = asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    except Exception as e:  # one line for the Go test's failure message
+        print(f"deflate_client.py: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(result))
