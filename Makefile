@@ -1,14 +1,15 @@
 # `make test` is the whole check CI runs: it installs what the tests need, then vet, staticcheck,
-# the race-enabled test suite, a macOS build and a short run of every fuzz target.
+# the race-enabled test suite, a macOS build, a short run of every fuzz target, and the load-test and
+# benchmark modules' own checks (their scenarios at smoke size).
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 export WSD_REQUIRE_PYTHON = 1
 export WSD_REQUIRE_CHROMIUM = 1
 
-.PHONY: test deps vet staticcheck unit darwin fuzz bench
+.PHONY: test deps vet staticcheck unit darwin fuzz modules bench loadtest compare
 
-test: deps vet staticcheck unit darwin fuzz
+test: deps vet staticcheck unit darwin fuzz modules
 
 deps:
 	./scripts/install-test-deps.sh
@@ -38,5 +39,17 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMsgPackType$$' -fuzztime $(FUZZTIME) ./dispatch/
 	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime $(FUZZTIME) ./rooms/natsbroker/
 
+# The nested modules (loadtest/, bench/) are not part of ./...: vet, smoke-test and macOS-build them.
+modules:
+	cd loadtest && $(GO) vet ./... && $(GO) test -count=1 ./... && GOOS=darwin $(GO) build ./...
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && GOOS=darwin $(GO) build ./...
+
+# Micro-benchmarks of the engine packages.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./frame/ ./engine/...
+	$(GO) test -run '^$$' -bench . -benchmem ./frame/... ./dispatch/ ./rooms/ ./engine/...
+
+# The load-test scenarios at their default sizes (minutes), and the same-run comparison with peers.
+loadtest:
+	cd loadtest && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m
+compare:
+	cd bench && $(GO) test -run '^$$' -bench Compare -benchtime 1x -timeout 60m

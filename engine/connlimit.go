@@ -78,5 +78,5 @@ func (a *App) overLimit(c *Conn) bool {
 // MaxConnections and this mark, requests are answered 503 with Retry-After.
 func (a *App) shedding() bool {
 	m := int64(a.cfg.MaxConnections)
-	return m > 0 && a.conns.Load() >= m+m/8+64
+	return m > 0 && a.conns.Load() >= m+m/64+64
 }
