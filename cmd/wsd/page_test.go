@@ -104,6 +104,12 @@ func TestChatPageBrowser(t *testing.T) {
 	carol.lacks(t, "alice: hello from alice", "bob: hi alice", "* bob joined the room", "* alice joined the room")
 	alice.waitText(t, "count", "2")
 	carol.waitText(t, "count", "1")
+	// Chromium offers permessage-deflate and wsd compresses /chat by default (issue 9).
+	alice.waitJS(t, `(document.getElementById("state").dataset.extensions || "").startsWith("permessage-deflate")`,
+		"permessage-deflate negotiated")
+	long := strings.TrimSpace(strings.Repeat("a long, compressible chat line ", 40))
+	alice.say(t, long)
+	bob.waitLog(t, "alice: "+long) // over the 256 B threshold: sent and received compressed
 
 	bob.switchRoom(t, "other")
 	carol.waitLog(t, "* bob joined the room")

@@ -48,6 +48,7 @@
     ws.onopen = () => {
       if (st.ws !== ws) return;
       st.codec = ws.protocol === "msgpack" ? "msgpack" : "json";
+      ui.state.dataset.extensions = ws.extensions; // e.g. "permessage-deflate; ..." (tests read it)
       ui.codecName.textContent = st.codec === "msgpack" ? "MessagePack" : "JSON";
       if (st.everOpen) notice(`Reconnected to #${st.room}`);
       st.attempt = 0;
