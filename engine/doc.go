@@ -1,6 +1,6 @@
 // Package engine is an embeddable WebSocket and HTTP server built on gnet event loops: no goroutine per
 // connection, frames parsed straight out of gnet's read buffers, outbound frames pooled and written
-// with one writev per connection per loop iteration.
+// with one write per connection per loop iteration.
 //
 // Entry points:
 //
@@ -20,8 +20,18 @@
 // loop's lock, and the loop writes the queue when the callback it is running returns (or, for a call
 // from another goroutine, in a task queued on the loop). So frames reach the peer in the order the
 // calls were made, a Close never overtakes frames queued before it, and the frames queued for one
-// connection during one callback go out in a single writev. Nothing but the owning loop touches a gnet
+// connection during one callback go out in a single write. Nothing but the owning loop touches a gnet
 // connection.
+//
+// # Rooms, events, compression
+//
+// Conn.Join, Leave, Broadcast (all but the sender) and BroadcastAll, and App.Publish from any
+// goroutine, work on the room table of package rooms: a broadcast is encoded once and queued to each
+// loop's members in one critical section, in call order. Every connection's backlog is bounded by
+// MaxBackpressure (SlowDrop or SlowClose). A text message that is a JSON object with a string "type"
+// that has a handler (Conn.On, Handlers.Events) is a custom event (package dispatch); MessagePack
+// replaces JSON when the client negotiates the "msgpack" subprotocol. permessage-deflate is negotiated
+// per route (Compression). Config.Broker shares rooms between nodes (rooms/natsbroker).
 //
 // # Lifetimes
 //
