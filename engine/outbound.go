@@ -128,16 +128,7 @@ func (c *Conn) sendFrame(op frame.Opcode, payload []byte, kind itemKind) error {
 
 // sendString is sendFrame for a string payload (no conversion copy).
 func (c *Conn) sendString(op frame.Opcode, payload string) error {
-	if c.qflagsClosed() {
-		return ErrClosed
-	}
-	if c.compressible(op, len(payload)) {
-		return c.sendCompressed(op, stringBytes(payload))
-	}
-	buf := c.loop.app.bufs.Get()
-	buf.B = append(buf.B, payload...)
-	wire := frame.Finish(buf.B, op, true, 0)
-	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
+	return c.sendFrame(op, stringBytes(payload), itemData) // the bytes are copied before it returns
 }
 
 // sendValue queues v encoded with the connection's codec (JSON text or MessagePack binary).

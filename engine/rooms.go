@@ -97,13 +97,19 @@ func (a *App) publish(room string, v any, skip *Conn) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return a.broadcast(room, fs, skip), nil
+}
+
+// broadcast delivers encoded frames to room's members here, hands them to the broker, and releases
+// the caller's references.
+func (a *App) broadcast(room string, fs rooms.Frames, skip *Conn) int {
 	n := a.table.Broadcast(room, member{skip}, skip != nil, fs)
 	if b := a.cfg.Broker; b != nil {
 		b.Publish(room, rooms.Frames{fs[0], fs[1]}) // each node compresses for its own connections
 	}
 	releaseFrames(fs)
 	a.countBroadcast(n)
-	return n, nil
+	return n
 }
 
 func (a *App) countBroadcast(n int) {
@@ -127,37 +133,33 @@ func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
 	if op != frame.OpText && op != frame.OpBinary {
 		return 0
 	}
-	buf := a.frames.Buffer()
-	buf.B = append(buf.B, payload...)
-	fs := rooms.Frames{a.frames.Finish(buf, op)}
+	fs := rooms.Frames{a.rawFrame(op, payload)}
 	a.addCompressed(&fs)
-	n := a.table.Broadcast(room, member{}, false, fs)
-	if b := a.cfg.Broker; b != nil {
-		b.Publish(room, rooms.Frames{fs[0], fs[1]}) // each node compresses for its own connections
-	}
-	releaseFrames(fs)
-	a.countBroadcast(n)
-	return n
+	return a.broadcast(room, fs, nil)
 }
 
 // encode turns v into shared frames holding one reference each: strings, bytes and Messages once, any
 // other value once per codec in use (JSON always; MessagePack when a connection negotiated it).
 func (a *App) encode(v any) (rooms.Frames, error) {
+	var fs rooms.Frames
 	switch v := v.(type) {
 	case string:
-		fs := rooms.Frames{a.rawFrame(frame.OpText, v, nil)}
-		a.addCompressed(&fs)
-		return fs, nil
+		fs[0] = a.rawFrame(frame.OpText, stringBytes(v))
 	case []byte:
-		fs := rooms.Frames{a.rawFrame(frame.OpBinary, "", v)}
-		a.addCompressed(&fs)
-		return fs, nil
+		fs[0] = a.rawFrame(frame.OpBinary, v)
 	case Message:
-		fs := rooms.Frames{a.rawFrame(v.op, "", v.data)}
-		a.addCompressed(&fs)
-		return fs, nil
+		fs[0] = a.rawFrame(v.op, v.data)
+	default:
+		if err := a.encodeValue(&fs, v); err != nil {
+			return rooms.Frames{}, err
+		}
 	}
-	var fs rooms.Frames
+	a.addCompressed(&fs)
+	return fs, nil
+}
+
+// encodeValue encodes a structured value once per codec in use.
+func (a *App) encodeValue(fs *rooms.Frames, v any) error {
 	for i, c := range codecs {
 		if i > 0 && a.codecConns[i].Load() == 0 && a.cfg.Broker == nil {
 			continue // nobody here needs it (with a broker, other nodes may)
@@ -166,14 +168,13 @@ func (a *App) encode(v any) (rooms.Frames, error) {
 		b, err := c.Append(buf.B, v)
 		if err != nil {
 			a.bufs.Put(buf)
-			releaseFrames(fs)
-			return rooms.Frames{}, err
+			releaseFrames(*fs)
+			return err
 		}
 		buf.B = b
 		fs[i] = a.frames.Finish(buf, codecOpcode(c))
 	}
-	a.addCompressed(&fs)
-	return fs, nil
+	return nil
 }
 
 // addCompressed adds a compressed variant (index | 2) of each encoding long enough to compress, once
@@ -194,9 +195,10 @@ func (a *App) addCompressed(fs *rooms.Frames) {
 	}
 }
 
-func (a *App) rawFrame(op frame.Opcode, s string, b []byte) *rooms.Frame {
+// rawFrame copies payload into a shared frame holding one reference.
+func (a *App) rawFrame(op frame.Opcode, payload []byte) *rooms.Frame {
 	buf := a.frames.Buffer()
-	buf.B = append(append(buf.B, s...), b...)
+	buf.B = append(buf.B, payload...)
 	return a.frames.Finish(buf, op)
 }
 
