@@ -34,6 +34,7 @@ type App struct {
 	frames  *rooms.FramePool    // shared (broadcast) frames
 	deflate deflate.Pools       // permessage-deflate compressors and inflaters
 	table   *rooms.Table[member]
+	renders []func(dst []byte, p Publication) ([]byte, Opcode) // RouteOptions.Render by index (set before Start)
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
@@ -79,8 +80,15 @@ func New(cfg Config) *App {
 		a.ips = newIPTable()
 	}
 	a.frames = rooms.NewFramePool(&a.bufs)
-	a.table = rooms.New[member](a.cfg.Loops, fanout{a})
-	a.table.SetBroker(a.cfg.Broker)
+	a.table = rooms.New(rooms.Options[member]{
+		Loops:         a.cfg.Loops,
+		Fanout:        fanout{a},
+		Broker:        a.cfg.Broker,
+		Frames:        a.frames,
+		Defaults:      rooms.RoomOptions{Limit: max(a.cfg.MaxRoomMembers, 0), History: resolveHistory(a.cfg.History)},
+		HistoryBudget: max(a.cfg.HistoryBudget, 0),
+		MaxName:       max(a.cfg.MaxRoomName, 0),
+	})
 	return a
 }
 
@@ -93,19 +101,15 @@ func (a *App) Start(addr string) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("engine: App already started")
 	}
-	if b := a.cfg.Broker; b != nil {
-		if err := b.Start(remoteSink{a}); err != nil {
-			return fmt.Errorf("engine: broker: %w", err)
-		}
+	if err := a.table.Start(); err != nil {
+		return fmt.Errorf("engine: broker: %w", err)
 	}
 	go a.runTicker()
 	go a.run(addr)
 	if err := <-a.booted; err != nil {
 		a.stopOnce.Do(func() { close(a.stopTicker) })
 		<-a.tickerDone
-		if b := a.cfg.Broker; b != nil {
-			_ = b.Close()
-		}
+		_ = a.table.Close()
 		return err
 	}
 	return nil
@@ -279,9 +283,7 @@ func (a *App) Drain(ctx context.Context, code frame.CloseCode, reason string) (D
 		rep.Dropped = int(max(a.conns.Load(), 0))
 		rep.Closed = rep.Connections - rep.Dropped
 		a.stopEngine()
-		if b := a.cfg.Broker; b != nil {
-			defer func() { _ = b.Close() }()
-		}
+		defer func() { _ = a.table.Close() }()
 	}
 	<-a.runDone
 	a.stopOnce.Do(func() { close(a.stopTicker) })

@@ -21,3 +21,12 @@ const (
 	CloseServiceRestart  = frame.CloseServiceRestart
 	CloseTryAgainLater   = frame.CloseTryAgainLater
 )
+
+// Opcode is a WebSocket frame opcode (an alias of frame.Opcode). Messages are OpText or OpBinary.
+type Opcode = frame.Opcode
+
+// The data opcodes a Message may carry.
+const (
+	OpText   = frame.OpText
+	OpBinary = frame.OpBinary
+)

@@ -42,16 +42,6 @@ const (
 
 func (c *Conn) codecIdx() int { return int(c.mode & modeCodec) }
 
-// variant is the index of the broadcast encoding this connection takes: codec, plus 2 when its messages
-// may be compressed once for everyone (deflate without server context takeover).
-func (c *Conn) variant() int {
-	v := c.codecIdx()
-	if c.mode&(modeDeflate|modeServerTakeover) == modeDeflate {
-		v |= 2
-	}
-	return v
-}
-
 // deflateState is a connection's own compression context (context takeover).
 type deflateState struct {
 	w *deflate.Writer

@@ -101,8 +101,20 @@ type Config struct {
 	// no cap. The cap is fixed when a room is created, by the first Join.
 	MaxRoomMembers int
 
-	// RoomHistory keeps the last RoomHistory messages of each room for App.RoomInfo. Default 0: off.
-	RoomHistory int
+	// History bounds what every room keeps of its publications, for Conn.JoinFrom (recovery after a
+	// reconnect) and App.RoomInfo. Defaults: the last 1000 publications (Size), at most 1 MiB per room
+	// (Bytes), for 5 minutes (TTL), publications over 64 KiB not kept (MaxEntry). A negative field
+	// turns that bound off; a negative Size keeps nothing (no recovery beyond "nothing was missed").
+	// A room that has no members left keeps its history (and its stream position) until it expires.
+	History HistoryOptions
+
+	// HistoryBudget caps the history bytes of all rooms together. Default: 64 MiB; negative: no cap.
+	// Past it, the room being published to gives up its oldest publications first.
+	HistoryBudget int64
+
+	// MaxRoomName caps a room name, in bytes: Join, JoinFrom and Publish answer ErrRoomName past it (and
+	// for an empty name or invalid UTF-8). Default: 200; negative: no cap.
+	MaxRoomName int
 
 	// Compression negotiates permessage-deflate for routes that do not set their own. Default: off.
 	Compression Compression
@@ -151,7 +163,7 @@ type RouteOptions struct {
 	Compression *Compression
 
 	// Numeric overrides: 0 inherits the Config value; a negative value turns the limit off for this
-	// route (MaxFrameSize, MaxFragments, MaxRoomMembers, RoomHistory, MaxBackpressure, MaxMessageSize).
+	// route (MaxFrameSize, MaxFragments, MaxRoomMembers, MaxBackpressure, MaxMessageSize, History fields).
 
 	// MaxFrameSize and MaxFragments override the Config values for this route.
 	MaxFrameSize int64
@@ -170,10 +182,18 @@ type RouteOptions struct {
 	// SlowConsumer overrides Config.SlowConsumer for this route (SlowDefault inherits).
 	SlowConsumer SlowConsumerPolicy
 
-	// MaxRoomMembers and RoomHistory override the Config values for rooms created by a Join of a
-	// connection of this route.
+	// MaxRoomMembers and History override the Config values (field by field) for rooms created by a
+	// Join of a connection of this route.
 	MaxRoomMembers int
-	RoomHistory    int
+	History        HistoryOptions
+
+	// Render, when set, wraps every room publication this route's connections receive: it appends the
+	// message to send for p to dst and returns it with its opcode (OpText or OpBinary). It runs once per
+	// publication per node for all the route's members (not per member), on the publisher's goroutine
+	// or a broker goroutine, with the room's publication lock held: it must not block and must not call
+	// the App's or a Conn's room methods. At most 7 routes may set it. Default nil: members receive
+	// publications as published.
+	Render func(dst []byte, p Publication) ([]byte, Opcode)
 
 	// ReleaseContext drops the engine's reference to the upgrade request's Context once the Open handler
 	// returns, so Conn.Context returns nil afterwards. It saves the memory of the request headers on
@@ -203,7 +223,47 @@ const (
 	DefaultTCPKeepAlive     = 15 * time.Second
 	DefaultMaxBackpressure  = 1 << 20
 	DefaultPingInterval     = 30 * time.Second
+	DefaultHistorySize      = 1000
+	DefaultHistoryBytes     = 1 << 20
+	DefaultHistoryTTL       = 5 * time.Minute
+	DefaultHistoryMaxEntry  = 64 << 10
+	DefaultHistoryBudget    = 64 << 20
+	DefaultMaxRoomName      = 200
 )
+
+// HistoryOptions bound a room's history: Size publications, Bytes per room, TTL of age, MaxEntry per
+// publication. In Config a zero field takes its default and a negative one turns that bound off; in
+// RouteOptions a zero field inherits the Config value.
+type HistoryOptions = rooms.HistoryOptions
+
+// resolve turns Config-style history options (0 default, negative off) into the room table's (0 off).
+func resolveHistory(o HistoryOptions) HistoryOptions {
+	o.Size = defaulted(o.Size, DefaultHistorySize)
+	o.Bytes = defaulted(o.Bytes, DefaultHistoryBytes)
+	o.TTL = defaulted(o.TTL, DefaultHistoryTTL)
+	o.MaxEntry = defaulted(o.MaxEntry, DefaultHistoryMaxEntry)
+	return o
+}
+
+// defaulted is def for 0, 0 (off) for a negative value, else v.
+func defaulted[T int | int64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// inheritHistory fills the zero fields of a route's history options from the Config's.
+func inheritHistory(route, app HistoryOptions) HistoryOptions {
+	route.Size = pick(route.Size, app.Size)
+	route.Bytes = pick(route.Bytes, app.Bytes)
+	route.TTL = pick(route.TTL, app.TTL)
+	route.MaxEntry = pick(route.MaxEntry, app.MaxEntry)
+	return route
+}
 
 // withDefaults returns c with every zero field replaced by its default.
 func (c Config) withDefaults() Config {
@@ -245,6 +305,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SlowConsumer == SlowDefault {
 		c.SlowConsumer = SlowDrop
+	}
+	if c.HistoryBudget == 0 {
+		c.HistoryBudget = DefaultHistoryBudget
+	}
+	if c.MaxRoomName == 0 {
+		c.MaxRoomName = DefaultMaxRoomName
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 5 * time.Second

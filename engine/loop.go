@@ -120,6 +120,7 @@ const (
 	itemClose                 // our close frame: the connection is closing once it is written
 	itemLast                  // an HTTP response after which the connection closes
 	itemRaw                   // an HTTP response on a connection that stays open
+	itemReplay                // a recovered publication: data that the slow-consumer policy never drops
 )
 
 func (it *outItem) bytes() []byte {

@@ -57,7 +57,7 @@ func (c *Conn) admit(n int, kind itemKind) error {
 		return ErrClosed
 	}
 	if kind != itemData || c.route == nil {
-		return nil
+		return nil // close frames, HTTP responses and recoveries always pass
 	}
 	limit := c.route.maxBackpressure
 	if limit <= 0 || c.queued() < limit {
@@ -200,36 +200,34 @@ func (c *Conn) closeSlow() {
 	l.stats.slowCloses.Add(1)
 }
 
-// enqueueFrames queues a broadcast to each member of one loop except skip, in one critical section:
-// each member gets the frame of its codec (fs[codec], falling back to fs[0]). It returns how many it
-// queued. Safe from any goroutine.
-func (l *loop) enqueueFrames(members []member, skip *Conn, fs rooms.Frames) int {
-	var counts [len(fs)]int
+// enqueueFrames queues a publication to each member of one loop except skip, in one critical
+// section: each member gets the frame of its variant (Conn.frameFor). kind itemReplay (a recovery)
+// bypasses the slow-consumer bound. It returns how many it queued. Safe from any goroutine.
+func (l *loop) enqueueFrames(members []member, skip *Conn, p *rooms.Pub, kind itemKind) int {
+	n := 0
+	var last *rooms.Frame
+	run := 0
 	l.mu.Lock()
 	for _, m := range members {
 		c := m.c
-		i := c.variant()
-		if fs[i] == nil || (i&2 != 0 && len(fs[i&1].Payload()) < c.route.compress.Threshold) {
-			i &= 1 // no compressed encoding, or under this route's threshold: the plain one
-		}
-		if fs[i] == nil {
-			i = 0
-		}
-		f := fs[i]
-		if c == skip || c.admit(len(f.Wire()), itemData) != nil {
+		f := c.frameFor(p)
+		if c == skip || f == nil || c.admit(len(f.Wire()), kind) != nil {
 			continue
 		}
 		it := l.newItem()
-		it.shared = f
+		it.shared, it.kind = f, kind
 		c.push(it, len(f.Wire()))
-		counts[i]++
-	}
-	n := 0
-	for i, k := range counts {
-		if k > 0 {
-			fs[i].Retain(k)
-			n += k
+		if f != last {
+			if run > 0 {
+				last.Retain(run)
+			}
+			last, run = f, 0
 		}
+		run++
+		n++
+	}
+	if run > 0 {
+		last.Retain(run)
 	}
 	l.mu.Unlock()
 	l.wake()

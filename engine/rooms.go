@@ -2,60 +2,91 @@ package engine
 
 import (
 	"errors"
-	"sort"
 	"time"
 
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/rooms"
 )
 
-// ErrRoomFull is returned by Join when the room has reached its member limit.
-var ErrRoomFull = rooms.ErrFull
+// Errors of the room methods.
+var (
+	// ErrRoomFull: Join of a room that has reached its member limit.
+	ErrRoomFull = rooms.ErrFull
+	// ErrRoomName: a room name that is empty, longer than Config.MaxRoomName bytes, or not UTF-8.
+	ErrRoomName = rooms.ErrName
+)
 
-// member is a *Conn as the room table sees it.
-type member struct{ c *Conn }
+// Position is a place in a room's stream: the offset of a publication (contiguous per room: 1, 2,
+// 3, ...; 0 is "before the first") and the epoch of the stream, which changes whenever the room's
+// history could have been lost (a restart of the node that kept it, the room forgotten after its
+// history expired, a purged cluster stream). A client that remembers the Position of the last
+// publication it received can rejoin with Conn.JoinFrom and miss nothing.
+type Position = rooms.Position
 
-// LoopIndex implements rooms.Member.
-func (m member) LoopIndex() int { return m.c.loop.idx }
+// Recovery is the outcome of Conn.JoinFrom: whether every publication after the position was replayed,
+// the room's position at the join, how many were replayed, and why recovery failed.
+type Recovery = rooms.Recovery
 
-// Membership implements rooms.Member.
-func (m member) Membership() *rooms.Membership[member] { return &m.c.ms }
+// PublishResult is what a publication got: its Position, and how many connections of this node it was
+// queued for.
+type PublishResult = rooms.PubResult
 
-// fanout queues broadcast frames, one critical section per loop.
-type fanout struct{ a *App }
-
-// Deliver implements rooms.Fanout.
-func (f fanout) Deliver(loop int, members []member, skip member, hasSkip bool, fs rooms.Frames) int {
-	loops := f.a.loopList()
-	if loop >= len(loops) {
-		return 0
-	}
-	var s *Conn
-	if hasSkip {
-		s = skip.c
-	}
-	return loops[loop].enqueueFrames(members, s, fs)
+// Publication is a room publication as a route's Render sees it.
+type Publication struct {
+	Room     string
+	Position Position
+	// Message is the publication as published (for a structured value, in the codec of the members
+	// being rendered for). Its bytes are valid only during the call.
+	Message Message
 }
 
-// Join adds the connection to room. Joining a room it is in does nothing. It returns ErrRoomFull when
-// the room is at its member limit (RouteOptions.MaxRoomMembers / Config.MaxRoomMembers; the check is
-// atomic, concurrent joins never exceed it) and ErrClosed once the connection is closing.
-// Safe from any goroutine.
+// Join adds the connection to room; it receives every publication of the room from then on. Joining a
+// room it is in does nothing. It returns ErrRoomFull when the room is at its member limit
+// (RouteOptions.MaxRoomMembers / Config.MaxRoomMembers; concurrent joins never exceed it), ErrRoomName
+// for an invalid name, and ErrClosed once the connection is closing. Safe from any goroutine.
 func (c *Conn) Join(room string) error {
 	if c.ReadyState() != StateOpen {
 		return ErrClosed
 	}
 	t := c.loop.app.table
-	if err := t.Join(room, member{c}, c.route.roomOpts); err != nil {
+	if _, err := t.Join(room, member{c}, c.route.roomOpts); err != nil {
 		return err
 	}
-	// A Join from another goroutine may race the connection's close: the loop marks the connection
-	// closed and then leaves all its rooms, so a Join that finds it closed after inserting undoes itself.
+	return c.undoIfClosed(room)
+}
+
+// undoIfClosed undoes a join that raced the connection's close: the loop marks the connection closed
+// and then leaves all its rooms, so a join that finds it closed after inserting undoes itself.
+func (c *Conn) undoIfClosed(room string) error {
 	if c.ReadyState() == StateClosed {
-		t.Leave(room, member{c})
+		c.loop.app.table.Leave(room, member{c})
 		return ErrClosed
 	}
 	return nil
+}
+
+// JoinFrom joins room and, before any later publication, sends the connection every publication after
+// since that the room's history still holds, in order — or, when it no longer holds them all (or since
+// is from another epoch), none: the connection then joins from the room's current position and the
+// Recovery says why. done runs once, on the connection's loop, with the outcome (or the join's error,
+// as for Join); with a cluster broker that sequences, it may run after JoinFrom returned, once the
+// cluster's history has been read. Safe from any goroutine.
+func (c *Conn) JoinFrom(room string, since Position, done func(Recovery, error)) {
+	if c.ReadyState() != StateOpen {
+		done(Recovery{}, ErrClosed)
+		return
+	}
+	t := c.loop.app.table
+	t.JoinFrom(room, member{c}, c.route.roomOpts, since, func(rec Recovery, err error, async bool) {
+		if err == nil {
+			err = c.undoIfClosed(room)
+		}
+		if !async {
+			done(rec, err)
+			return
+		}
+		c.loop.execute(func() { done(rec, err) })
+	})
 }
 
 // Leave removes the connection from room; it reports whether it was a member. Safe from any goroutine.
@@ -64,102 +95,86 @@ func (c *Conn) Leave(room string) bool {
 }
 
 // Room is the room the connection joined last among those it is still in ("" when none): the
-// seed's ws.room. Safe from any goroutine.
+// plugin's ws.room. Safe from any goroutine.
 func (c *Conn) Room() string { return c.loop.app.table.LastRoom(member{c}) }
-
-// InRoom reports whether the connection is in room. Safe from any goroutine; no allocation.
-func (c *Conn) InRoom(room string) bool { return c.loop.app.table.IsMember(room, member{c}) }
 
 // Rooms lists the rooms the connection is in, in join order. Safe from any goroutine.
 func (c *Conn) Rooms() []string { return c.loop.app.table.RoomsOf(member{c}) }
 
-// Broadcast sends v (encoded once, as for Send) to every member of room except this connection.
-// It returns the number of connections it was queued for. Safe from any goroutine.
-func (c *Conn) Broadcast(room string, v any) (int, error) {
-	return c.loop.app.publish(room, v, c)
+// Broadcast publishes v (encoded once, as for Send) to every member of room except this connection:
+// the plugin's ws.broadcast. Safe from any goroutine.
+func (c *Conn) Broadcast(room string, v any) error {
+	return c.loop.app.publish(room, v, c, nil)
 }
 
-// BroadcastAll sends v to every member of room, this connection included. Safe from any goroutine.
-func (c *Conn) BroadcastAll(room string, v any) (int, error) {
-	return c.loop.app.publish(room, v, nil)
+// BroadcastAll publishes v to every member of room, this connection included: the plugin's
+// ws.broadcastAll. Safe from any goroutine.
+func (c *Conn) BroadcastAll(room string, v any) error {
+	return c.loop.app.publish(room, v, nil, nil)
 }
 
-// Publish sends v (string: text, []byte: binary, Message: its opcode, else JSON text) to every member
-// of room, encoded once. It returns the number of connections it was queued for; the slow-consumer
-// policy may still drop it for a member whose backlog is over MaxBackpressure when the queue is
-// written. Safe from any goroutine.
-func (a *App) Publish(room string, v any) (int, error) {
-	return a.publish(room, v, nil)
+// Publish sends v (a string as text, a []byte as binary, a Message with its opcode, any other value
+// encoded with each member's codec) to every member of room, on every node with a Broker, encoded
+// once, and records it in the room's history. Every member receives the room's publications in the
+// same order. done, when not nil, runs once with the publication's Position and how many connections
+// of this node it was queued for: before Publish returns on a single node, on a broker goroutine when a
+// cluster broker sequences. It returns an error (and done does not run) for an invalid room name, a
+// control opcode, or a value the codec cannot encode. The slow-consumer policy may still drop it for a
+// member whose backlog is over MaxBackpressure. Safe from any goroutine.
+func (a *App) Publish(room string, v any, done func(PublishResult)) error {
+	return a.publish(room, v, nil, done)
 }
 
-func (a *App) publish(room string, v any, skip *Conn) (int, error) {
-	fs, err := a.encode(v)
-	if err != nil {
-		return 0, err
+func (a *App) publish(room string, v any, skip *Conn, done func(PublishResult)) error {
+	if err := a.table.CheckName(room); err != nil {
+		return err
 	}
-	return a.broadcast(room, fs, skip), nil
-}
-
-// broadcast delivers encoded frames to room's members here, hands them to the broker, and releases
-// the caller's references.
-func (a *App) broadcast(room string, fs rooms.Frames, skip *Conn) int {
-	n := a.table.Broadcast(room, member{skip}, skip != nil, fs)
-	if b := a.cfg.Broker; b != nil {
-		b.Publish(room, rooms.Frames{fs[0], fs[1]}) // each node compresses for its own connections
+	p := a.table.NewPub(room)
+	if err := a.encode(p, v); err != nil {
+		p.Release()
+		return err
 	}
-	releaseFrames(fs)
-	a.countBroadcast(n)
-	return n
+	if skip != nil {
+		a.table.Skip(p, member{skip})
+	}
+	p.OnDone(func(res PublishResult) {
+		a.countPublish(res.Delivered)
+		if done != nil {
+			done(res)
+		}
+	})
+	a.table.Publish(p)
+	return nil
 }
 
-func (a *App) countBroadcast(n int) {
+func (a *App) countPublish(n int) {
 	if n > 0 {
 		a.broadcasts.Add(1)
 		a.deliveries.Add(uint64(n))
 	}
 }
 
-func releaseFrames(fs rooms.Frames) {
-	for _, f := range fs {
-		if f != nil {
-			f.Release(1)
-		}
-	}
-}
-
-// PublishFrame sends a payload with an explicit opcode (frame.OpText or frame.OpBinary) to every member
-// of room. Safe from any goroutine.
-func (a *App) PublishFrame(room string, op frame.Opcode, payload []byte) int {
-	if op != frame.OpText && op != frame.OpBinary {
-		return 0
-	}
-	fs := rooms.Frames{a.rawFrame(op, payload)}
-	a.addCompressed(&fs)
-	return a.broadcast(room, fs, nil)
-}
-
-// encode turns v into shared frames holding one reference each: strings, bytes and Messages once, any
-// other value once per codec in use (JSON always; MessagePack when a connection negotiated it).
-func (a *App) encode(v any) (rooms.Frames, error) {
-	var fs rooms.Frames
+// encode sets p's frames for v: strings, bytes and Messages once, any other value once per codec in use
+// (JSON always; MessagePack when a connection negotiated it, or any node may have one).
+func (a *App) encode(p *rooms.Pub, v any) error {
 	switch v := v.(type) {
 	case string:
-		fs[0] = a.rawFrame(frame.OpText, stringBytes(v))
+		p.Main = a.rawFrame(frame.OpText, stringBytes(v))
 	case []byte:
-		fs[0] = a.rawFrame(frame.OpBinary, v)
+		p.Main = a.rawFrame(frame.OpBinary, v)
 	case Message:
-		fs[0] = a.rawFrame(v.op, v.data)
-	default:
-		if err := a.encodeValue(&fs, v); err != nil {
-			return rooms.Frames{}, err
+		if !v.op.IsData() || v.op == frame.OpContinuation {
+			return ErrBadOpcode
 		}
+		p.Main = a.rawFrame(v.op, v.data)
+	default:
+		return a.encodeValue(p, v)
 	}
-	a.addCompressed(&fs)
-	return fs, nil
+	return nil
 }
 
-// encodeValue encodes a structured value once per codec in use.
-func (a *App) encodeValue(fs *rooms.Frames, v any) error {
+// encodeValue encodes a structured value in JSON (Main) and, when needed, MessagePack (Alt).
+func (a *App) encodeValue(p *rooms.Pub, v any) error {
 	for i, c := range codecs {
 		if i > 0 && a.codecConns[i].Load() == 0 && a.cfg.Broker == nil {
 			continue // nobody here needs it (with a broker, other nodes may)
@@ -168,31 +183,17 @@ func (a *App) encodeValue(fs *rooms.Frames, v any) error {
 		b, err := c.Append(buf.B, v)
 		if err != nil {
 			a.bufs.Put(buf)
-			releaseFrames(*fs)
 			return err
 		}
 		buf.B = b
-		fs[i] = a.frames.Finish(buf, codecOpcode(c))
+		f := a.frames.Finish(buf, codecOpcode(c))
+		if i == 0 {
+			p.Main = f
+		} else {
+			p.Alt = f
+		}
 	}
 	return nil
-}
-
-// addCompressed adds a compressed variant (index | 2) of each encoding long enough to compress, once
-// for all the connections that take once-compressed broadcasts (none: nothing is done).
-func (a *App) addCompressed(fs *rooms.Frames) {
-	if a.deflateConns.Load() == 0 {
-		return // other nodes compress for their own connections (DeliverRemote)
-	}
-	threshold := int(a.minThreshold.Load())
-	for i := 0; i < 2; i++ {
-		f := fs[i]
-		if f == nil || len(f.Payload()) < threshold {
-			continue
-		}
-		buf := a.frames.Buffer()
-		buf.B = a.deflate.Compress(buf.B, f.Payload())
-		fs[i|2] = a.frames.FinishRsv(buf, f.Opcode(), frame.Rsv1)
-	}
 }
 
 // rawFrame copies payload into a shared frame holding one reference.
@@ -204,92 +205,61 @@ func (a *App) rawFrame(op frame.Opcode, payload []byte) *rooms.Frame {
 
 // Count is the number of connections in room: on this server, plus on the other nodes when a Broker is
 // configured (eventually consistent). Safe from any goroutine.
-func (a *App) Count(room string) int { return a.table.ClusterCount(room) }
+func (a *App) Count(room string) int { return a.table.Count(room) }
 
 // LocalCount is the number of connections in room on this server. Safe from any goroutine.
-func (a *App) LocalCount(room string) int { return a.table.Count(room) }
-
-// remoteSink delivers broadcasts from other nodes to this node's members.
-type remoteSink struct{ a *App }
-
-// DeliverRemote implements rooms.Inbound. It never publishes back to the broker.
-func (s remoteSink) DeliverRemote(room string, variants [][]byte) {
-	a := s.a
-	var fs rooms.Frames
-	for i, w := range variants {
-		if i < 2 && w != nil { // compressed variants are made here, for this node's connections
-			fs[i] = a.frames.FromWire(w)
-		}
-	}
-	if fs[0] == nil {
-		releaseFrames(fs)
-		return
-	}
-	a.addCompressed(&fs)
-	n := a.table.Broadcast(room, member{}, false, fs)
-	releaseFrames(fs)
-	a.countBroadcast(n)
-}
+func (a *App) LocalCount(room string) int { return a.table.LocalCount(room) }
 
 // RoomCount is a room and its number of connections.
 type RoomCount = rooms.RoomCount
 
-// Rooms lists the live rooms with their member counts (cluster-wide with a Broker), sorted by name.
-// Safe from any goroutine.
-func (a *App) Rooms() []RoomCount {
-	local := a.table.List()
-	b := a.cfg.Broker
-	if b == nil {
-		return local
-	}
-	counts := b.RemoteRooms()
-	for i := range local {
-		local[i].Members += counts[local[i].Name]
-		delete(counts, local[i].Name)
-	}
-	for name, n := range counts {
-		local = append(local, RoomCount{Name: name, Members: n})
-	}
-	sort.Slice(local, func(i, j int) bool { return local[i].Name < local[j].Name })
-	return local
-}
+// Rooms lists the rooms with members (cluster-wide with a Broker) and their member counts, sorted by
+// name. Safe from any goroutine.
+func (a *App) Rooms() []RoomCount { return a.table.List() }
 
-// RoomMessage is one message of a room's history.
+// Position is the current position of room's stream on this node (the zero Position when the room
+// has neither members nor history here). Safe from any goroutine.
+func (a *App) Position(room string) Position { return a.table.Position(room) }
+
+// RoomMessage is one publication of a room's history.
 type RoomMessage struct {
+	Offset uint64    `json:"offset"`
 	Text   string    `json:"text,omitempty"`   // a text message
 	Binary []byte    `json:"binary,omitempty"` // a binary message (base64 in JSON)
 	At     time.Time `json:"at"`
 }
 
-// RoomInfo describes a room: its connection count and, when history is on, its last messages.
+// RoomInfo describes a room: its connection count (cluster-wide with a Broker), its position and the
+// publications its history holds on this node.
 type RoomInfo struct {
 	Room        string        `json:"room"`
 	Connections int           `json:"connections"`
+	Offset      uint64        `json:"offset"`
+	Epoch       string        `json:"epoch,omitempty"`
 	Messages    []RoomMessage `json:"messages"`
 }
 
-// ErrNoRoom is returned by RoomInfo for a room that does not exist (no members).
+// ErrNoRoom is returned by RoomInfo for a room that has no members and no history.
 var ErrNoRoom = errors.New("engine: no such room")
 
-// RoomInfo returns room's connection count and recorded messages. Safe from any goroutine.
-func (a *App) RoomInfo(room string) (RoomInfo, error) {
-	r := a.table.Lookup(room)
-	if r == nil {
-		n := a.table.ClusterCount(room)
-		if n == 0 {
-			return RoomInfo{Room: room, Messages: []RoomMessage{}}, ErrNoRoom
+// RoomInfo returns room's connection count, position, and the last limit publications of its history
+// after offset after (limit <= 0: all it holds). Safe from any goroutine.
+func (a *App) RoomInfo(room string, after uint64, limit int) (RoomInfo, error) {
+	info := RoomInfo{Room: room, Connections: a.table.Count(room), Messages: []RoomMessage{}}
+	found := a.table.History(room, after, limit, func(pos Position, es []rooms.HistoryEntry) {
+		info.Offset, info.Epoch = pos.Offset, pos.Epoch
+		for _, e := range es {
+			m := RoomMessage{Offset: e.Offset, At: e.At}
+			if e.Main.Opcode() == frame.OpText {
+				m.Text = string(e.Main.Payload())
+			} else {
+				m.Binary = append([]byte(nil), e.Main.Payload()...)
+			}
+			info.Messages = append(info.Messages, m)
 		}
-		return RoomInfo{Room: room, Connections: n, Messages: []RoomMessage{}}, nil
-	}
-	info := RoomInfo{Room: room, Connections: a.table.ClusterCount(room), Messages: []RoomMessage{}}
-	for _, e := range r.History() {
-		m := RoomMessage{At: e.At}
-		if e.Op == frame.OpText {
-			m.Text = string(e.Data)
-		} else {
-			m.Binary = e.Data
-		}
-		info.Messages = append(info.Messages, m)
+	})
+	if !found && info.Connections == 0 {
+		return info, ErrNoRoom
 	}
 	return info, nil
 }

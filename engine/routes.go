@@ -57,6 +57,7 @@ type wsRoute struct {
 	events          map[string]routeEvent
 	protocols       []string
 	compress        Compression
+	render          uint8  // index+1 in App.renders of the route's Render; 0: none
 	pingTicks       uint32 // 0: no pings
 	idleTicks       uint32 // 0: no idle timeout
 }
@@ -91,8 +92,15 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	}
 	ws.slowClose = policy == SlowClose
 	ws.roomOpts = rooms.RoomOptions{
-		Limit:   pick(o.MaxRoomMembers, cfg.MaxRoomMembers),
-		History: pick(o.RoomHistory, cfg.RoomHistory),
+		Limit:   max(pick(o.MaxRoomMembers, cfg.MaxRoomMembers), 0),
+		History: resolveHistory(inheritHistory(o.History, cfg.History)),
+	}
+	if o.Render != nil {
+		if len(a.renders) == maxRenders {
+			panic(fmt.Sprintf("engine: route %s: at most %d routes may set RouteOptions.Render", path, maxRenders))
+		}
+		a.renders = append(a.renders, o.Render)
+		ws.render = uint8(len(a.renders))
 	}
 	ws.compress = cfg.Compression
 	if o.Compression != nil {

@@ -1,41 +1,114 @@
 package rooms
 
-// Broker carries rooms across nodes. The default (no broker) is a single node. An implementation
-// (rooms/natsbroker) publishes each broadcast to the other nodes that have members in the room and
-// hands what they publish to Inbound. None of its methods may block the caller: they are called from
-// event loops and with room locks held.
+import "sync/atomic"
+
+// Broker carries rooms across nodes. The default (no broker) is a single node. None of its methods
+// may block the caller: they are called from event loops and with room locks held. There are two
+// kinds:
+//
+//   - A relay (Sequenced false) only carries publications: every node sequences what it delivers
+//     itself, so positions are per node (each node's streams have their own epochs) and recovery
+//     works only on the node a client was on.
+//   - A sequencer (Sequenced true, NATS JetStream) is the authority for positions and history: a
+//     publication is handed to it unsequenced, and every node, the publisher's included, receives it
+//     back through Inbound.Deliver with its cluster-wide position, in the stream's order. Recovery then
+//     works on every node, and across restarts.
 type Broker interface {
-	// Start connects the broker; messages from other nodes go to in. Called once, before any other method.
+	// Start connects the broker; publications from the cluster go to in. Called once, before any other
+	// method.
 	Start(in Inbound) error
-	// Publish sends a broadcast already delivered to this node's members to the other nodes: the room and
-	// the encodings (Frames; the broker sends their wire bytes, it does not re-encode).
-	Publish(room string, fs Frames)
-	// Interest tells the broker that this node now has members in room (on) or no longer has (off), so it
-	// subscribes to the room only while local members exist.
+	// Sequenced reports whether the broker sequences publications (see Broker). Constant.
+	Sequenced() bool
+	// Publish hands a publication to the cluster. A relay copies what it sends (p.Main and p.Alt wire
+	// bytes, p.Position) before returning and keeps nothing. A sequencer takes p over: it finishes it
+	// (Pub.Finish) once the cluster's stream has it and, when this node has interest in the room, once
+	// it came back through Inbound.Deliver (which then does the finishing).
+	Publish(p *Pub)
+	// Interest tells the broker that this node now needs a room's publications (on) or no longer does
+	// (off). A sequencer answers an interest with Inbound.Sync.
 	Interest(room string, on bool)
 	// RemoteCount is the number of members of room on the other nodes (eventually consistent).
 	RemoteCount(room string) int
 	// RemoteRooms lists the rooms the other nodes have members in, with their counts.
 	RemoteRooms() map[string]int
+	// History reads the cluster's history of room after since (a sequencer only; a relay answers with
+	// an error) and calls done once, on any goroutine, with at most limit publications (oldest first).
+	History(room string, since Position, limit int, done func(HistoryReply))
 	// Close disconnects.
 	Close() error
 }
 
-// Inbound receives broadcasts from other nodes: room and the wire bytes of each encoding variant
-// (index as in Frames; nil where absent). The bytes are valid only during the call.
+// HistoryReply is a Broker's answer to History.
+type HistoryReply struct {
+	// Position is the stream's position when it was read.
+	Position Position
+	// Pubs are the publications after the requested offset, oldest first, contiguous (each one
+	// reference owned by the receiver).
+	Pubs []*Pub
+	// Err is set when the history could not be read.
+	Err error
+}
+
+// Inbound is the table as a broker sees it. Safe from any goroutine.
 type Inbound interface {
-	DeliverRemote(room string, variants [][]byte)
+	// NewPub returns an empty publication to fill with frames from FromWire.
+	NewPub(room string) *Pub
+	// FromWire copies a complete unmasked frame as another node sent it into a pooled Frame holding one
+	// reference (nil when wire is not such a frame).
+	FromWire(wire []byte) *Frame
+	// Deliver delivers a publication from the cluster to this node's members and takes it over. From a
+	// relay, p has no position: this node sequences it. From a sequencer, p carries its cluster-wide
+	// position; the broker calls Deliver for each room in the stream's order.
+	Deliver(p *Pub)
+	// Sync gives a sequencer's current position of room, after Interest turned on: deliveries follow
+	// from the next offset. err reports that the position could not be read (joins waiting for it then
+	// complete without recovery).
+	Sync(room string, pos Position, err error)
 }
 
-// SetBroker connects the table to other nodes; call it before the table is used. nil: single node.
-func (t *Table[M]) SetBroker(b Broker) { t.broker = b }
+// tableStats are the table's counters.
+type tableStats struct {
+	historyBytes   atomic.Int64
+	historyEntries atomic.Int64
+	notKept        atomic.Uint64 // publications the history could not keep
+	recovered      atomic.Uint64 // joins from a position that missed nothing
+	failed         atomic.Uint64 // joins from a position that could not recover
+	replayed       atomic.Uint64 // publications replayed by recoveries
+}
 
-// Broker returns the table's broker, or nil.
-func (t *Table[M]) Broker() Broker { return t.broker }
+// Stats is a snapshot of the table's counters.
+type Stats struct {
+	HistoryBytes   int64  // bytes kept by all histories (payloads plus per-entry overhead)
+	HistoryEntries int64  // publications kept by all histories
+	NotKept        uint64 // publications a history could not keep (over a size cap or the budget)
+	Recovered      uint64 // joins from a position that missed nothing
+	RecoveryFailed uint64 // joins from a position that could not recover
+	Replayed       uint64 // publications replayed by recoveries
+}
 
-// interest reports a room's local membership turning on or off to the broker.
-func (t *Table[M]) interest(name string, on bool) {
-	if t.broker != nil {
-		t.broker.Interest(name, on)
+// Stats returns the table's counters.
+func (t *Table[M]) Stats() Stats {
+	s := &t.stats
+	return Stats{HistoryBytes: s.historyBytes.Load(), HistoryEntries: s.historyEntries.Load(),
+		NotKept: s.notKept.Load(), Recovered: s.recovered.Load(), RecoveryFailed: s.failed.Load(),
+		Replayed: s.replayed.Load()}
+}
+
+// Start starts the table's broker (if any) with the table as its Inbound.
+func (t *Table[M]) Start() error {
+	if t.broker == nil {
+		return nil
 	}
+	return t.broker.Start(t)
 }
+
+// Close closes the table's broker (if any).
+func (t *Table[M]) Close() error {
+	if t.broker == nil {
+		return nil
+	}
+	return t.broker.Close()
+}
+
+// FromWire implements Inbound.
+func (t *Table[M]) FromWire(wire []byte) *Frame { return t.opts.Frames.FromWire(wire) }

@@ -16,6 +16,7 @@ type Frame struct {
 	buf  *bytebufferpool.ByteBuffer
 	wire []byte
 	op   frame.Opcode
+	rsv  uint8
 	fp   *FramePool
 }
 
@@ -27,6 +28,9 @@ func (f *Frame) Payload() []byte { return f.wire[len(f.wire)-f.payloadLen():] }
 
 // Opcode is the frame's opcode.
 func (f *Frame) Opcode() frame.Opcode { return f.op }
+
+// Rsv is the frame's RSV bits (frame.Rsv1 for a compressed message).
+func (f *Frame) Rsv() uint8 { return f.rsv }
 
 func (f *Frame) payloadLen() int { return len(f.buf.B) - frame.MaxServerHeaderSize }
 
@@ -80,7 +84,7 @@ func (p *FramePool) FinishRsv(buf *bytebufferpool.ByteBuffer, op frame.Opcode, r
 	if f == nil {
 		f = new(Frame)
 	}
-	f.buf, f.op, f.fp = buf, op, p
+	f.buf, f.op, f.rsv, f.fp = buf, op, rsv, p
 	f.wire = frame.Finish(buf.B, op, true, rsv)
 	f.refs.Store(1)
 	return f

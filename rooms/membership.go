@@ -1,11 +1,5 @@
 package rooms
 
-import (
-	"time"
-
-	"github.com/openspeed/wsd/frame"
-)
-
 // find returns the record for room r, or nil. Caller holds the member's stripe.
 func (ms *Membership[M]) find(r *Room[M]) *ref[M] {
 	if ms.first.room == r {
@@ -83,45 +77,4 @@ func (ms *Membership[M]) names() []string {
 		}
 	}
 	return out
-}
-
-// Entry is one message in a room's history.
-type Entry struct {
-	Op   frame.Opcode
-	Data []byte // a copy, owned by the history
-	At   time.Time
-}
-
-// history is a ring of the last len(buf) messages.
-type history struct {
-	buf  []Entry
-	next int
-	full bool
-}
-
-func (r *Room[M]) record(f *Frame) {
-	p := f.Payload()
-	e := Entry{Op: f.Opcode(), Data: append([]byte(nil), p...), At: time.Now()}
-	r.histMu.Lock()
-	h := r.hist
-	h.buf[h.next] = e
-	h.next++
-	if h.next == len(h.buf) {
-		h.next, h.full = 0, true
-	}
-	r.histMu.Unlock()
-}
-
-// History returns the room's recorded messages, oldest first (nil when history is off).
-func (r *Room[M]) History() []Entry {
-	if r.hist == nil {
-		return nil
-	}
-	r.histMu.Lock()
-	defer r.histMu.Unlock()
-	h := r.hist
-	if !h.full {
-		return append([]Entry(nil), h.buf[:h.next]...)
-	}
-	return append(append([]Entry(nil), h.buf[h.next:]...), h.buf[:h.next]...)
 }

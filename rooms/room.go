@@ -5,61 +5,108 @@ import (
 	"sync/atomic"
 )
 
-// RoomOptions are fixed when a room is created (by its first Join).
+// RoomOptions are fixed when a room is created (by its first Join, or by a publication with the
+// table's defaults).
 type RoomOptions struct {
-	// Limit caps the members; 0 means no cap. Join fails with ErrFull at the cap.
+	// Limit caps the members in the cluster; 0 means no cap. Join fails with ErrFull at the cap.
 	Limit int
-	// History keeps the last History messages broadcast to the room (0: none).
-	History int
+	// History bounds what the room keeps of its publications (recovery, history reads).
+	History HistoryOptions
 }
 
 // Room is one room. Its methods are safe from any goroutine.
+//
+// Locks: pubMu serializes what changes the room's stream and must be atomic with it (publications,
+// joins that report a position or recover); mu guards the members. Order: pubMu → mu → Table.stripes.
 type Room[M any] struct {
 	name    string
+	pubMu   sync.Mutex
+	st      stream   // guarded by pubMu
+	waiters []func()    // joins waiting for the cluster's position of the room (guarded by pubMu)
+	synced  atomic.Bool // a sequencing broker gave the room's position since interest last turned on
 	mu      sync.RWMutex
 	members [][]M // per event loop
+	needs   []need
 	count   atomic.Int32
 	limit   int32
-	dead    bool // removed from the table; joiners retry
-
-	histMu sync.Mutex
-	hist   *history
+	hist    HistoryOptions
+	dead    bool // removed from the table; joiners retry (guarded by mu, written under pubMu too)
 }
 
-func newRoom[M any](name string, loops int, opts RoomOptions) *Room[M] {
-	r := &Room[M]{name: name, members: make([][]M, loops), limit: int32(opts.Limit)}
-	if opts.History > 0 {
-		r.hist = &history{buf: make([]Entry, opts.History)}
-	}
-	return r
+// need counts a room's members of one variant (guarded by Room.mu).
+type need struct {
+	v uint8
+	n int32
+}
+
+func newRoom[M any](name string, loops int, opts RoomOptions, epoch string) *Room[M] {
+	return &Room[M]{name: name, members: make([][]M, loops), limit: int32(opts.Limit), hist: opts.History,
+		st: stream{epoch: epoch}}
 }
 
 // Name is the room's name.
 func (r *Room[M]) Name() string { return r.name }
 
-// Count is the number of members.
+// Count is the number of members on this node.
 func (r *Room[M]) Count() int { return int(r.count.Load()) }
 
-// Join adds m to room name, creating the room with opts if needed. Joining a room m is already in
-// does nothing. It returns ErrFull when the room is at its limit; the check and the insertion happen
-// under the room's lock, so concurrent joins never exceed it.
-func (t *Table[M]) Join(name string, m M, opts RoomOptions) error {
+// variants lists the variants the members need. Caller holds r.mu.
+func (r *Room[M]) variants(dst []uint8) []uint8 {
+	for _, n := range r.needs {
+		dst = append(dst, n.v)
+	}
+	return dst
+}
+
+func (r *Room[M]) addNeed(v uint8, d int32) {
+	for i := range r.needs {
+		if r.needs[i].v == v {
+			r.needs[i].n += d
+			if r.needs[i].n == 0 {
+				r.needs = append(r.needs[:i], r.needs[i+1:]...)
+			}
+			return
+		}
+	}
+	r.needs = append(r.needs, need{v: v, n: d})
+}
+
+// Join adds m to room name, creating the room with opts if needed, and returns the room's position:
+// m receives every publication after it. Joining a room m is already in does nothing (and returns
+// the position too). It returns ErrFull when the room is at its limit (checked under the room's lock,
+// so concurrent joins never exceed it) and ErrName for an invalid name. In a cluster whose broker
+// sequences publications, the position may not be known yet: it is then the zero Position (use
+// JoinFrom to wait for it).
+func (t *Table[M]) Join(name string, m M, opts RoomOptions) (Position, error) {
+	if err := t.CheckName(name); err != nil {
+		return Position{}, err
+	}
 	for {
 		r := t.getOrCreate(name, opts)
+		r.pubMu.Lock()
 		r.mu.Lock()
 		if r.dead {
 			r.mu.Unlock()
+			r.pubMu.Unlock()
 			continue
 		}
 		err := t.joinLocked(r, m)
+		pos := r.st.position()
+		if t.sequenced() && !r.synced.Load() {
+			pos = Position{}
+		}
 		r.mu.Unlock()
-		if err != nil && r.count.Load() == 0 {
+		r.pubMu.Unlock()
+		if err != nil {
 			t.removeIfEmpty(r)
 		}
-		return err
+		return pos, err
 	}
 }
 
+func (t *Table[M]) sequenced() bool { return t.broker != nil && t.broker.Sequenced() }
+
+// joinLocked adds m to r. Caller holds r.mu (and r.pubMu).
 func (t *Table[M]) joinLocked(r *Room[M], m M) error {
 	st := t.stripe(m)
 	st.Lock()
@@ -74,6 +121,7 @@ func (t *Table[M]) joinLocked(r *Room[M], m M) error {
 	loop := m.LoopIndex()
 	ms.add(ref[M]{room: r, idx: int32(len(r.members[loop]))})
 	r.members[loop] = append(r.members[loop], m)
+	r.addNeed(m.Variant(), 1)
 	if r.count.Add(1) == 1 {
 		t.interest(r.name, true)
 	}
@@ -128,7 +176,9 @@ func (t *Table[M]) leaveLocked(r *Room[M], m M) bool {
 	var zero M
 	list[last] = zero
 	r.members[loop] = shrink(list[:last])
+	r.addNeed(m.Variant(), -1)
 	if r.count.Add(-1) == 0 {
+		r.synced.Store(false) // no more deliveries: the position goes stale
 		t.interest(r.name, false)
 	}
 	return true
@@ -149,6 +199,13 @@ func (t *Table[M]) remoteCount(name string) int {
 		return 0
 	}
 	return t.broker.RemoteCount(name)
+}
+
+// interest reports a room's local membership turning on or off to the broker.
+func (t *Table[M]) interest(name string, on bool) {
+	if t.broker != nil {
+		t.broker.Interest(name, on)
+	}
 }
 
 // LeaveAll removes m from every room it is in (a closing connection).
@@ -194,26 +251,4 @@ func (t *Table[M]) LastRoom(m M) string {
 		return r.name
 	}
 	return ""
-}
-
-// Broadcast queues fs to every member of room name except skip (when hasSkip), one Fanout.Deliver per
-// event loop, and records fs[0] in the room's history. It returns the number of members queued for.
-// The caller keeps its own references on the frames.
-func (t *Table[M]) Broadcast(name string, skip M, hasSkip bool, fs Frames) int {
-	r := t.Lookup(name)
-	if r == nil {
-		return 0
-	}
-	if r.hist != nil && fs[0] != nil {
-		r.record(fs[0]) // before the fan-out: history order is the order broadcasts reach the room
-	}
-	n := 0
-	r.mu.RLock()
-	for loop, list := range r.members {
-		if len(list) > 0 {
-			n += t.fan.Deliver(loop, list, skip, hasSkip, fs)
-		}
-	}
-	r.mu.RUnlock()
-	return n
 }

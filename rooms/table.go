@@ -1,16 +1,27 @@
 package rooms
 
 import (
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"hash/maphash"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 	"unsafe"
+
+	"github.com/openspeed/wsd/frame"
 )
 
-// ErrFull is returned by Join when the room has reached its member limit.
-var ErrFull = errors.New("rooms: room is full")
+// Errors of Join and Publish.
+var (
+	// ErrFull: the room has reached its member limit.
+	ErrFull = errors.New("rooms: room is full")
+	// ErrName: the room name is empty, longer than Options.MaxName bytes, or not valid UTF-8.
+	ErrName = errors.New("rooms: invalid room name")
+)
 
 const (
 	numShards  = 64
@@ -18,7 +29,8 @@ const (
 )
 
 // Member is a connection as the room table sees it: a comparable handle (the engine uses *Conn) that
-// knows its event loop and carries its own membership record.
+// knows its event loop, carries its own membership record, and names the variant of a publication it
+// receives.
 type Member[M any] interface {
 	comparable
 	// LoopIndex is the member's event loop, in [0, loops) as given to New.
@@ -26,18 +38,22 @@ type Member[M any] interface {
 	// Membership returns the member's record of its rooms: the same pointer for the member's lifetime,
 	// owned by the table (the member never touches it).
 	Membership() *Membership[M]
+	// Variant is the encoding of a publication this member receives, in [0, MaxVariants): fixed for
+	// the member's lifetime. The table builds each variant its members need once per publication.
+	Variant() uint8
 }
 
-// Frames are the encodings of one broadcast. Frames[0] is the default and is what the room's history
-// records; the engine adds variants (another codec, a compressed frame) that members select themselves.
-type Frames [4]*Frame
-
-// Fanout delivers one broadcast to a batch of members of one event loop. The engine implements it by
-// queueing the right frame to each member except skip (when hasSkip) and waking the loop once. It runs
-// with the room's read lock held and must not call back into the Table. It returns how many members it
-// queued for; it takes its own references on the frames.
+// Fanout is the engine side of a publication. The table calls it with the room's publication lock
+// held (Prepare and Deliver also with the room's member lock held for reading): none of its methods
+// may call back into the Table.
 type Fanout[M any] interface {
-	Deliver(loop int, members []M, skip M, hasSkip bool, fs Frames) int
+	// Prepare builds p.Frames[v] for every variant v in variants (the variants of the room's members).
+	Prepare(p *Pub, variants []uint8)
+	// Deliver queues p to the members of one event loop except skip (when hasSkip), each the frame of
+	// its variant, and returns how many it queued for. It takes its own references on the frames.
+	Deliver(loop int, members []M, skip M, hasSkip bool, p *Pub) int
+	// Replay queues one recovered publication to m (Prepare was called for m's variant), in order.
+	Replay(m M, p *Pub)
 }
 
 // Membership is a member's record of the rooms it is in (join order), kept inside the member so that no
@@ -52,15 +68,43 @@ type ref[M any] struct {
 	idx  int32 // index in room.members[loop]; guarded by room.mu
 }
 
+// Options configure a Table.
+type Options[M any] struct {
+	// Loops is the number of event loops members are spread over (at least 1).
+	Loops int
+	// Fanout delivers publications to members.
+	Fanout Fanout[M]
+	// Broker connects the table to other nodes; nil: a single node.
+	Broker Broker
+	// Frames is the pool publications' frames come from (and frames from other nodes are copied into).
+	Frames *FramePool
+	// Defaults are the options of rooms created by a publication (rooms created by a Join take the
+	// joiner's options).
+	Defaults RoomOptions
+	// HistoryBudget caps the history bytes of all rooms together; 0: no total cap. Past it, the room
+	// being published to gives up its oldest entries, and a publication that still does not fit is not
+	// kept.
+	HistoryBudget int64
+	// MaxName caps a room name in bytes; 0: no cap.
+	MaxName int
+	// Epoch starts the epoch of every stream this table creates; default: random (a new one for every
+	// table, so a restarted node never reuses an epoch).
+	Epoch string
+}
+
 // Table is the room table. Safe from any goroutine.
 type Table[M Member[M]] struct {
 	shards  [numShards]shard[M]
 	stripes [numStripes]sync.Mutex
 	seed    maphash.Seed
+	opts    Options[M]
 	loops   int
 	fan     Fanout[M]
-	rooms   atomic.Int64
 	broker  Broker
+	rooms   atomic.Int64 // room objects (with members, or with history only)
+	gen     atomic.Uint64
+	pubs    sync.Pool
+	stats   tableStats
 }
 
 type shard[M any] struct {
@@ -68,13 +112,43 @@ type shard[M any] struct {
 	rooms map[string]*Room[M]
 }
 
-// New returns a table for members spread over loops event loops, delivering through fan.
-func New[M Member[M]](loops int, fan Fanout[M]) *Table[M] {
-	t := &Table[M]{seed: maphash.MakeSeed(), loops: max(loops, 1), fan: fan}
+// New returns a table.
+func New[M Member[M]](o Options[M]) *Table[M] {
+	o.Loops = max(o.Loops, 1)
+	if o.Epoch == "" {
+		o.Epoch = randomEpoch()
+	}
+	if o.Frames == nil {
+		o.Frames = NewFramePool(&frame.Pool{})
+	}
+	t := &Table[M]{seed: maphash.MakeSeed(), opts: o, loops: o.Loops, fan: o.Fanout, broker: o.Broker}
 	for i := range t.shards {
 		t.shards[i].rooms = make(map[string]*Room[M])
 	}
 	return t
+}
+
+// randomEpoch is 8 random base32 characters.
+func randomEpoch() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
+
+// newEpoch names a new stream incarnation.
+func (t *Table[M]) newEpoch() string {
+	return t.opts.Epoch + "-" + strconv.FormatUint(t.gen.Add(1), 36)
+}
+
+// Broker returns the table's broker, or nil.
+func (t *Table[M]) Broker() Broker { return t.broker }
+
+// CheckName reports whether name is a valid room name for this table (ErrName when not).
+func (t *Table[M]) CheckName(name string) error {
+	if name == "" || (t.opts.MaxName > 0 && len(name) > t.opts.MaxName) || !utf8.ValidString(name) {
+		return ErrName
+	}
+	return nil
 }
 
 func (t *Table[M]) shard(name string) *shard[M] {
@@ -98,24 +172,29 @@ func (t *Table[M]) Lookup(name string) *Room[M] {
 // getOrCreate returns the room, creating it with opts when absent. Callers lock it and retry when they
 // find it dead.
 func (t *Table[M]) getOrCreate(name string, opts RoomOptions) *Room[M] {
+	if r := t.Lookup(name); r != nil {
+		return r
+	}
 	s := t.shard(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.rooms[name]; r != nil {
 		return r
 	}
-	r := newRoom[M](name, t.loops, opts)
+	r := newRoom[M](name, t.loops, opts, t.newEpoch())
 	s.rooms[name] = r
 	t.rooms.Add(1)
 	return r
 }
 
-// removeIfEmpty deletes an empty room from its shard.
+// removeIfEmpty forgets a room with no members and no history: its stream ends (a later room of the
+// same name starts a new epoch).
 func (t *Table[M]) removeIfEmpty(r *Room[M]) {
 	s := t.shard(r.name)
 	s.mu.Lock()
+	r.pubMu.Lock()
 	r.mu.Lock()
-	if r.count.Load() == 0 && !r.dead {
+	if r.count.Load() == 0 && r.st.n == 0 && r.waiters == nil && !r.dead {
 		r.dead = true
 		if s.rooms[r.name] == r {
 			delete(s.rooms, r.name)
@@ -123,6 +202,7 @@ func (t *Table[M]) removeIfEmpty(r *Room[M]) {
 		}
 	}
 	r.mu.Unlock()
+	r.pubMu.Unlock()
 	s.mu.Unlock()
 }
 
@@ -132,14 +212,16 @@ type RoomCount struct {
 	Members int    `json:"connections"`
 }
 
-// List returns every room with its member count, sorted by name.
-func (t *Table[M]) List() []RoomCount {
+// LocalList returns every room with members on this node and their local counts, sorted by name.
+func (t *Table[M]) LocalList() []RoomCount {
 	out := make([]RoomCount, 0, t.rooms.Load())
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.RLock()
 		for name, r := range s.rooms {
-			out = append(out, RoomCount{Name: name, Members: int(r.count.Load())})
+			if n := r.count.Load(); n > 0 {
+				out = append(out, RoomCount{Name: name, Members: int(n)})
+			}
 		}
 		s.mu.RUnlock()
 	}
@@ -147,20 +229,42 @@ func (t *Table[M]) List() []RoomCount {
 	return out
 }
 
-// Len is the number of live rooms.
-func (t *Table[M]) Len() int { return int(t.rooms.Load()) }
+// List returns every room with members in the cluster (this node, plus what the broker knows of the
+// others: eventually consistent) with their counts, sorted by name.
+func (t *Table[M]) List() []RoomCount {
+	local := t.LocalList()
+	if t.broker == nil {
+		return local
+	}
+	counts := t.broker.RemoteRooms()
+	for i := range local {
+		local[i].Members += counts[local[i].Name]
+		delete(counts, local[i].Name)
+	}
+	for name, n := range counts {
+		if n > 0 {
+			local = append(local, RoomCount{Name: name, Members: n})
+		}
+	}
+	sort.Slice(local, func(i, j int) bool { return local[i].Name < local[j].Name })
+	return local
+}
 
-// Count is the number of members of room name on this node (0 when it does not exist).
-func (t *Table[M]) Count(name string) int {
+// Len is the number of rooms with members on this node.
+func (t *Table[M]) Len() int { return len(t.LocalList()) }
+
+// LocalCount is the number of members of room name on this node (0 when it does not exist).
+func (t *Table[M]) LocalCount(name string) int {
 	if r := t.Lookup(name); r != nil {
 		return int(r.count.Load())
 	}
 	return 0
 }
 
-// ClusterCount is Count plus the members the broker knows of on other nodes.
-func (t *Table[M]) ClusterCount(name string) int {
-	n := t.Count(name)
+// Count is the number of members of room name in the cluster: LocalCount plus the members the broker
+// knows of on other nodes (eventually consistent).
+func (t *Table[M]) Count(name string) int {
+	n := t.LocalCount(name)
 	if t.broker != nil {
 		n += t.broker.RemoteCount(name)
 	}

@@ -17,10 +17,26 @@ type fakeConn struct {
 	loop int
 	ms   Membership[*fakeConn]
 	got  atomic.Int64
+	mu   sync.Mutex
+	offs []uint64 // offsets received, in order (deliveries and replays)
 }
 
 func (c *fakeConn) LoopIndex() int                     { return c.loop }
 func (c *fakeConn) Membership() *Membership[*fakeConn] { return &c.ms }
+func (c *fakeConn) Variant() uint8                     { return uint8(c.id % 2) }
+
+func (c *fakeConn) receive(p *Pub) {
+	c.got.Add(1)
+	c.mu.Lock()
+	c.offs = append(c.offs, p.Position.Offset)
+	c.mu.Unlock()
+}
+
+func (c *fakeConn) offsets() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]uint64(nil), c.offs...)
+}
 
 func newConns(n, loops int) []*fakeConn {
 	out := make([]*fakeConn, n)
@@ -30,28 +46,46 @@ func newConns(n, loops int) []*fakeConn {
 	return out
 }
 
-// countingFan records deliveries per member.
+// countingFan records deliveries per member; variant v of a publication is its main frame.
 type countingFan struct {
-	calls atomic.Int64
+	calls    atomic.Int64
+	prepared atomic.Int64
 }
 
-func (f *countingFan) Deliver(loop int, members []*fakeConn, skip *fakeConn, hasSkip bool, fs Frames) int {
-	fr := fs[0]
+func (f *countingFan) Prepare(p *Pub, variants []uint8) {
+	for _, v := range variants {
+		if p.Frames[v] == nil {
+			f.prepared.Add(1)
+			p.Main.Retain(1)
+			p.Frames[v] = p.Main
+		}
+	}
+}
+
+func (f *countingFan) Deliver(loop int, members []*fakeConn, skip *fakeConn, hasSkip bool, p *Pub) int {
 	f.calls.Add(1)
 	n := 0
 	for _, m := range members {
 		if m.loop != loop {
 			panic("member in the wrong loop slice")
 		}
+		if p.Frames[m.Variant()] == nil {
+			panic("variant not prepared")
+		}
 		if hasSkip && m == skip {
 			continue
 		}
-		m.got.Add(1)
+		m.receive(p)
 		n++
 	}
-	fr.Retain(n)
-	fr.Release(n)
 	return n
+}
+
+func (f *countingFan) Replay(m *fakeConn, p *Pub) {
+	if p.Frames[m.Variant()] == nil {
+		panic("variant not prepared for replay")
+	}
+	m.receive(p)
 }
 
 func newFrame(p *FramePool, s string) *Frame {
@@ -60,28 +94,54 @@ func newFrame(p *FramePool, s string) *Frame {
 	return p.Finish(buf, frame.OpText)
 }
 
-func TestJoinLeaveBroadcast(t *testing.T) {
+// testTable is a table over loops loops with history opts for rooms created by publications.
+func testTable(loops int, defaults RoomOptions) (*Table[*fakeConn], *countingFan) {
 	fan := &countingFan{}
-	tb := New[*fakeConn](3, fan)
 	fp := NewFramePool(&frame.Pool{})
+	return New(Options[*fakeConn]{Loops: loops, Fanout: fan, Frames: fp, Defaults: defaults}), fan
+}
+
+// publish publishes s to room (except skip when not nil) and returns the result.
+func publish(tb *Table[*fakeConn], room, s string, skip *fakeConn) PubResult {
+	p := tb.NewPub(room)
+	p.Main = newFrame(tb.opts.Frames, s)
+	if skip != nil {
+		tb.Skip(p, skip)
+	}
+	var res PubResult
+	p.OnDone(func(r PubResult) { res = r })
+	tb.Publish(p)
+	return res
+}
+
+func join(t testing.TB, tb *Table[*fakeConn], room string, c *fakeConn, o RoomOptions) Position {
+	t.Helper()
+	pos, err := tb.Join(room, c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+func TestJoinLeaveBroadcast(t *testing.T) {
+	tb, fan := testTable(3, RoomOptions{})
 	conns := newConns(10, 3)
 	for _, c := range conns {
-		if err := tb.Join("a", c, RoomOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		join(t, tb, "a", c, RoomOptions{})
 	}
-	_ = tb.Join("a", conns[0], RoomOptions{}) // twice: no-op
+	join(t, tb, "a", conns[0], RoomOptions{}) // twice: no-op
 	if got := tb.Count("a"); got != 10 {
 		t.Fatalf("count %d", got)
 	}
-	f := newFrame(fp, "hi")
-	if n := tb.Broadcast("a", conns[0], true, Frames{f}); n != 9 {
-		t.Fatalf("delivered to %d, want 9", n)
+	if res := publish(tb, "a", "hi", conns[0]); res.Delivered != 9 || res.Position.Offset != 1 {
+		t.Fatalf("delivered to %d at %+v, want 9 at offset 1", res.Delivered, res.Position)
 	}
 	if fan.calls.Load() != 3 {
 		t.Fatalf("Deliver called %d times, want one per loop (3)", fan.calls.Load())
 	}
-	f.Release(1)
+	if fan.prepared.Load() != 2 {
+		t.Fatalf("%d variants prepared, want 2", fan.prepared.Load())
+	}
 	for i := 0; i < 10; i += 2 {
 		if !tb.Leave("a", conns[i]) {
 			t.Fatalf("leave %d", i)
@@ -90,11 +150,9 @@ func TestJoinLeaveBroadcast(t *testing.T) {
 	if tb.Leave("a", conns[0]) {
 		t.Fatal("second leave reported membership")
 	}
-	f = newFrame(fp, "again")
-	if n := tb.Broadcast("a", nil, false, Frames{f}); n != 5 {
-		t.Fatalf("delivered to %d, want 5", n)
+	if res := publish(tb, "a", "again", nil); res.Delivered != 5 || res.Position.Offset != 2 {
+		t.Fatalf("delivered to %d at %+v, want 5 at offset 2", res.Delivered, res.Position)
 	}
-	f.Release(1)
 	for i := 1; i < 10; i += 2 {
 		tb.LeaveAll(conns[i])
 	}
@@ -104,10 +162,10 @@ func TestJoinLeaveBroadcast(t *testing.T) {
 }
 
 func TestMembershipOrderAndLastRoom(t *testing.T) {
-	tb := New[*fakeConn](1, &countingFan{})
+	tb, _ := testTable(1, RoomOptions{})
 	c := newConns(1, 1)[0]
 	for _, r := range []string{"x", "y", "z"} {
-		_ = tb.Join(r, c, RoomOptions{})
+		join(t, tb, r, c, RoomOptions{})
 	}
 	if got := fmt.Sprint(tb.RoomsOf(c)); got != "[x y z]" {
 		t.Fatal(got)
@@ -129,13 +187,11 @@ func TestMembershipOrderAndLastRoom(t *testing.T) {
 // TestSwapRemoveIndexes leaves members in random order and checks that every broadcast reaches exactly
 // the members still in, which fails if a swap-remove leaves a stale index behind.
 func TestSwapRemoveIndexes(t *testing.T) {
-	fan := &countingFan{}
-	tb := New[*fakeConn](2, fan)
-	fp := NewFramePool(&frame.Pool{})
+	tb, _ := testTable(2, RoomOptions{})
 	conns := newConns(200, 2)
 	for _, c := range conns {
-		_ = tb.Join("r", c, RoomOptions{})
-		_ = tb.Join(fmt.Sprint("own", c.id%7), c, RoomOptions{})
+		join(t, tb, "r", c, RoomOptions{})
+		join(t, tb, fmt.Sprint("own", c.id%7), c, RoomOptions{})
 	}
 	in := map[*fakeConn]bool{}
 	for _, c := range conns {
@@ -145,10 +201,8 @@ func TestSwapRemoveIndexes(t *testing.T) {
 	for _, i := range order[:150] {
 		tb.Leave("r", conns[i])
 		delete(in, conns[i])
-		f := newFrame(fp, "x")
 		before := snapshot(conns)
-		tb.Broadcast("r", nil, false, Frames{f})
-		f.Release(1)
+		publish(tb, "r", "x", nil)
 		for j, c := range conns {
 			want := before[j]
 			if in[c] {
@@ -171,7 +225,7 @@ func snapshot(conns []*fakeConn) []int64 {
 
 // TestLimitUnderJoinStorm joins 500 members concurrently to a room capped at 100.
 func TestLimitUnderJoinStorm(t *testing.T) {
-	tb := New[*fakeConn](4, &countingFan{})
+	tb, _ := testTable(4, RoomOptions{})
 	conns := newConns(500, 4)
 	var ok, full atomic.Int64
 	var wg sync.WaitGroup
@@ -179,7 +233,7 @@ func TestLimitUnderJoinStorm(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := tb.Join("capped", c, RoomOptions{Limit: 100})
+			_, err := tb.Join("capped", c, RoomOptions{Limit: 100})
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -199,8 +253,7 @@ func TestLimitUnderJoinStorm(t *testing.T) {
 // TestConcurrentChurn runs joins, leaves, broadcasts and LeaveAll from many goroutines (for -race) and
 // checks the table ends empty and consistent.
 func TestConcurrentChurn(t *testing.T) {
-	tb := New[*fakeConn](4, &countingFan{})
-	fp := NewFramePool(&frame.Pool{})
+	tb, _ := testTable(4, RoomOptions{})
 	conns := newConns(64, 4)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -213,13 +266,11 @@ func TestConcurrentChurn(t *testing.T) {
 				room := fmt.Sprint("room", rng.IntN(5))
 				switch rng.IntN(4) {
 				case 0, 1:
-					_ = tb.Join(room, c, RoomOptions{History: 4})
+					_, _ = tb.Join(room, c, RoomOptions{History: HistoryOptions{Size: 4}})
 				case 2:
 					tb.Leave(room, c)
 				default:
-					f := newFrame(fp, "m")
-					tb.Broadcast(room, c, true, Frames{f})
-					f.Release(1)
+					publish(tb, room, "m", c)
 				}
 			}
 		}(uint64(g))
@@ -239,25 +290,6 @@ func TestConcurrentChurn(t *testing.T) {
 	}
 	if tb.Len() != 0 {
 		t.Fatalf("%d rooms left", tb.Len())
-	}
-}
-
-func TestHistoryRing(t *testing.T) {
-	tb := New[*fakeConn](1, &countingFan{})
-	fp := NewFramePool(&frame.Pool{})
-	c := newConns(1, 1)[0]
-	_ = tb.Join("h", c, RoomOptions{History: 3})
-	for i := 0; i < 5; i++ {
-		f := newFrame(fp, fmt.Sprint("m", i))
-		tb.Broadcast("h", nil, false, Frames{f})
-		f.Release(1)
-	}
-	var got []string
-	for _, e := range tb.Lookup("h").History() {
-		got = append(got, string(e.Data))
-	}
-	if fmt.Sprint(got) != "[m2 m3 m4]" {
-		t.Fatal(got)
 	}
 }
 

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"github.com/openspeed/wsd/frame"
+	"github.com/openspeed/wsd/rooms"
+)
+
+// A connection receives publications in one variant, fixed at its upgrade (Conn.mode): the codec of a
+// structured value, whether the frame is compressed once for everyone (permessage-deflate without
+// server context takeover), and the route's Render (the envelope a route wraps publications in).
+// The room table builds each variant its members need once per publication.
+const (
+	variantMsgPack  uint8 = 1 << 0
+	variantDeflate  uint8 = 1 << 1
+	variantRenderSh       = 3 // render index (1..maxRenders) in the bits from here
+	maxRenders            = rooms.MaxVariants>>variantRenderSh - 1
+)
+
+// member is a *Conn as the room table sees it.
+type member struct{ c *Conn }
+
+// LoopIndex implements rooms.Member.
+func (m member) LoopIndex() int { return m.c.loop.idx }
+
+// Membership implements rooms.Member.
+func (m member) Membership() *rooms.Membership[member] { return &m.c.ms }
+
+// Variant implements rooms.Member.
+func (m member) Variant() uint8 { return m.c.variant() }
+
+// variant is the publication variant the connection receives.
+func (c *Conn) variant() uint8 {
+	v := uint8(c.codecIdx())
+	if c.mode&(modeDeflate|modeServerTakeover) == modeDeflate {
+		v |= variantDeflate
+	}
+	if c.route != nil {
+		v |= c.route.render << variantRenderSh
+	}
+	return v
+}
+
+// fanout is the engine side of the room table.
+type fanout struct{ a *App }
+
+// Prepare implements rooms.Fanout.
+func (f fanout) Prepare(p *rooms.Pub, variants []uint8) {
+	for _, v := range variants {
+		f.a.prepare(p, v)
+	}
+}
+
+// prepare builds (once) the frame of variant v of p and returns it.
+func (a *App) prepare(p *rooms.Pub, v uint8) *rooms.Frame {
+	if f := p.Frames[v]; f != nil {
+		return f
+	}
+	var f *rooms.Frame
+	switch {
+	case v&variantDeflate != 0:
+		plain := a.prepare(p, v&^variantDeflate)
+		if len(plain.Payload()) < int(a.minThreshold.Load()) {
+			plain.Retain(1) // too short for any route to compress
+			f = plain
+		} else {
+			buf := a.frames.Buffer()
+			buf.B = a.deflate.Compress(buf.B, plain.Payload())
+			f = a.frames.FinishRsv(buf, plain.Opcode(), frame.Rsv1)
+		}
+	case v>>variantRenderSh != 0:
+		f = a.render(p, v)
+	default:
+		f = p.Main
+		if v&variantMsgPack != 0 && p.Alt != nil {
+			f = p.Alt
+		}
+		f.Retain(1)
+	}
+	p.Frames[v] = f
+	return f
+}
+
+// render builds the frame of a route that wraps publications (RouteOptions.Render).
+func (a *App) render(p *rooms.Pub, v uint8) *rooms.Frame {
+	base := a.prepare(p, v&variantMsgPack)
+	fn := a.renders[v>>variantRenderSh-1]
+	buf := a.frames.Buffer()
+	pub := Publication{Room: p.Room, Position: p.Position,
+		Message: Message{op: base.Opcode(), data: base.Payload()}}
+	var op Opcode
+	buf.B, op = fn(buf.B, pub)
+	if op != OpText && op != OpBinary {
+		op = OpText
+	}
+	return a.frames.Finish(buf, op)
+}
+
+// Deliver implements rooms.Fanout.
+func (f fanout) Deliver(loop int, members []member, skip member, hasSkip bool, p *rooms.Pub) int {
+	loops := f.a.loopList()
+	if loop >= len(loops) {
+		return 0
+	}
+	var s *Conn
+	if hasSkip {
+		s = skip.c
+	}
+	return loops[loop].enqueueFrames(members, s, p, itemData)
+}
+
+// Replay implements rooms.Fanout: a recovered publication is never dropped by the slow-consumer
+// policy (what it costs is bounded by the room's history).
+func (f fanout) Replay(m member, p *rooms.Pub) {
+	m.c.loop.enqueueFrames([]member{m}, nil, p, itemReplay)
+}
+
+// frameFor picks the frame of p that c receives: its variant, or the plain one when the message is
+// under the route's compression threshold.
+func (c *Conn) frameFor(p *rooms.Pub) *rooms.Frame {
+	v := c.variant()
+	f := p.Frames[v]
+	if v&variantDeflate != 0 && f != nil && f.Rsv() != 0 {
+		if plain := p.Frames[v&^variantDeflate]; plain != nil &&
+			len(plain.Payload()) < c.route.compress.Threshold {
+			return plain
+		}
+	}
+	return f
+}
