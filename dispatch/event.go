@@ -44,6 +44,12 @@ func NewEvent(typ string, data []byte, c Codec, s Sender) Event {
 	return Event{typ: typ, data: data, codec: c, s: s}
 }
 
+// WithData returns the event over data instead (a copy of its message, to keep it).
+func (e Event) WithData(data []byte) Event {
+	e.data = data
+	return e
+}
+
 // Type is the event's "type".
 func (e Event) Type() string { return e.typ }
 

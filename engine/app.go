@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,7 +36,9 @@ type App struct {
 	frames  *rooms.FramePool    // shared (broadcast) frames
 	deflate deflate.Pools       // permessage-deflate compressors and inflaters
 	table   *rooms.Table[member]
-	renders []func(dst []byte, p Publication) ([]byte, Opcode) // RouteOptions.Render by index (set before Start)
+	renders []renderHook // the RouteOptions.Render of the routes that set one (set before Start)
+	idBase  string       // starts every connection id (random, per App)
+	ids     atomic.Uint64
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
@@ -58,6 +62,7 @@ type App struct {
 	runErr   error
 	stopOnce sync.Once
 
+	lastSweep  time.Time // last history sweep (ticker goroutine only)
 	poke       chan struct{}
 	stopTicker chan struct{}
 	tickerDone chan struct{}
@@ -67,6 +72,7 @@ type App struct {
 func New(cfg Config) *App {
 	a := &App{
 		cfg:        cfg.withDefaults(),
+		idBase:     randomID(),
 		start:      time.Now(),
 		bg:         context.Background(),
 		drained:    make(chan struct{}),
@@ -92,6 +98,13 @@ func New(cfg Config) *App {
 	return a
 }
 
+// randomID is 8 random base32 characters.
+func randomID() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
+
 // Config returns the effective configuration (defaults applied). Safe from any goroutine.
 func (a *App) Config() Config { return a.cfg }
 
@@ -115,24 +128,23 @@ func (a *App) Start(addr string) error {
 	return nil
 }
 
-// Listen is Start followed by waiting until the server stops (Shutdown). It returns nil after a
-// Shutdown, or the error that stopped the server.
-func (a *App) Listen(addr string) error {
-	if err := a.Start(addr); err != nil {
-		return err
-	}
+// Wait blocks until the server stops and returns why: nil after Shutdown or Drain, else the error
+// that stopped it. Safe from any goroutine.
+func (a *App) Wait() error {
 	<-a.runDone
 	return a.runErr
 }
 
-// Run serves on addr until ctx is done, then shuts down gracefully, giving connections grace to close.
-func (a *App) Run(ctx context.Context, addr string, grace time.Duration) error {
+// Run serves on addr until ctx is done, then shuts down gracefully (Shutdown, giving connections
+// Config.ShutdownTimeout to close). It returns the bind error, the error that stopped the server, or
+// the Shutdown's error. Call it once, after registering routes.
+func (a *App) Run(ctx context.Context, addr string) error {
 	if err := a.Start(addr); err != nil {
 		return err
 	}
 	select {
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer cancel()
 		return a.Shutdown(sctx)
 	case <-a.runDone:
@@ -170,9 +182,6 @@ func (a *App) gnetOptions() []gnet.Option {
 
 // Addr is the bound listening address once Start has returned (nil before). Safe from any goroutine.
 func (a *App) Addr() net.Addr { return a.addr }
-
-// Connections is the number of open sockets (upgraded or not). Safe from any goroutine.
-func (a *App) Connections() int { return int(a.conns.Load()) }
 
 // boot runs in gnet's OnBoot: it learns the bound address.
 func (a *App) boot(eng gnet.Engine) {

@@ -38,15 +38,15 @@ func ahServer(t *testing.T) (*App, string, *atomic.Int64) {
 	var opens atomic.Int64
 	app, addr := bootApp(t, Config{}, func(a *App) {
 		ptEchoRoute(a)
-		a.WS("/hook/:room", func(ws *Conn, ctx *Context) {
+		a.Route("/hook/:room", Handlers{Open: func(ws *Conn, ctx *Context) {
 			opens.Add(1)
 			u, ok := ws.Data().(*ahUser)
 			if !ok {
-				_ = ws.SendText(fmt.Sprintf("no user data: %T", ws.Data()))
+				_ = ws.Send(fmt.Sprintf("no user data: %T", ws.Data()))
 				return
 			}
-			_ = ws.SendText(u.Room + " " + u.Token + " " + u.Agent + " " + u.Remote)
-		}, RouteOptions{Upgrade: ahHook})
+			_ = ws.Send(u.Room + " " + u.Token + " " + u.Agent + " " + u.Remote)
+		}, Options: RouteOptions{Upgrade: ahHook}})
 	})
 	return app, addr, &opens
 }
@@ -116,10 +116,10 @@ func TestHookSeedStyleErrorThenClose(t *testing.T) {
 		a.WS("/seed", func(ws *Conn, ctx *Context) {
 			if ctx.Query("token") != "good" {
 				_ = ws.Send(map[string]string{"type": "error", "error": "unauthorized"})
-				_ = ws.Close(ClosePolicyViolation, "unauthorized")
+				ws.CloseWith(ClosePolicyViolation, "unauthorized")
 				return
 			}
-			ws.OnMessage(func(m Message) { _ = ws.SendMessage(m) })
+			ws.OnMessage(func(m Message) { _ = ws.Send(m) })
 		})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
@@ -209,7 +209,7 @@ func TestOriginAllowList(t *testing.T) {
 func TestOriginRejectMissing(t *testing.T) {
 	app, addr := bootApp(t, Config{}, func(a *App) {
 		ptEchoRoute(a)
-		a.WS("/browser", echoOpen, RouteOptions{RejectMissingOrigin: true})
+		a.Route("/browser", Handlers{Open: echoOpen, Options: RouteOptions{RejectMissingOrigin: true}})
 	})
 	k := ptKeep(t, addr, "/echo", nil) // no Origin, on a route with the default policy
 	ahCheckOrigins(t, addr, "/browser", k, []ahOriginCase{

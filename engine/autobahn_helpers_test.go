@@ -36,7 +36,7 @@ func abStartEchoApp(t *testing.T, cfg Config) string {
 	}
 	app := New(cfg)
 	app.WS(abEchoPath, func(ws *Conn, _ *Context) {
-		ws.OnMessage(func(m Message) { _ = ws.SendMessage(m) })
+		ws.OnMessage(func(m Message) { _ = ws.Send(m) })
 	})
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

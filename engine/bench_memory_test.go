@@ -23,7 +23,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 		{"route-style", func(app *App) {
 			app.Route("/r", Handlers{
 				Open:    func(ws *Conn, ctx *Context) { _ = ws.Join("room") },
-				Message: func(ws *Conn, m Message) { _, _ = ws.Broadcast(ws.Room(), m) },
+				Message: func(ws *Conn, m Message) { _ = ws.Broadcast(ws.Room(), m) },
 				Options: RouteOptions{ReleaseContext: true},
 			})
 		}},
@@ -31,9 +31,9 @@ func BenchmarkIdleMemory(b *testing.B) {
 			app.WS("/r", func(ws *Conn, ctx *Context) {
 				room, user := ctx.Param("room"), ctx.QueryDefault("user", "Anonymous")
 				_ = ws.Join("room")
-				ws.OnMessage(func(m Message) { _, _ = ws.BroadcastAll(room, user+": "+m.Text()) })
+				ws.OnMessage(func(m Message) { _ = ws.BroadcastAll(room, user+": "+m.Text()) })
 				ws.On("join-room", func(e Event) { ws.Leave(room); _ = ws.Join(e.String("room")) })
-				ws.OnClose(func(CloseInfo) { _, _ = ws.Broadcast(room, user+" left the room") })
+				ws.OnClose(func(CloseInfo) { _ = ws.Broadcast(room, user+" left the room") })
 			})
 		}},
 	}
@@ -58,7 +58,7 @@ func idleHeapPerConn(b *testing.B, setup func(*App), n int) float64 {
 	fds := make([]int, 0, n)
 	defer func() {
 		for _, fd := range fds {
-			_ = unix.Close(fd)
+			unix.Close(fd)
 		}
 	}()
 	req := []byte(upgradeRequest("/r?user=someone"))

@@ -36,7 +36,7 @@ func millionState(b *testing.B, n int) (float64, time.Duration) {
 		c := &Conn{loop: l, route: ws, tidx: -1, phase: phaseOpen, flags: flagUpgraded}
 		c.state.Store(uint32(StateOpen))
 		l.schedule(c, app.now()+ws.pingTicks+uint32(i%wheelSlots))
-		if err := app.table.Join(fmt.Sprint("room-", i%1000), member{c}, ws.roomOpts); err != nil {
+		if _, err := app.table.Join(fmt.Sprint("room-", i%1000), member{c}, ws.roomOpts); err != nil {
 			b.Fatal(err)
 		}
 		conns[i] = c

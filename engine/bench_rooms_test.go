@@ -49,7 +49,7 @@ func benchFanout(b *testing.B, members int) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		app.PublishFrame("bench", frame.OpBinary, payload)
+		_ = app.Publish("bench", NewMessage(frame.OpBinary, payload), nil)
 		for received.Load() < int64(i+1-64)*int64(members) { // at most 64 broadcasts in flight
 			time.Sleep(10 * time.Microsecond)
 		}

@@ -24,7 +24,7 @@ func BenchmarkEcho(b *testing.B) {
 
 func benchEcho(b *testing.B, size int) {
 	app := New(Config{Loops: 1})
-	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) }})
+	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) }})
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		b.Fatal(err)
 	}

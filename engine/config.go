@@ -45,6 +45,10 @@ type Config struct {
 	// "idle timeout" (its close handler fires). Default: 2 × PingInterval (60 s); negative disables it.
 	IdleTimeout time.Duration
 
+	// ShutdownTimeout is how long Run gives connections to close after its context is done.
+	// Default: 10 s.
+	ShutdownTimeout time.Duration
+
 	// ReadBufferSize is the size of each event loop's shared read buffer (gnet ReadBufferCap).
 	// Default: 64 KiB. It is per loop, not per connection.
 	ReadBufferSize int
@@ -187,6 +191,13 @@ type RouteOptions struct {
 	MaxRoomMembers int
 	History        HistoryOptions
 
+	// Presence lists the route's connections in the presence of the rooms they join (App.Presence),
+	// with the user set by Conn.SetUser. PresenceEvents also sends the route's connections a message
+	// when a connection that takes part in presence joins or leaves one of their rooms: it goes
+	// through Render (Publication.Presence set), so it needs Render. Defaults: off.
+	Presence       bool
+	PresenceEvents bool
+
 	// Render, when set, wraps every room publication this route's connections receive: it appends the
 	// message to send for p to dst and returns it with its opcode (OpText or OpBinary). It runs once per
 	// publication per node for all the route's members (not per member), on the publisher's goroutine
@@ -293,6 +304,9 @@ func (c Config) withDefaults() Config {
 		if c.PingInterval < 0 {
 			c.IdleTimeout = 2 * DefaultPingInterval
 		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = DefaultReadBufferSize

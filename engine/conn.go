@@ -2,9 +2,10 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"strconv"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/rooms"
@@ -43,12 +44,10 @@ var (
 	ErrClosed = errors.New("engine: connection is closing or closed")
 	// ErrControlTooLong: a ping payload over 125 bytes.
 	ErrControlTooLong = errors.New("engine: control frame payload over 125 bytes")
-	// ErrInvalidCloseCode: Close was asked to send a code that may not appear on the wire.
-	ErrInvalidCloseCode = errors.New("engine: close code not valid on the wire")
 	// ErrIdleTimeout is CloseInfo.Err of a connection closed for sending nothing within IdleTimeout.
 	ErrIdleTimeout = errors.New("engine: idle timeout")
-	// ErrBadOpcode: SendFrame was given an opcode other than text or binary.
-	ErrBadOpcode = errors.New("engine: SendFrame takes frame.OpText or frame.OpBinary")
+	// ErrBadOpcode: a Message to send or publish has an opcode other than OpText or OpBinary.
+	ErrBadOpcode = errors.New("engine: a message must be OpText or OpBinary")
 )
 
 // phase is the connection's state machine position. On-loop only.
@@ -117,6 +116,8 @@ type connExt struct {
 	deflate   *deflateState
 
 	data        any
+	id          uint64 // presence id (Conn.ID), assigned at the first use
+	user        string
 	ctx         *Context
 	subprotocol string
 	peerCode    frame.CloseCode
@@ -129,6 +130,7 @@ func (x *connExt) empty() bool {
 	return x.onMessage == nil && x.onClose == nil && x.onError == nil && x.onPing == nil &&
 		x.onPong == nil && x.onDrop == nil && x.onDrain == nil && x.events == nil && x.data == nil &&
 		x.ctx == nil && x.subprotocol == "" && x.failure == nil && x.peerReason == "" && x.peerCode == 0 &&
+		x.id == 0 && x.user == "" &&
 		x.rate == nil && x.deflate == nil
 }
 
@@ -162,6 +164,30 @@ func (c *Conn) Context() *Context {
 	return c.ext.ctx
 }
 
+// ID is the connection's id: unique in the cluster (a random prefix per App, then a counter). It is
+// assigned at the upgrade for routes with RouteOptions.Presence (then it is safe from any goroutine),
+// else at the first call: call it on the connection's loop (from a handler).
+func (c *Conn) ID() string {
+	x := c.x()
+	if x.id == 0 {
+		x.id = c.loop.app.ids.Add(1)
+	}
+	return c.loop.app.idBase + "." + strconv.FormatUint(x.id, 36)
+}
+
+// SetUser names the user of the connection in presence lists and events (RouteOptions.Presence).
+// Call it from the Open handler, before the connection joins rooms: a presence entry does not change
+// while the connection is in a room.
+func (c *Conn) SetUser(user string) { c.x().user = user }
+
+// User is the name set by SetUser ("" by default). Same goroutine rules as SetUser.
+func (c *Conn) User() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.user
+}
+
 // SetData attaches a user value to the connection. Call it on the connection's loop (from a handler);
 // from another goroutine, synchronize with the handlers that read it yourself.
 func (c *Conn) SetData(v any) { c.x().data = v }
@@ -174,10 +200,12 @@ func (c *Conn) Data() any {
 	return c.ext.data
 }
 
-// Send queues v as one message: a string as a text frame, a []byte as a binary frame, a Message
-// unchanged (same opcode), anything else encoded with the connection's codec: JSON text (goccy/go-json)
-// by default, MessagePack binary when the client negotiated the "msgpack" subprotocol. It copies v before returning.
-// It returns ErrClosed once the connection is closing. Safe from any goroutine.
+// Send queues v as one message: a string as a text message, a []byte as a binary message, a Message
+// with its own opcode (the zero-allocation echo), anything else encoded with the connection's codec:
+// JSON text (goccy/go-json) by default, MessagePack binary when the client negotiated the "msgpack"
+// subprotocol. It copies v before returning. It returns ErrClosed once the connection is closing,
+// ErrBadOpcode for a Message whose opcode is not OpText or OpBinary, ErrBackpressure when the slow-
+// consumer policy refused it, or the codec's error. Safe from any goroutine.
 func (c *Conn) Send(v any) error {
 	switch v := v.(type) {
 	case string:
@@ -185,30 +213,16 @@ func (c *Conn) Send(v any) error {
 	case []byte:
 		return c.sendFrame(frame.OpBinary, v, itemData)
 	case Message:
+		if v.op != frame.OpText && v.op != frame.OpBinary {
+			return ErrBadOpcode
+		}
 		return c.sendFrame(v.op, v.data, itemData)
 	}
 	return c.sendValue(v)
 }
 
-// SendFrame queues payload (copied) as one message with an explicit opcode (frame.OpText or
-// frame.OpBinary). Safe from any goroutine.
-func (c *Conn) SendFrame(op frame.Opcode, payload []byte) error {
-	if op != frame.OpText && op != frame.OpBinary {
-		return ErrBadOpcode
-	}
-	return c.sendFrame(op, payload, itemData)
-}
-
-// SendText queues s as a text message. Safe from any goroutine.
-func (c *Conn) SendText(s string) error { return c.sendString(frame.OpText, s) }
-
-// SendBinary queues b (copied) as a binary message. Safe from any goroutine.
-func (c *Conn) SendBinary(b []byte) error { return c.sendFrame(frame.OpBinary, b, itemData) }
-
-// SendMessage queues m with its own opcode: the zero-allocation echo. Safe from any goroutine.
-func (c *Conn) SendMessage(m Message) error { return c.sendFrame(m.op, m.data, itemData) }
-
-// Ping queues a ping frame with data (at most 125 bytes, copied). Safe from any goroutine.
+// Ping queues a ping frame with data (at most 125 bytes, copied; ErrControlTooLong past that).
+// The peer's pong runs the pong handler. Safe from any goroutine.
 func (c *Conn) Ping(data []byte) error {
 	if len(data) > frame.MaxControlPayload {
 		return ErrControlTooLong
@@ -216,22 +230,32 @@ func (c *Conn) Ping(data []byte) error {
 	return c.sendFrame(frame.OpPing, data, itemData)
 }
 
-// Close starts the closing handshake: it queues a close frame with code and reason (truncated to fit)
-// after everything already queued; Send fails from then on; the TCP connection is closed once the peer
-// answers, or after Config.CloseTimeout. Closing an already closing connection does nothing.
+// Close closes the connection normally (1000), like the browser's ws.close(): see CloseWith.
 // Safe from any goroutine.
-func (c *Conn) Close(code frame.CloseCode, reason string) error {
-	if code != frame.CloseNoStatus && !code.ValidOnWire() {
-		return ErrInvalidCloseCode
+func (c *Conn) Close() { c.CloseWith(CloseNormal, "") }
+
+// CloseWith starts the closing handshake with code and reason (truncated to the 123 bytes a close
+// frame holds): the close frame is queued after everything already queued, Send fails from then on,
+// and the TCP connection is closed once the peer answers, or after Config.CloseTimeout. Closing a
+// closing or closed connection does nothing. It panics when code may not be sent on the wire (1005,
+// 1006, 1015, or outside 1000-4999 ranges RFC 6455 allows), as that is a programming error.
+// Safe from any goroutine.
+func (c *Conn) CloseWith(code CloseCode, reason string) {
+	if !code.ValidOnWire() {
+		panic(fmt.Sprintf("engine: CloseWith(%d): code not valid on the wire", code))
 	}
+	c.closeWith(code, reason)
+}
+
+// closeWith queues a close frame (code may be CloseNoStatus: an empty close frame).
+func (c *Conn) closeWith(code CloseCode, reason string) {
 	buf := c.loop.app.bufs.Get()
 	buf.B = frame.AppendClose(buf.B, code, reason)
 	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
 	if err := c.enqueue(buf, len(buf.B)-len(wire), itemClose); err != nil {
-		return nil // already closing
+		return // already closing
 	}
 	c.state.CompareAndSwap(uint32(StateOpen), uint32(StateClosing))
-	return nil
 }
 
 // OnMessage sets the connection's message handler, replacing the route's. Call it from a handler
@@ -257,21 +281,16 @@ func (c *Conn) OnPong(fn func(data []byte)) { c.x().onPong = fn }
 // Message is one received data message. Its bytes belong to the engine and are valid only until the
 // handler it was passed to returns: copy them (or use Text) to keep them.
 type Message struct {
-	op   frame.Opcode
+	op   Opcode
 	data []byte
 }
 
-// NewMessage builds a message, e.g. for tests of handlers. Safe from any goroutine.
-func NewMessage(op frame.Opcode, data []byte) Message { return Message{op: op, data: data} }
+// NewMessage builds a message with an explicit opcode (OpText or OpBinary), to Send or Publish bytes
+// as text, or for tests of handlers. Safe from any goroutine.
+func NewMessage(op Opcode, data []byte) Message { return Message{op: op, data: data} }
 
-// Opcode is frame.OpText or frame.OpBinary.
-func (m Message) Opcode() frame.Opcode { return m.op }
-
-// IsText reports whether the message is a text message (valid UTF-8).
-func (m Message) IsText() bool { return m.op == frame.OpText }
-
-// IsBinary reports whether the message is a binary message.
-func (m Message) IsBinary() bool { return m.op == frame.OpBinary }
+// Opcode is OpText or OpBinary.
+func (m Message) Opcode() Opcode { return m.op }
 
 // Data returns the payload. It is valid until the handler returns.
 func (m Message) Data() []byte { return m.data }
@@ -279,14 +298,11 @@ func (m Message) Data() []byte { return m.data }
 // Text returns the payload as a string (a copy, safe to keep).
 func (m Message) Text() string { return string(m.data) }
 
-// UnsafeText returns the payload as a string without copying; valid until the handler returns.
-func (m Message) UnsafeText() string { return unsafe.String(unsafe.SliceData(m.data), len(m.data)) }
-
 // CloseInfo describes how a connection ended.
 type CloseInfo struct {
 	// Code is the peer's close code; CloseNoStatus (1005) when its close frame had none, CloseAbnormal
 	// (1006) when the TCP connection ended without a close frame from the peer.
-	Code frame.CloseCode
+	Code CloseCode
 	// Reason is the peer's close reason.
 	Reason string
 	// Err is why the server failed the connection (a *frame.ProtocolError, a handler panic), if it did.

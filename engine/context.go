@@ -45,9 +45,6 @@ func NewHTTPError(status int, message string) *HTTPError {
 
 func (e *HTTPError) Error() string { return e.Message }
 
-// App returns the App serving the request.
-func (c *Context) App() *App { return c.app }
-
 // Method is the request method ("GET", "POST", ...).
 func (c *Context) Method() string { return c.req.Method }
 

@@ -50,7 +50,7 @@ func BenchmarkEchoCompressed(b *testing.B) {
 
 func benchEchoCompressed(b *testing.B, c Compression, size int) {
 	app := New(Config{Loops: 1})
-	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 		Options: RouteOptions{Compression: &c}})
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		b.Fatal(err)
@@ -206,7 +206,7 @@ func benchBroadcastCompressed(b *testing.B, c Compression, members int) {
 		go dbCountFrames(nc, &received, &wg)
 	}
 	payload := string(abTextPayload(4 << 10))
-	_, _ = app.Publish("bench", payload) // warm up: pools, and the compressors of context takeover
+	_ = app.Publish("bench", payload, nil) // warm up: pools, and the compressors of context takeover
 	for received.Load() < int64(members) {
 		time.Sleep(10 * time.Microsecond)
 	}
@@ -214,7 +214,7 @@ func benchBroadcastCompressed(b *testing.B, c Compression, members int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		_, _ = app.Publish("bench", payload)
+		_ = app.Publish("bench", payload, nil)
 		for received.Load() < int64(i+1-64)*int64(members) { // at most 64 broadcasts in flight
 			time.Sleep(10 * time.Microsecond)
 		}
@@ -291,7 +291,7 @@ func idleCompressedHeapPerConn(b *testing.B, c Compression, n int, message bool)
 	app := New(Config{Loops: 2, PingInterval: -1, IdleTimeout: -1})
 	app.Route("/r", Handlers{
 		Open:    func(ws *Conn, ctx *Context) { _ = ws.Join("room") },
-		Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+		Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 		Options: RouteOptions{ReleaseContext: true, Compression: &c},
 	})
 	if err := app.Start("127.0.0.1:0"); err != nil {
@@ -305,7 +305,7 @@ func idleCompressedHeapPerConn(b *testing.B, c Compression, n int, message bool)
 	fds := make([]int, 0, n)
 	defer func() {
 		for _, fd := range fds {
-			_ = unix.Close(fd)
+			unix.Close(fd)
 		}
 	}()
 	for i := 0; i < n; i++ {

@@ -63,10 +63,10 @@ func dcStart(t *testing.T) *dcServer {
 	on := &engine.Compression{Enabled: true}
 	both := &engine.Compression{Enabled: true, ServerContextTakeover: true, ClientContextTakeover: true}
 	server := &engine.Compression{Enabled: true, ServerContextTakeover: true}
-	app.WS("/echo", dcEcho, engine.RouteOptions{Compression: on})
-	app.WS("/echo-ct", dcEcho, engine.RouteOptions{Compression: both})
-	app.WS("/room", dcJoin, engine.RouteOptions{Compression: on})
-	app.WS("/room-ct", dcJoin, engine.RouteOptions{Compression: server})
+	app.Route("/echo", engine.Handlers{Open: dcEcho, Options: engine.RouteOptions{Compression: on}})
+	app.Route("/echo-ct", engine.Handlers{Open: dcEcho, Options: engine.RouteOptions{Compression: both}})
+	app.Route("/room", engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: on}})
+	app.Route("/room-ct", engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: server}})
 	app.WS("/room-plain", dcJoin)
 	return dcRun(t, app)
 }
@@ -89,12 +89,12 @@ func dcRun(t *testing.T, app *engine.App) *dcServer {
 }
 
 func dcEcho(ws *engine.Conn, _ *engine.Context) {
-	ws.OnMessage(func(m engine.Message) { _ = ws.SendMessage(m) })
+	ws.OnMessage(func(m engine.Message) { _ = ws.Send(m) })
 }
 
 func dcJoin(ws *engine.Conn, _ *engine.Context) {
 	if err := ws.Join(dcRoom); err != nil {
-		_ = ws.Close(frame.CloseInternalError, err.Error())
+		ws.CloseWith(frame.CloseInternalError, err.Error())
 	}
 }
 
@@ -298,9 +298,9 @@ func dcPublish(t *testing.T, app *engine.App, pubs []dcPub, members int) {
 		var n int
 		var err error
 		if p.v == nil {
-			n = app.PublishFrame(dcRoom, p.op, p.data)
+			n, err = rmPublish(app, dcRoom, engine.NewMessage(p.op, p.data))
 		} else {
-			n, err = app.Publish(dcRoom, p.v)
+			n, err = rmPublish(app, dcRoom, p.v)
 		}
 		if err != nil || n != members {
 			t.Fatalf("publish %d: queued for %d (err %v), want %d members", i, n, err, members)
@@ -373,7 +373,7 @@ func TestDeflateBroadcastRouteThreshold(t *testing.T) {
 		{"/hi", engine.Compression{Enabled: true, Threshold: 4096}},
 		{"/hi-ct", engine.Compression{Enabled: true, Threshold: 4096, ServerContextTakeover: true}},
 	} {
-		app.WS(r.path, dcJoin, engine.RouteOptions{Compression: &r.c})
+		app.Route(r.path, engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: &r.c}})
 	}
 	s := dcRun(t, app)
 	lo := dcDialRaw(t, s, "/lo", "permessage-deflate", dcAnsNone)

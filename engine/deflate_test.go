@@ -76,7 +76,7 @@ func dfStart(t testing.TB, cfg Config) string {
 	app := New(cfg)
 	for _, p := range dfPolicies {
 		c := p.c
-		app.WS(p.path, dfEcho, RouteOptions{Compression: &c})
+		app.Route(p.path, Handlers{Open: dfEcho, Options: RouteOptions{Compression: &c}})
 	}
 	app.WS("/plain", dfEcho)
 	if err := app.Start("127.0.0.1:0"); err != nil {
@@ -86,7 +86,7 @@ func dfStart(t testing.TB, cfg Config) string {
 	return app.Addr().String()
 }
 
-func dfEcho(ws *Conn, _ *Context) { ws.OnMessage(func(m Message) { _ = ws.SendMessage(m) }) }
+func dfEcho(ws *Conn, _ *Context) { ws.OnMessage(func(m Message) { _ = ws.Send(m) }) }
 
 // dfUpgrade performs a handshake on path with the given Sec-WebSocket-Extensions lines (none or "":
 // no offer) and returns the client and the server's answer ("" when it sent none).
@@ -247,7 +247,7 @@ func TestDeflateThreshold(t *testing.T) {
 		{"/t1k-ct", Compression{Enabled: true, Threshold: 1024, ServerContextTakeover: true}},
 		{"/t1", Compression{Enabled: true, Threshold: 1}},
 	} {
-		app.WS(p.path, dfEcho, RouteOptions{Compression: &p.c})
+		app.Route(p.path, Handlers{Open: dfEcho, Options: RouteOptions{Compression: &p.c}})
 	}
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -277,8 +277,8 @@ func TestDeflateThreshold(t *testing.T) {
 func TestDeflateConfigCompression(t *testing.T) {
 	app := New(Config{Loops: 2, Compression: Compression{Enabled: true, Threshold: 1000}})
 	app.WS("/inherit", dfEcho)
-	app.WS("/off", dfEcho, RouteOptions{Compression: &Compression{}})
-	app.WS("/own", dfEcho, RouteOptions{Compression: &Compression{Enabled: true, ClientContextTakeover: true}})
+	app.Route("/off", Handlers{Open: dfEcho, Options: RouteOptions{Compression: &Compression{}}})
+	app.Route("/own", Handlers{Open: dfEcho, Options: RouteOptions{Compression: &Compression{Enabled: true, ClientContextTakeover: true}}})
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +318,8 @@ func TestDeflateSendFromGoroutine(t *testing.T) {
 			}
 		}()
 	}
-	app.WS("/push", open, RouteOptions{Compression: &Compression{Enabled: true}})
-	app.WS("/push-ct", open, RouteOptions{Compression: &Compression{Enabled: true, ServerContextTakeover: true}})
+	app.Route("/push", Handlers{Open: open, Options: RouteOptions{Compression: &Compression{Enabled: true}}})
+	app.Route("/push-ct", Handlers{Open: open, Options: RouteOptions{Compression: &Compression{Enabled: true, ServerContextTakeover: true}}})
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}

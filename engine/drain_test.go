@@ -27,7 +27,7 @@ func drServer(t *testing.T, cfg Config) (*App, string, *[numCloseSlots]atomic.In
 	app, addr := bootApp(t, cfg, func(a *App) {
 		a.Route("/room", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { _ = ws.Join("all") },
-			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closes[closeSlot(info.Code)].Add(1) },
 		})
 	})
@@ -38,7 +38,9 @@ func drServer(t *testing.T, cfg Config) (*App, string, *[numCloseSlots]atomic.In
 func drPublish(t *testing.T, app *App, members int) {
 	t.Helper()
 	for i := range drQueued {
-		if n, err := app.Publish("all", fmt.Sprintf("p%02d", i)); err != nil || n != members {
+		n := 0
+		err := app.Publish("all", fmt.Sprintf("p%02d", i), func(r PublishResult) { n = r.Delivered })
+		if err != nil || n != members {
 			t.Fatalf("Publish %d: queued for %d (%v), want %d", i, n, err, members)
 		}
 	}
@@ -144,8 +146,8 @@ func TestDrainDeliversQueuedMessages(t *testing.T) {
 	if got := closes[closeSlot(CloseGoingAway)].Load(); got != n+1 {
 		t.Fatalf("close handlers with the peer's 1001: %d, want %d", got, n+1)
 	}
-	if app.Connections() != 0 {
-		t.Fatalf("Connections() = %d after Drain", app.Connections())
+	if int(app.Stats().Connections) != 0 {
+		t.Fatalf("Connections() = %d after Drain", int(app.Stats().Connections))
 	}
 }
 
@@ -234,7 +236,7 @@ func TestDrainDeadline(t *testing.T) {
 			t.Fatalf("client %d: %v", i, err)
 		}
 	}
-	if app.Connections() != 0 {
-		t.Fatalf("Connections() = %d after Drain", app.Connections())
+	if int(app.Stats().Connections) != 0 {
+		t.Fatalf("Connections() = %d after Drain", int(app.Stats().Connections))
 	}
 }

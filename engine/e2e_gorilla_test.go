@@ -107,8 +107,8 @@ func report[T any](ch chan T, v T) {
 // at once instead of waiting for a message that will not come.
 func (s *e2eServer) echo(ws *engine.Conn) {
 	ws.OnMessage(func(m engine.Message) {
-		if err := ws.SendMessage(m); err != nil {
-			_ = ws.Close(frame.CloseInternalError, "echo: "+err.Error())
+		if err := ws.Send(m); err != nil {
+			ws.CloseWith(frame.CloseInternalError, "echo: "+err.Error())
 		}
 	})
 	ws.OnClose(func(info engine.CloseInfo) { report(s.closes, info) })
@@ -136,9 +136,7 @@ func (s *e2eServer) openClose(ws *engine.Conn, ctx *engine.Context) {
 	if err := ws.Send("before close"); err != nil {
 		panic(err)
 	}
-	if err := ws.Close(frame.CloseCode(code), "bye"); err != nil {
-		panic(err)
-	}
+	ws.CloseWith(frame.CloseCode(code), "bye")
 }
 
 func (s *e2eServer) openJSON(ws *engine.Conn, _ *engine.Context) {

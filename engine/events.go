@@ -1,13 +1,64 @@
 package engine
 
 import (
+	"fmt"
+
 	"github.com/openspeed/wsd/dispatch"
 	"github.com/openspeed/wsd/frame"
 )
 
 // Event is a custom event: a message that is an object with a string "type" field for which a handler
-// is registered (ws.On or Handlers.Events). Its bytes are valid until the handler returns.
-type Event = dispatch.Event
+// is registered (Conn.On or Handlers.Events). It is a small value passed to the handler, built
+// without allocation. Its bytes (Raw, Field) point into the engine's buffers and are valid only until
+// the handler returns; Detach copies them, so that the event (and its Reply) can outlive the handler.
+// The accessors read the first top-level field of that name; String copies, Int and Field do not
+// allocate. An Event is used by one goroutine at a time; Reply is safe from any goroutine.
+type Event struct{ e dispatch.Event }
+
+// Type is the event's "type".
+func (e Event) Type() string { return e.e.Type() }
+
+// Raw is the encoded message (JSON text, or MessagePack).
+func (e Event) Raw() []byte { return e.e.Raw() }
+
+// Field returns the raw encoding of the top-level field key (a JSON value as sent, or a MessagePack
+// value) and whether it is present (null included).
+func (e Event) Field(key string) ([]byte, bool) {
+	if e.e.Codec() == nil {
+		return nil, false
+	}
+	raw, _, ok := e.e.Codec().Field(e.e.Raw(), key)
+	return raw, ok
+}
+
+// String returns the top-level string field key (a copy), or "" when it is absent or not a string.
+func (e Event) String(key string) string { return e.e.String(key) }
+
+// Int returns the top-level integer field key, or 0 when it is absent or not an integer within int64.
+func (e Event) Int(key string) int64 { return e.e.Int(key) }
+
+// Decode decodes the whole message into v with the connection's codec; v never aliases the message.
+func (e Event) Decode(v any) error { return e.e.Decode(v) }
+
+// Reply acknowledges the event: it sends {"type":"ack","id":<the event's "id", as sent>,"data":v} to
+// the connection in its codec. It fails when the event has no "id" (the client asked for no ack),
+// for an encoding error, or once the connection is closing.
+func (e Event) Reply(v any) error { return e.e.Reply(v) }
+
+// Detach returns a copy of the event that owns its bytes: it stays valid after the handler returns,
+// for an answer that comes later (from a goroutine, or a publication's done callback).
+func (e Event) Detach() Event {
+	raw := append([]byte(nil), e.e.Raw()...)
+	return Event{e.e.WithData(raw)}
+}
+
+// replier sends an event's acknowledgement on its connection.
+type replier struct{ c *Conn }
+
+// SendFrame implements dispatch.Sender.
+func (r replier) SendFrame(op Opcode, payload []byte) error {
+	return r.c.sendFrame(op, payload, itemData)
+}
 
 // Codec indexes (Conn.codec) and the codecs they select.
 const (
@@ -40,10 +91,15 @@ type routeEvent struct {
 	fn  func(*Conn, Event)
 }
 
-// On registers fn for custom events of type typ on this connection (the seed's ws.on): a text message
-// {"type": typ, ...} (or, on a MessagePack connection, a binary MessagePack map with that "type") goes
-// to fn instead of the message handler. Call it from a handler on the connection's loop.
+// On registers fn for custom events of type typ on this connection (the plugin's ws.on): a text
+// message {"type": typ, ...} (or, on a MessagePack connection, a binary MessagePack map with that
+// "type") goes to fn instead of the message handler. The built-in events have their own methods, and
+// On panics for their names (so that no client can fire a close handler with {"type":"close"}):
+// "message" (OnMessage), "close" (OnClose), "error" (OnError), "ping" (OnPing), "pong" (OnPong),
+// "drop" (OnDrop), "drain" (OnDrain), "open" (the WS open handler). Call it from a handler on the
+// connection's loop.
 func (c *Conn) On(typ string, fn func(e Event)) {
+	checkEventName("On", typ)
 	x := c.x()
 	if x.events == nil {
 		x.events = make(map[string]connEvent)
@@ -51,9 +107,16 @@ func (c *Conn) On(typ string, fn func(e Event)) {
 	x.events[typ] = connEvent{typ, fn}
 }
 
-// Codec is the connection's codec for Send of structured values and for events. Safe from any
-// goroutine.
-func (c *Conn) Codec() dispatch.Codec { return codecs[c.codecIdx()] }
+// builtinEvents maps the built-in event names to what registers their handlers.
+var builtinEvents = map[string]string{"message": "OnMessage", "close": "OnClose", "error": "OnError",
+	"ping": "OnPing", "pong": "OnPong", "drop": "OnDrop", "drain": "OnDrain", "open": "the WS open handler"}
+
+// checkEventName panics for a built-in event name registered as a custom event.
+func checkEventName(where, typ string) {
+	if m, ok := builtinEvents[typ]; ok {
+		panic(fmt.Sprintf("engine: %s(%q): %q is a built-in event, not a custom one: use %s", where, typ, typ, m))
+	}
+}
 
 // deliver routes one complete message: to an event handler when it is an event with a registered
 // type, else to the message handler. Messages that are not events cost no allocation. On-loop only.
@@ -86,25 +149,16 @@ func (c *Conn) deliver(m Message) {
 	if x != nil {
 		if h, found := x.events[string(typ)]; found {
 			if c.allowEvent(h.typ) {
-				c.fireEvent(dispatch.NewEvent(h.typ, m.data, codec, c), h.fn, nil)
+				c.fireEvent(Event{dispatch.NewEvent(h.typ, m.data, codec, replier{c})}, h.fn, nil)
 			}
 			return
 		}
 	}
 	if h, found := route[string(typ)]; found {
 		if c.allowEvent(h.typ) {
-			c.fireEvent(dispatch.NewEvent(h.typ, m.data, codec, c), nil, h.fn)
+			c.fireEvent(Event{dispatch.NewEvent(h.typ, m.data, codec, replier{c})}, nil, h.fn)
 		}
 		return
 	}
 	c.fireMessage(m)
-}
-
-func (c *Conn) fireEvent(e Event, own func(Event), shared func(*Conn, Event)) {
-	defer c.recoverPanic("event")
-	if own != nil {
-		own(e)
-		return
-	}
-	shared(c, e)
 }

@@ -66,7 +66,7 @@ func evReport[T any](ch chan T, v T) {
 }
 
 func evMessage(ws *engine.Conn, m engine.Message) {
-	if m.IsBinary() {
+	if m.Opcode() == engine.OpBinary {
 		_ = ws.Send(fmt.Sprintf("binary:%d", len(m.Data())))
 		return
 	}

@@ -15,8 +15,8 @@ func Example() {
 	closed := make(chan engine.CloseInfo, 1)
 	app.WS("/echo/:name", func(ws *engine.Conn, ctx *engine.Context) {
 		name := ctx.QueryDefault("user", "Anonymous")
-		_ = ws.SendText("hello " + name + " from " + ctx.Param("name"))
-		ws.OnMessage(func(m engine.Message) { _ = ws.SendMessage(m) })
+		_ = ws.Send("hello " + name + " from " + ctx.Param("name"))
+		ws.OnMessage(func(m engine.Message) { _ = ws.Send(m) })
 		ws.OnClose(func(c engine.CloseInfo) { closed <- c }) // runs on the event loop
 	})
 	app.GET("/healthz", func(ctx *engine.Context) error { return ctx.String(http.StatusOK, "ok") })

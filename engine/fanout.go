@@ -28,6 +28,15 @@ func (m member) Membership() *rooms.Membership[member] { return &m.c.ms }
 // Variant implements rooms.Member.
 func (m member) Variant() uint8 { return m.c.variant() }
 
+// Presence implements rooms.Member.
+func (m member) Presence() (rooms.Client, bool) {
+	c := m.c
+	if c.route == nil || !c.route.opts.Presence {
+		return rooms.Client{}, false
+	}
+	return rooms.Client{User: c.User(), Conn: c.ID()}, true
+}
+
 // variant is the publication variant the connection receives.
 func (c *Conn) variant() uint8 {
 	v := uint8(c.codecIdx())
@@ -57,8 +66,13 @@ func (a *App) prepare(p *rooms.Pub, v uint8) *rooms.Frame {
 	}
 	var f *rooms.Frame
 	switch {
+	case p.Presence != nil && (v>>variantRenderSh == 0 || !a.renders[v>>variantRenderSh-1].presence):
+		return nil // a presence event, for a route that does not render them
 	case v&variantDeflate != 0:
 		plain := a.prepare(p, v&^variantDeflate)
+		if plain == nil {
+			return nil
+		}
 		if len(plain.Payload()) < int(a.minThreshold.Load()) {
 			plain.Retain(1) // too short for any route to compress
 			f = plain
@@ -82,11 +96,13 @@ func (a *App) prepare(p *rooms.Pub, v uint8) *rooms.Frame {
 
 // render builds the frame of a route that wraps publications (RouteOptions.Render).
 func (a *App) render(p *rooms.Pub, v uint8) *rooms.Frame {
-	base := a.prepare(p, v&variantMsgPack)
-	fn := a.renders[v>>variantRenderSh-1]
+	pub := Publication{Room: p.Room, Position: p.Position, Presence: p.Presence}
+	if p.Presence == nil {
+		base := a.prepare(p, v&variantMsgPack)
+		pub.Message = Message{op: base.Opcode(), data: base.Payload()}
+	}
+	fn := a.renders[v>>variantRenderSh-1].fn
 	buf := a.frames.Buffer()
-	pub := Publication{Room: p.Room, Position: p.Position,
-		Message: Message{op: base.Opcode(), data: base.Payload()}}
 	var op Opcode
 	buf.B, op = fn(buf.B, pub)
 	if op != OpText && op != OpBinary {

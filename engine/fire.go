@@ -37,74 +37,104 @@ func (c *Conn) recoverPanic(event string) {
 	c.fail(err)
 }
 
-func (c *Conn) fireOpen(ctx *Context) {
-	if fn := c.route.h.Open; fn != nil {
-		defer c.recoverPanic("open")
-		fn(c, ctx)
-	}
-}
-
-func (c *Conn) fireMessage(m Message) {
-	if x := c.ext; x != nil && x.onMessage != nil {
-		defer c.recoverPanic("message")
-		x.onMessage(m)
+// fire runs a connection's callback for event name with arg: the connection's own (Conn.OnX) when it
+// set one, else the route's shared one (Handlers.X); a panic becomes the error event and a 1011 close.
+// It is the one path every callback of a connection goes through.
+func fire[A any](c *Conn, name string, own func(A), shared func(*Conn, A), arg A) {
+	if own == nil && shared == nil {
 		return
 	}
-	if fn := c.route.h.Message; fn != nil {
-		defer c.recoverPanic("message")
-		fn(c, m)
+	defer c.recoverPanic(name)
+	if own != nil {
+		own(arg)
+		return
 	}
+	shared(c, arg)
+}
+
+// noArg adapts a callback without argument to fire.
+type noArg struct{}
+
+func adapt0(fn func()) func(noArg) {
+	if fn == nil {
+		return nil
+	}
+	return func(noArg) { fn() }
+}
+
+func adaptShared0(fn func(*Conn)) func(*Conn, noArg) {
+	if fn == nil {
+		return nil
+	}
+	return func(c *Conn, _ noArg) { fn(c) }
+}
+
+// hooks returns the connection's own callbacks and state, or nil.
+func (c *Conn) hooks() *connExt { return c.ext }
+
+func (c *Conn) fireOpen(ctx *Context) { fire(c, "open", nil, c.route.h.Open, ctx) }
+
+func (c *Conn) fireMessage(m Message) {
+	var own func(Message)
+	if x := c.hooks(); x != nil {
+		own = x.onMessage
+	}
+	fire(c, "message", own, c.route.h.Message, m)
 }
 
 func (c *Conn) firePing(data []byte) {
-	if x := c.ext; x != nil && x.onPing != nil {
-		defer c.recoverPanic("ping")
-		x.onPing(data)
-		return
+	var own func([]byte)
+	if x := c.hooks(); x != nil {
+		own = x.onPing
 	}
-	if fn := c.route.h.Ping; fn != nil {
-		defer c.recoverPanic("ping")
-		fn(c, data)
-	}
+	fire(c, "ping", own, c.route.h.Ping, data)
 }
 
 func (c *Conn) firePong(data []byte) {
-	if x := c.ext; x != nil && x.onPong != nil {
-		defer c.recoverPanic("pong")
-		x.onPong(data)
-		return
+	var own func([]byte)
+	if x := c.hooks(); x != nil {
+		own = x.onPong
 	}
-	if fn := c.route.h.Pong; fn != nil {
-		defer c.recoverPanic("pong")
-		fn(c, data)
+	fire(c, "pong", own, c.route.h.Pong, data)
+}
+
+func (c *Conn) fireClose(info CloseInfo) {
+	var own func(CloseInfo)
+	if x := c.hooks(); x != nil {
+		own = x.onClose
 	}
+	fire(c, "close", own, c.route.h.Close, info)
 }
 
 func (c *Conn) fireError(err error) {
 	if c.flags&flagUpgraded == 0 {
 		return
 	}
-	if x := c.ext; x != nil && x.onError != nil {
-		defer c.recoverPanic("error")
-		x.onError(err)
-		return
+	var own func(error)
+	if x := c.hooks(); x != nil {
+		own = x.onError
 	}
-	if fn := c.route.h.Error; fn != nil {
-		defer c.recoverPanic("error")
-		fn(c, err)
-	}
+	fire(c, "error", own, c.route.h.Error, err)
 }
 
-func (c *Conn) fireClose(info CloseInfo) {
-	if x := c.ext; x != nil && x.onClose != nil {
-		defer c.recoverPanic("close")
-		x.onClose(info)
-		return
+func (c *Conn) fireDrop() {
+	var own func()
+	if x := c.hooks(); x != nil {
+		own = x.onDrop
 	}
-	if fn := c.route.h.Close; fn != nil {
-		defer c.recoverPanic("close")
-		fn(c, info)
+	fire(c, "drop", adapt0(own), adaptShared0(c.route.h.Drop), noArg{})
+}
+
+func (c *Conn) fireDrain() {
+	var own func()
+	if x := c.hooks(); x != nil {
+		own = x.onDrain
 	}
+	fire(c, "drain", adapt0(own), adaptShared0(c.route.h.Drain), noArg{})
+}
+
+func (c *Conn) fireEvent(e Event, own func(Event), shared func(*Conn, Event)) {
+	fire(c, "event", own, shared, e)
 }
 
 // callHTTP runs a plain route's handler; a panic becomes a 500 and a log line.

@@ -107,6 +107,6 @@ func (c *Conn) shutdown(code frame.CloseCode, reason string) {
 		}
 		c.hs.closeAfter = true // a request is arriving: answer it, then close
 	case phaseOpen:
-		_ = c.Close(code, reason)
+		c.closeWith(code, reason)
 	}
 }

@@ -85,7 +85,7 @@ func (c *Conn) heartbeat(now uint32) {
 	}
 	if r.idleTicks > 0 && uint32(c.silent)*interval >= r.idleTicks {
 		c.x().failure = ErrIdleTimeout
-		_ = c.Close(frame.CloseGoingAway, "idle timeout")
+		c.closeWith(frame.CloseGoingAway, "idle timeout")
 		c.deadline = 0
 		return
 	}
@@ -122,15 +122,3 @@ func (c *Conn) congested() {
 // OnDrain sets the handler that runs (on the loop) when a connection that had messages dropped has
 // written its backlog down to half of MaxBackpressure. Call it from a handler on the connection's loop.
 func (c *Conn) OnDrain(fn func()) { c.x().onDrain = fn }
-
-func (c *Conn) fireDrain() {
-	if x := c.ext; x != nil && x.onDrain != nil {
-		defer c.recoverPanic("drain")
-		x.onDrain()
-		return
-	}
-	if fn := c.route.h.Drain; fn != nil {
-		defer c.recoverPanic("drain")
-		fn(c)
-	}
-}

@@ -25,7 +25,7 @@ func hbServer(t *testing.T) (string, <-chan hbClosed, *atomic.Int64) {
 	_, addr := bootApp(t, cfg, func(a *App) {
 		a.Route("/hb", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { ws.SetData(ctx.Query("id")) },
-			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Pong: func(ws *Conn, _ []byte) {
 				if ws.Data() == "gorilla" {
 					pongs.Add(1)
@@ -109,7 +109,7 @@ func TestHeartbeatRouteOverride(t *testing.T) {
 	_, addr := bootApp(t, cfg, func(a *App) {
 		ptEchoRoute(a)
 		a.Route("/quiet", Handlers{
-			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
 			Options: RouteOptions{PingInterval: -1, IdleTimeout: -1},
 		})
@@ -144,7 +144,7 @@ func TestHeartbeatPingsEveryInterval(t *testing.T) {
 		ptEchoRoute(a)
 		a.Route("/hb", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { ws.SetData(ctx.Query("id")) },
-			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Pong: func(ws *Conn, _ []byte) {
 				if ws.Data() == "gorilla" {
 					pongs.Add(1)

@@ -50,7 +50,7 @@ func TestLimitMessageAnnounced(t *testing.T) {
 	_, addr := bootApp(t, cfg, func(a *App) {
 		ptEchoRoute(a)
 		a.Route("/big", Handlers{
-			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
 		})
 	})
@@ -100,7 +100,7 @@ func TestLimitFrameSize(t *testing.T) {
 func TestLimitFragments(t *testing.T) {
 	_, addr := bootApp(t, Config{}, func(a *App) {
 		ptEchoRoute(a)
-		a.WS("/frag", echoOpen, RouteOptions{MaxFragments: 3})
+		a.Route("/frag", Handlers{Open: echoOpen, Options: RouteOptions{MaxFragments: 3}})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
 	r := wstest.Dial(t, addr, "/frag")

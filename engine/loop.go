@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/openspeed/wsd/rooms"
 	"github.com/panjf2000/gnet/v2"
@@ -44,6 +45,8 @@ type loop struct {
 
 	flushTask gnet.RunnableFunc
 	tickTask  gnet.RunnableFunc
+	queuedAt  atomic.Int64 // when the pending tick task was queued (ns since the App started)
+	lag       atomic.Int64 // the longest wait of a tick task since the last Stats call (ns)
 }
 
 func newLoop(app *App, el gnet.EventLoop, idx int) *loop {
@@ -56,12 +59,23 @@ func newLoop(app *App, el gnet.EventLoop, idx int) *loop {
 		return nil
 	}
 	l.tickTask = func(context.Context) error {
+		l.recordLag(int64(time.Since(app.start)) - l.queuedAt.Load())
 		l.enter()
 		l.runTimers()
 		l.exit()
 		return nil
 	}
 	return l
+}
+
+// recordLag keeps the longest wait of a tick task (from the ticker queueing it to the loop running it).
+func (l *loop) recordLag(d int64) {
+	for {
+		old := l.lag.Load()
+		if d <= old || l.lag.CompareAndSwap(old, d) {
+			return
+		}
+	}
 }
 
 // enter marks the start of a callback on the loop. On-loop only.
@@ -116,11 +130,11 @@ type outItem struct {
 type itemKind uint8
 
 const (
-	itemData  itemKind = iota // a data, ping or pong frame or an HTTP response
-	itemClose                 // our close frame: the connection is closing once it is written
-	itemLast                  // an HTTP response after which the connection closes
-	itemRaw                   // an HTTP response on a connection that stays open
-	itemReplay                // a recovered publication: data that the slow-consumer policy never drops
+	itemData   itemKind = iota // a data, ping or pong frame or an HTTP response
+	itemClose                  // our close frame: the connection is closing once it is written
+	itemLast                   // an HTTP response after which the connection closes
+	itemRaw                    // an HTTP response on a connection that stays open
+	itemReplay                 // a recovered publication: data that the slow-consumer policy never drops
 )
 
 func (it *outItem) bytes() []byte {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -195,9 +194,7 @@ func (k *ptKeeper) finish(t testing.TB) {
 
 // ptStats reads the App's counters.
 func ptStats(app *App) Stats {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return app.Stats(ctx)
+	return app.Stats()
 }
 
 // ptWaitFor polls cond for at most 10 s.
@@ -360,7 +357,7 @@ func TestProtectRateLimitDrop(t *testing.T) {
 	limit := &RateLimit{Messages: 10, Burst: 10}
 	app, addr := bootApp(t, Config{}, func(a *App) {
 		ptEchoRoute(a)
-		a.WS("/limited", echoOpen, RouteOptions{RateLimit: limit})
+		a.Route("/limited", Handlers{Open: echoOpen, Options: RouteOptions{RateLimit: limit}})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
 	polite := ptDial(t, addr, "/limited", nil, nil) // same route, own bucket
@@ -430,7 +427,7 @@ func TestProtectRateLimitClose(t *testing.T) {
 		ptEchoRoute(a)
 		a.Route("/strict", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { ws.SetData(ctx.Query("who")) },
-			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close: func(ws *Conn, info CloseInfo) {
 				if ws.Data() == "flooder" {
 					closed <- info
@@ -474,7 +471,7 @@ func TestProtectRateLimitBytes(t *testing.T) {
 	limit := &RateLimit{Bytes: 1000, BytesBurst: 1000}
 	_, addr := bootApp(t, Config{}, func(a *App) {
 		ptEchoRoute(a)
-		a.WS("/bytes", echoOpen, RouteOptions{RateLimit: limit})
+		a.Route("/bytes", Handlers{Open: echoOpen, Options: RouteOptions{RateLimit: limit}})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
 	r := wstest.Dial(t, addr, "/bytes")
@@ -498,11 +495,11 @@ func TestProtectRateLimitEvents(t *testing.T) {
 	limit := &RateLimit{Events: map[string]Rate{"chat": {PerSecond: 5, Burst: 5}}}
 	_, addr := bootApp(t, Config{}, func(a *App) {
 		ptEchoRoute(a)
-		a.WS("/events", func(ws *Conn, ctx *Context) {
-			ws.On("chat", func(e Event) { _ = ws.SendText("chat ok") })
-			ws.On("other", func(e Event) { _ = ws.SendText("other ok") })
-			ws.OnMessage(func(m Message) { _ = ws.SendMessage(m) })
-		}, RouteOptions{RateLimit: limit})
+		a.Route("/events", Handlers{Open: func(ws *Conn, ctx *Context) {
+			ws.On("chat", func(e Event) { _ = ws.Send("chat ok") })
+			ws.On("other", func(e Event) { _ = ws.Send("other ok") })
+			ws.OnMessage(func(m Message) { _ = ws.Send(m) })
+		}, Options: RouteOptions{RateLimit: limit}})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
 	r := wstest.Dial(t, addr, "/events")

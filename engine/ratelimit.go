@@ -133,7 +133,7 @@ func (c *Conn) rateLimited(now int64) bool {
 	c.loop.stats.rateLimited.Add(1)
 	if c.route.rate.Close {
 		c.x().failure = ErrRateLimited
-		_ = c.Close(ClosePolicyViolation, "rate limited")
+		c.closeWith(ClosePolicyViolation, "rate limited")
 		return false
 	}
 	st := c.ext.rate

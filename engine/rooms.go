@@ -38,7 +38,26 @@ type Publication struct {
 	// Message is the publication as published (for a structured value, in the codec of the members
 	// being rendered for). Its bytes are valid only during the call.
 	Message Message
+	// Presence, instead of a message, is a member joining or leaving the room (for routes with
+	// RouteOptions.PresenceEvents; it has no Position).
+	Presence *PresenceChange
 }
+
+// renderHook is a route's Render and whether it renders presence events.
+type renderHook struct {
+	fn       func(dst []byte, p Publication) ([]byte, Opcode)
+	presence bool
+}
+
+// Client is a connection as presence lists it: its user (Conn.SetUser) and its id (Conn.ID).
+type Client = rooms.Client
+
+// PresenceChange is a connection joining (Joined) or leaving a room.
+type PresenceChange = rooms.PresenceChange
+
+// Presence lists the connections in room whose route has RouteOptions.Presence: on this node, and on
+// the other nodes with a Broker (eventually consistent), sorted by user. Safe from any goroutine.
+func (a *App) Presence(room string) []Client { return a.table.Presence(room) }
 
 // Join adds the connection to room; it receives every publication of the room from then on. Joining a
 // room it is in does nothing. It returns ErrRoomFull when the room is at its member limit
@@ -268,15 +287,3 @@ func (a *App) RoomInfo(room string, after uint64, limit int) (RoomInfo, error) {
 // dropped by the slow-consumer policy since it last ran. Call it from a handler on the connection's
 // loop.
 func (c *Conn) OnDrop(fn func()) { c.x().onDrop = fn }
-
-func (c *Conn) fireDrop() {
-	if x := c.ext; x != nil && x.onDrop != nil {
-		defer c.recoverPanic("drop")
-		x.onDrop()
-		return
-	}
-	if fn := c.route.h.Drop; fn != nil {
-		defer c.recoverPanic("drop")
-		fn(c)
-	}
-}

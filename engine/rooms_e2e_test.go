@@ -87,20 +87,20 @@ func (s *rmServer) open(ws *engine.Conn, ctx *engine.Context) {
 }
 
 func (s *rmServer) message(ws *engine.Conn, m engine.Message) {
-	if n, ok := strings.CutPrefix(m.Text(), "bs "); ok && m.IsText() {
-		_, _ = ws.Broadcast(ws.Room(), "b-"+n)
+	if n, ok := strings.CutPrefix(m.Text(), "bs "); ok && m.Opcode() == engine.OpText {
+		_ = ws.Broadcast(ws.Room(), "b-"+n)
 		for _, o := range s.others(ws) {
 			_ = o.Send("s-" + n)
 		}
 		return
 	}
-	_, _ = ws.Broadcast(ws.Room(), m)
+	_ = ws.Broadcast(ws.Room(), m)
 }
 
 func (s *rmServer) close(ws *engine.Conn, _ engine.CloseInfo) {
 	id, _ := ws.Data().(string)
 	if room := ws.Room(); room != "" {
-		_, _ = ws.Broadcast(room, id+" left")
+		_ = ws.Broadcast(room, id+" left")
 	}
 	s.mu.Lock()
 	if s.conns[id] == ws {
@@ -276,12 +276,9 @@ func TestRoomsJoinBroadcast(t *testing.T) {
 		t.Fatalf("counts A %d B %d X %d", s.app.Count("A"), s.app.Count("B"), s.app.Count("X"))
 	}
 
-	n, err := a1.Broadcast("A", "hello")
-	rmSent(t, "Broadcast text", n, err, 2)
-	n, err = a1.Broadcast("A", []byte{0, 1, 0xff})
-	rmSent(t, "Broadcast binary", n, err, 2)
-	n, err = a1.BroadcastAll("A", map[string]int{"n": 1})
-	rmSent(t, "BroadcastAll JSON", n, err, 3)
+	rmSent(t, "Broadcast text", -1, a1.Broadcast("A", "hello"), -1)
+	rmSent(t, "Broadcast binary", -1, a1.Broadcast("A", []byte{0, 1, 0xff}), -1)
+	rmSent(t, "BroadcastAll JSON", -1, a1.BroadcastAll("A", map[string]int{"n": 1}), -1)
 	for _, id := range []string{"a2", "a3"} {
 		rmExpect(t, cl[id], gorilla.TextMessage, "hello")
 		rmExpect(t, cl[id], gorilla.BinaryMessage, "\x00\x01\xff")
@@ -289,7 +286,7 @@ func TestRoomsJoinBroadcast(t *testing.T) {
 	for _, id := range []string{"a1", "a2", "a3"} { // a1's first message: it got neither broadcast
 		rmExpect(t, cl[id], gorilla.TextMessage, `{"n":1}`)
 	}
-	n, err = s.app.Publish("B", "b-only")
+	n, err := rmPublish(s.app, "B", "b-only")
 	rmSent(t, "Publish B", n, err, 1)
 	rmExpect(t, cl["b1"], gorilla.TextMessage, "b-only") // B's first message: A's never reached it
 
@@ -297,8 +294,7 @@ func TestRoomsJoinBroadcast(t *testing.T) {
 		t.Fatal("a3.Leave(A) = false")
 	}
 	rmRooms(t, a3, "")
-	n, err = a1.Broadcast("A", "after")
-	rmSent(t, "Broadcast after leave", n, err, 1)
+	rmSent(t, "Broadcast after leave", -1, a1.Broadcast("A", "after"), -1)
 	rmExpect(t, cl["a2"], gorilla.TextMessage, "after")
 	if err := a3.Send("direct"); err != nil {
 		t.Fatal(err)
@@ -332,8 +328,8 @@ func TestRoomsBroadcastOrder(t *testing.T) {
 	go func() {
 		ws := s.lookup("sender")
 		for i := range count {
-			if n, err := ws.Broadcast("O", "g-"+strconv.Itoa(i)); n != 4 || err != nil {
-				done <- fmt.Errorf("broadcast %d: queued for %d, %v", i, n, err)
+			if err := ws.Broadcast("O", "g-"+strconv.Itoa(i)); err != nil {
+				done <- fmt.Errorf("broadcast %d: %v", i, err)
 				return
 			}
 		}
@@ -387,11 +383,11 @@ func TestRoomsCapJoinStorm(t *testing.T) {
 			Open: func(ws *engine.Conn, _ *engine.Context) {
 				if err := ws.Join("cap"); err != nil {
 					rmReport(errs, err)
-					_ = ws.SendText("full")
-					_ = ws.Close(engine.CloseTryAgainLater, "full")
+					_ = ws.Send("full")
+					ws.CloseWith(engine.CloseTryAgainLater, "full")
 					return
 				}
-				_ = ws.SendText("ok")
+				_ = ws.Send("ok")
 			},
 			Options: engine.RouteOptions{MaxRoomMembers: limit},
 		})
@@ -477,8 +473,12 @@ func TestRoomsLeaveOnClose(t *testing.T) {
 
 	_ = a.Close()
 	rmWaitFor(t, "room L removed", func() bool { return len(s.app.Rooms()) == 0 })
-	if _, err := s.app.RoomInfo("L"); !errors.Is(err, engine.ErrNoRoom) {
-		t.Fatalf("RoomInfo of a removed room: %v, want ErrNoRoom", err)
+	info, err := s.app.RoomInfo("L", 0, 0) // no members left: the history stays, for recovery
+	if err != nil || info.Connections != 0 || len(info.Messages) != 3 || info.Messages[2].Text != "a left" {
+		t.Fatalf("RoomInfo of a room without members: %+v, %v", info, err)
+	}
+	if _, err := s.app.RoomInfo("never", 0, 0); !errors.Is(err, engine.ErrNoRoom) {
+		t.Fatalf("RoomInfo of a room that never existed: %v, want ErrNoRoom", err)
 	}
 }
 
@@ -487,7 +487,7 @@ func TestRoomsLeaveOnClose(t *testing.T) {
 func TestRoomsPublish(t *testing.T) {
 	s := rmStart(t, engine.Config{}, func(s *rmServer) {
 		s.app.POST("/pub/:room", func(ctx *engine.Context) error {
-			n, err := s.app.Publish(ctx.Param("room"), string(ctx.Body()))
+			n, err := rmPublish(s.app, ctx.Param("room"), string(ctx.Body()))
 			if err != nil {
 				return err
 			}
@@ -506,20 +506,20 @@ func TestRoomsPublish(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if n, err := s.app.Publish("P", []byte{1, 2, 3}); n != 2 || err != nil {
+		if n, err := rmPublish(s.app, "P", []byte{1, 2, 3}); n != 2 || err != nil {
 			errc <- fmt.Errorf("Publish binary: %d, %v", n, err)
 			return
 		}
-		if n, err := s.app.Publish("P", struct{ K string }{"v"}); n != 2 || err != nil {
+		if n, err := rmPublish(s.app, "P", struct{ K string }{"v"}); n != 2 || err != nil {
 			errc <- fmt.Errorf("Publish JSON: %d, %v", n, err)
 			return
 		}
-		if n := s.app.PublishFrame("P", frame.OpClose, []byte("no")); n != 0 {
-			errc <- fmt.Errorf("PublishFrame(OpClose) queued for %d", n)
+		if _, err := rmPublish(s.app, "P", engine.NewMessage(frame.OpClose, []byte("no"))); !errors.Is(err, engine.ErrBadOpcode) {
+			errc <- fmt.Errorf("Publish of a close frame: %v, want ErrBadOpcode", err)
 			return
 		}
-		if n := s.app.PublishFrame("P", frame.OpBinary, []byte("raw")); n != 2 {
-			errc <- fmt.Errorf("PublishFrame binary queued for %d", n)
+		if n, err := rmPublish(s.app, "P", engine.NewMessage(frame.OpBinary, []byte("raw"))); n != 2 || err != nil {
+			errc <- fmt.Errorf("Publish of a binary Message: %d, %v", n, err)
 			return
 		}
 		errc <- nil
@@ -535,10 +535,17 @@ func TestRoomsPublish(t *testing.T) {
 		rmCoderExpect(t, ctx, c, websocket.MessageText, `{"K":"v"}`)
 		rmCoderExpect(t, ctx, c, websocket.MessageBinary, "raw")
 	}
-	if n, err := s.app.Publish("Q", "q-only"); n != 1 || err != nil {
+	if n, err := rmPublish(s.app, "Q", "q-only"); n != 1 || err != nil {
 		t.Fatalf("Publish Q: %d, %v", n, err)
 	}
 	rmCoderExpect(t, ctx, q, websocket.MessageText, "q-only")
+}
+
+// rmPublish publishes v to room and returns how many connections it was queued for.
+func rmPublish(app *engine.App, room string, v any) (int, error) {
+	n := -1
+	err := app.Publish(room, v, func(r engine.PublishResult) { n = r.Delivered })
+	return n, err
 }
 
 // rmPost POSTs body to path and returns the answer's body, failing on a status other than 200.

@@ -175,7 +175,7 @@ func rmPublishPaced(t *testing.T, s *rmSlow, readers []*rmReader) {
 	for i := range rmSlowTotal {
 		binary.BigEndian.PutUint32(payload, uint32(i))
 		payload[len(payload)-1] = byte(i)
-		n, err := s.app.Publish("slow", payload)
+		n, err := rmPublish(s.app, "slow", payload)
 		if err != nil || n < len(readers) {
 			t.Fatalf("publish %d: queued for %d members (err %v); the %d readers must never be skipped",
 				i, n, err, len(readers))
@@ -374,7 +374,7 @@ func rmDrainUntilClosed(r *wstest.Raw) error {
 // vanish abruptly (some after a server close), with room calls racing the close. Nothing panics or races;
 // once every client is gone no room is left.
 func TestRoomsConcurrentChurn(t *testing.T) {
-	s := rmStart(t, engine.Config{RoomHistory: 4}, nil)
+	s := rmStart(t, engine.Config{History: engine.HistoryOptions{Size: 4}}, nil)
 	stop := time.Now().Add(1500 * time.Millisecond) // how long to churn, not a timing assertion
 	var wg sync.WaitGroup
 	for g := range 50 {
@@ -432,7 +432,7 @@ func rmChurnOnce(t *testing.T, s *rmServer, rng *rand.Rand, id string) bool {
 		ok = ok && rmChurnOp(t, s, ws, c, rng)
 	}
 	if rng.IntN(4) == 0 {
-		_ = ws.Close(engine.CloseNormal, "bye")
+		ws.CloseWith(engine.CloseNormal, "bye")
 	}
 	_ = c.Close() // abrupt: no close frame
 	for range rng.IntN(3) {
@@ -454,17 +454,17 @@ func rmChurnOp(t *testing.T, s *rmServer, ws *engine.Conn, c *gorilla.Conn, rng 
 	case 2:
 		ws.Leave(room)
 	case 3:
-		_, err = ws.Broadcast(room, "x")
+		err = ws.Broadcast(room, "x")
 	case 4:
-		_, err = ws.BroadcastAll(room, []byte("y"))
+		err = ws.BroadcastAll(room, []byte("y"))
 	case 5:
-		_, err = s.app.Publish(room, map[string]int{"k": 1})
+		err = s.app.Publish(room, map[string]int{"k": 1}, nil)
 	case 6:
-		s.app.PublishFrame(room, frame.OpText, []byte("z"))
+		_ = s.app.Publish(room, engine.NewMessage(frame.OpText, []byte("z")), nil)
 	case 7:
 		_, _, _ = s.app.Count(room), s.app.Rooms(), ws.Rooms()
 		_ = ws.Room()
-		if _, err = s.app.RoomInfo(room); errors.Is(err, engine.ErrNoRoom) {
+		if _, err = s.app.RoomInfo(room, 0, 0); errors.Is(err, engine.ErrNoRoom) {
 			err = nil
 		}
 	case 8:

@@ -99,7 +99,7 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 		if len(a.renders) == maxRenders {
 			panic(fmt.Sprintf("engine: route %s: at most %d routes may set RouteOptions.Render", path, maxRenders))
 		}
-		a.renders = append(a.renders, o.Render)
+		a.renders = append(a.renders, renderHook{fn: o.Render, presence: o.PresenceEvents})
 		ws.render = uint8(len(a.renders))
 	}
 	ws.compress = cfg.Compression
@@ -122,6 +122,7 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	if len(h.Events) > 0 {
 		ws.events = make(map[string]routeEvent, len(h.Events))
 		for typ, fn := range h.Events {
+			checkEventName("Handlers.Events", typ)
 			ws.events[typ] = routeEvent{typ, fn}
 		}
 	}
@@ -136,28 +137,25 @@ func pick[T int | int64 | time.Duration](route, app T) T {
 	return app
 }
 
-// WS registers a WebSocket route in the seed style: open runs for each new connection and usually
-// registers that connection's callbacks (ws.OnMessage, ws.OnClose, ...). At most one RouteOptions may be
-// given. It panics on a malformed pattern, a conflicting route, or after Start.
-func (a *App) WS(path string, open func(ws *Conn, ctx *Context), opts ...RouteOptions) {
-	if len(opts) > 1 {
-		panic("engine: WS takes at most one RouteOptions")
-	}
-	h := Handlers{Open: open}
-	if len(opts) == 1 {
-		h.Options = opts[0]
-	}
-	a.Route(path, h)
+// WS registers a WebSocket route in the plugin's style (app.ws(path, (ws, ctx) => ...)): open runs for
+// each new connection, on its loop, and usually registers that connection's callbacks (ws.OnMessage,
+// ws.OnClose, ws.On, ...). For route options or handlers shared by every connection, use Route. It
+// panics on a malformed pattern, a conflicting route, or after Start. Call it before Start, from one
+// goroutine.
+func (a *App) WS(path string, open func(ws *Conn, ctx *Context)) {
+	a.Route(path, Handlers{Open: open})
 }
 
-// Route registers a WebSocket route with shared handlers. It panics on a malformed pattern, a
-// conflicting route, or after Start.
+// Route registers a WebSocket route with handlers shared by all its connections and its options
+// (Handlers.Options). It panics on a malformed pattern, a conflicting route, a built-in event name in
+// Handlers.Events, or after Start. Call it before Start, from one goroutine.
 func (a *App) Route(path string, h Handlers) {
 	a.addRoute(&route{method: methodWS, pattern: path, ws: a.newWSRoute(path, h)})
 }
 
-// Handle registers a plain HTTP route for method. GET routes also answer HEAD (without the body)
-// unless a HEAD route is registered. It panics on a malformed pattern, a conflict, or after Start.
+// Handle registers a plain HTTP route for method (HEAD, OPTIONS and the others without a shortcut
+// below). GET routes also answer HEAD (without the body) unless a HEAD route is registered. It panics
+// on a malformed pattern, a conflict, or after Start. Call it before Start, from one goroutine.
 func (a *App) Handle(method, path string, h HandlerFunc) {
 	if h == nil {
 		panic(fmt.Sprintf("engine: nil handler for %s %s", method, path))
@@ -167,9 +165,6 @@ func (a *App) Handle(method, path string, h HandlerFunc) {
 
 // GET registers h for GET (and HEAD) requests to path. See Handle.
 func (a *App) GET(path string, h HandlerFunc) { a.Handle(http.MethodGet, path, h) }
-
-// HEAD registers h for HEAD requests to path. See Handle.
-func (a *App) HEAD(path string, h HandlerFunc) { a.Handle(http.MethodHead, path, h) }
 
 // POST registers h for POST requests to path. See Handle.
 func (a *App) POST(path string, h HandlerFunc) { a.Handle(http.MethodPost, path, h) }
@@ -182,9 +177,6 @@ func (a *App) PATCH(path string, h HandlerFunc) { a.Handle(http.MethodPatch, pat
 
 // DELETE registers h for DELETE requests to path. See Handle.
 func (a *App) DELETE(path string, h HandlerFunc) { a.Handle(http.MethodDelete, path, h) }
-
-// OPTIONS registers h for OPTIONS requests to path. See Handle.
-func (a *App) OPTIONS(path string, h HandlerFunc) { a.Handle(http.MethodOptions, path, h) }
 
 func (a *App) addRoute(rt *route) {
 	if a.started.Load() {
@@ -202,6 +194,9 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 	c.loop.unschedule(c)
 	x := c.x()
 	x.subprotocol, x.ctx = proto, ctx
+	if ws.opts.Presence {
+		x.id = c.loop.app.ids.Add(1) // before any goroutine can list the connection
+	}
 	if proto == "msgpack" {
 		c.mode |= codecMsgPack
 	}

@@ -116,13 +116,13 @@ func openLean(t *testing.T, addr, path string, n int) []*leanWS {
 	return conns
 }
 
-// waitConnections polls app.Connections() until it is want or the deadline passes.
+// waitConnections polls int(app.Stats().Connections) until it is want or the deadline passes.
 func waitConnections(t *testing.T, app *App, want int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for app.Connections() != want {
+	for int(app.Stats().Connections) != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("app.Connections() = %d, want %d", app.Connections(), want)
+			t.Fatalf("int(app.Stats().Connections) = %d, want %d", int(app.Stats().Connections), want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -164,7 +164,7 @@ func TestShutdownClosesWebSocketsGoingAway(t *testing.T) {
 	// A CloseTimeout longer than the test: every peer's close answer is waited for.
 	app, addr := bootApp(t, Config{Loops: 2, CloseTimeout: time.Minute}, func(a *App) {
 		a.Route("/echo", Handlers{
-			Message: func(ws *Conn, m Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
 		})
 	})
@@ -202,7 +202,7 @@ func TestShutdownClosesWebSocketsGoingAway(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Shutdown did not return")
 	}
-	if got := app.Connections(); got != 0 {
+	if got := int(app.Stats().Connections); got != 0 {
 		t.Fatalf("Connections() = %d after Shutdown", got)
 	}
 	for range n {

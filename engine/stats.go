@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -99,51 +98,47 @@ type Stats struct {
 	Upgrades    uint64
 	// Rejected counts requests refused before an upgrade, by RejectReason.
 	Rejected [numRejectReasons]uint64
-	// Closes counts closed WebSockets by close code: index CloseSlot(code).
-	Closes                [numCloseSlots]uint64
+	// Closes counts closed WebSockets by the peer's close code: 1000-1015 each under its code, the
+	// application codes 3000-4999 all under 3000, anything else under 0.
+	Closes                map[CloseCode]uint64
 	MessagesIn, BytesIn   uint64
 	MessagesOut, BytesOut uint64 // WebSocket frames and bytes handed to the sockets (control frames included)
-	Broadcasts            uint64 // Publish/Broadcast calls that reached a room
-	Deliveries            uint64 // frames queued by broadcasts
+	Broadcasts            uint64 // publications that reached at least one connection of this node
+	Deliveries            uint64 // frames queued by publications
 	Drops                 uint64 // messages skipped by the slow-consumer policy
 	SlowCloses            uint64
 	RateLimited           uint64
-	Rooms, Members        int
-	// LoopLag is the longest time a task waited for a loop, measured by Stats itself.
+	Rooms, Members        int // rooms with members on this node, and their memberships
+	// History: bytes and publications kept by all rooms' histories, publications a history could not
+	// keep (over MaxEntry or the budget), joins from a position that recovered (missed nothing) or
+	// could not, and publications replayed by recoveries.
+	HistoryBytes, HistoryEntries int64
+	HistoryNotKept               uint64
+	Recovered, RecoveryFailed    uint64
+	Replayed                     uint64
+	// LoopLag is the longest time a timer task waited for its loop since the previous Stats call (0
+	// when no timer ran meanwhile: an idle server).
 	LoopLag time.Duration
 }
 
-// CloseSlot is the index of Stats.Closes for code: 0-15 for 1000-1015, 16 for 3000-4999, 17 others.
-func CloseSlot(code CloseCode) int { return closeSlot(code) }
-
-// Counters sums the loops' counters without measuring loop lag (Stats.LoopLag is 0). Safe from any
-// goroutine, handlers included; it allocates, call it at scrape frequency.
-func (a *App) Counters() Stats {
-	s := a.counters()
-	return s
-}
-
-// Stats is Counters plus LoopLag, measured with one tiny task per loop, waited for at most until ctx
-// is done. It waits for every loop, so it must not be called from a handler (the handler's own loop
-// cannot run the task until the handler returns): call it from another goroutine. Safe from any other
-// goroutine.
-func (a *App) Stats(ctx context.Context) Stats {
-	s := a.counters()
-	s.LoopLag = a.measureLag(ctx, a.loopList())
-	return s
-}
-
-func (a *App) counters() Stats {
-	s := Stats{Connections: a.conns.Load(), Rooms: a.table.Len()}
+// Stats returns the App's counters. Safe from any goroutine, handlers included; it allocates, call it
+// at scrape frequency.
+func (a *App) Stats() Stats {
+	s := Stats{Connections: a.conns.Load(), Closes: make(map[CloseCode]uint64)}
 	s.Broadcasts, s.Deliveries = a.broadcasts.Load(), a.deliveries.Load()
 	for i := range a.codecConns {
 		s.WebSockets += a.codecConns[i].Load()
 	}
-	for _, rc := range a.table.List() {
+	for _, rc := range a.table.LocalList() {
+		s.Rooms++
 		s.Members += rc.Members
 	}
+	ts := a.table.Stats()
+	s.HistoryBytes, s.HistoryEntries, s.HistoryNotKept = ts.HistoryBytes, ts.HistoryEntries, ts.NotKept
+	s.Recovered, s.RecoveryFailed, s.Replayed = ts.Recovered, ts.RecoveryFailed, ts.Replayed
 	for _, l := range a.loopList() {
 		s.add(&l.stats)
+		s.LoopLag = max(s.LoopLag, time.Duration(l.lag.Swap(0)))
 	}
 	return s
 }
@@ -162,32 +157,20 @@ func (s *Stats) add(ls *loopStats) {
 	for i := range s.Rejected {
 		s.Rejected[i] += ls.rejected[i].Load()
 	}
-	for i := range s.Closes {
-		s.Closes[i] += ls.closes[i].Load()
+	for i := range ls.closes {
+		if n := ls.closes[i].Load(); n > 0 {
+			s.Closes[slotCode(i)] += n
+		}
 	}
 }
 
-// measureLag queues one task on every loop and returns the longest wait.
-func (a *App) measureLag(ctx context.Context, loops []*loop) time.Duration {
-	if len(loops) == 0 || a.draining.Load() {
-		return 0
+// slotCode is the code Stats.Closes reports slot i under.
+func slotCode(i int) CloseCode {
+	switch {
+	case i < 16:
+		return CloseCode(1000 + i)
+	case i == 16:
+		return 3000
 	}
-	done := make(chan time.Duration, len(loops))
-	start := time.Now()
-	queued := 0
-	for _, l := range loops {
-		if l.execute(func() { done <- time.Since(start) }) {
-			queued++
-		}
-	}
-	var worst time.Duration
-	for ; queued > 0; queued-- {
-		select {
-		case d := <-done:
-			worst = max(worst, d)
-		case <-ctx.Done():
-			return max(worst, time.Since(start))
-		}
-	}
-	return worst
+	return 0
 }

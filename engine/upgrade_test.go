@@ -18,7 +18,7 @@ const (
 
 // echoOpen makes a connection echo every message.
 func echoOpen(ws *Conn, ctx *Context) {
-	ws.OnMessage(func(m Message) { _ = ws.SendMessage(m) })
+	ws.OnMessage(func(m Message) { _ = ws.Send(m) })
 }
 
 // upgradeLines returns the lines of a valid upgrade request for path, with the header lines named
@@ -175,9 +175,9 @@ func TestUpgradeDefaultOriginCheck(t *testing.T) {
 
 func TestUpgradeRouteCheckOrigin(t *testing.T) {
 	_, addr := bootApp(t, Config{}, func(a *App) {
-		a.WS("/echo", echoOpen, RouteOptions{CheckOrigin: func(ctx *Context) bool {
+		a.Route("/echo", Handlers{Open: echoOpen, Options: RouteOptions{CheckOrigin: func(ctx *Context) bool {
 			return ctx.Header("Origin") == "https://good.test"
-		}})
+		}}})
 		a.WS("/default", echoOpen)
 	})
 	cases := []struct {
@@ -200,10 +200,8 @@ func TestUpgradeRouteCheckOrigin(t *testing.T) {
 func TestUpgradeSubprotocol(t *testing.T) {
 	chosen := make(chan string, 8)
 	_, addr := bootApp(t, Config{}, func(a *App) {
-		a.WS("/p", func(ws *Conn, ctx *Context) { chosen <- ws.Subprotocol() },
-			RouteOptions{Subprotocols: []string{"a", "b"}})
-		a.WS("/req", func(ws *Conn, ctx *Context) { chosen <- ws.Subprotocol() },
-			RouteOptions{Subprotocols: []string{"a", "b"}, RequireSubprotocol: true})
+		a.Route("/p", Handlers{Open: func(ws *Conn, ctx *Context) { chosen <- ws.Subprotocol() }, Options: RouteOptions{Subprotocols: []string{"a", "b"}}})
+		a.Route("/req", Handlers{Open: func(ws *Conn, ctx *Context) { chosen <- ws.Subprotocol() }, Options: RouteOptions{Subprotocols: []string{"a", "b"}, RequireSubprotocol: true}})
 	})
 	cases := []struct {
 		path  string
@@ -265,7 +263,7 @@ func TestUpgradeContextInOpen(t *testing.T) {
 				remote: ctx.RemoteAddr().String(), method: ctx.Method(), path: ctx.Path(), route: ctx.Route(),
 				ctxDuringOpen: ws.Context() == ctx,
 			}
-			ws.OnMessage(func(m Message) { _ = ws.SendText(contextState(ws)) })
+			ws.OnMessage(func(m Message) { _ = ws.Send(contextState(ws)) })
 		})
 	})
 	r := wstest.DialRaw(t, addr)
@@ -297,10 +295,10 @@ func TestUpgradeReleaseContext(t *testing.T) {
 	_, addr := bootApp(t, Config{}, func(a *App) {
 		open := func(ws *Conn, ctx *Context) {
 			during <- contextState(ws)
-			ws.OnMessage(func(m Message) { _ = ws.SendText(contextState(ws)) })
+			ws.OnMessage(func(m Message) { _ = ws.Send(contextState(ws)) })
 		}
-		a.WS("/rel/:room", open, RouteOptions{ReleaseContext: true})
-		a.WS("/relproto/:room", open, RouteOptions{ReleaseContext: true, Subprotocols: []string{"p"}})
+		a.Route("/rel/:room", Handlers{Open: open, Options: RouteOptions{ReleaseContext: true}})
+		a.Route("/relproto/:room", Handlers{Open: open, Options: RouteOptions{ReleaseContext: true, Subprotocols: []string{"p"}}})
 	})
 	for _, path := range []string{"/rel/x", "/relproto/x"} {
 		t.Run(path, func(t *testing.T) {

@@ -190,10 +190,12 @@ func (a *App) runTicker() {
 		case <-t.C:
 		}
 		now := a.now()
+		a.sweepHistory()
 		for _, l := range a.loopList() {
 			w := &l.wheel
 			n := w.next.Load()
 			if n >= 0 && int32(now-uint32(n)) >= 0 && w.pending.CompareAndSwap(false, true) {
+				l.queuedAt.Store(int64(time.Since(a.start)))
 				if l.el.Execute(a.bg, l.tickTask) != nil {
 					w.pending.Store(false)
 				}
@@ -217,9 +219,34 @@ func (a *App) untilNextTick() (time.Duration, bool) {
 			best, found = uint32(n), true
 		}
 	}
+	sweep, sweeping := a.untilSweep()
 	if !found {
-		return 0, false
+		return sweep, sweeping
 	}
 	at := time.Duration(best-1) * tickDur
-	return max(at-time.Since(a.start), 0), true
+	wait := max(at-time.Since(a.start), 0)
+	if sweeping {
+		wait = min(wait, sweep)
+	}
+	return wait, true
+}
+
+// sweepEvery is how often the ticker expires room histories (while any room keeps one).
+const sweepEvery = time.Second
+
+// untilSweep is the time until the next history sweep, when any history is kept.
+func (a *App) untilSweep() (time.Duration, bool) {
+	if a.table.Stats().HistoryEntries == 0 {
+		return 0, false
+	}
+	return max(sweepEvery-time.Since(a.lastSweep), 0), true
+}
+
+// sweepHistory expires room histories once per sweepEvery. Ticker goroutine only.
+func (a *App) sweepHistory() {
+	if time.Since(a.lastSweep) < sweepEvery {
+		return
+	}
+	a.lastSweep = time.Now()
+	a.table.Sweep(a.lastSweep)
 }

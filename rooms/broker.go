@@ -34,6 +34,12 @@ type Broker interface {
 	// History reads the cluster's history of room after since (a sequencer only; a relay answers with
 	// an error) and calls done once, on any goroutine, with at most limit publications (oldest first).
 	History(room string, since Position, limit int, done func(HistoryReply))
+	// Presence tells the other nodes with interest in the room that a member of this node joined or
+	// left it (for their presence lists and events).
+	Presence(ch PresenceChange)
+	// RemotePresence lists the members of room on the other nodes that take part in presence
+	// (eventually consistent).
+	RemotePresence(room string) []Client
 	// Close disconnects.
 	Close() error
 }
@@ -60,6 +66,8 @@ type Inbound interface {
 	// relay, p has no position: this node sequences it. From a sequencer, p carries its cluster-wide
 	// position; the broker calls Deliver for each room in the stream's order.
 	Deliver(p *Pub)
+	// PresenceEvent delivers a presence change of another node's member to this node's members.
+	PresenceEvent(ch PresenceChange)
 	// Sync gives a sequencer's current position of room, after Interest turned on: deliveries follow
 	// from the next offset. err reports that the position could not be read (joins waiting for it then
 	// complete without recovery).

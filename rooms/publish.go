@@ -28,6 +28,9 @@ type Pub struct {
 	Frames [MaxVariants]*Frame
 	// Origin identifies the node that published it in a cluster (set by the broker; "" locally).
 	Origin string
+	// Presence is set instead of Main for a presence event (not sequenced, not kept): Prepare builds
+	// frames only for the variants that render presence events.
+	Presence *PresenceChange
 
 	skip    any // the member not to deliver to (a Conn.Broadcast's sender), when hasSkip
 	hasSkip bool

@@ -63,7 +63,7 @@ func (t *Table[M]) wait(r *Room[M], join func()) {
 func (t *Table[M]) joinReplay(r *Room[M], m M, fetched []*Pub, idx int, reason string, done JoinDone,
 	async bool) {
 	r.mu.Lock()
-	err := t.joinLocked(r, m)
+	added, err := t.joinLocked(r, m)
 	r.mu.Unlock()
 	if err != nil {
 		r.pubMu.Unlock()
@@ -99,6 +99,9 @@ func (t *Table[M]) joinReplay(r *Room[M], m M, fetched []*Pub, idx int, reason s
 		t.stats.replayed.Add(uint64(rec.Missed))
 	} else {
 		t.stats.failed.Add(1)
+	}
+	if added {
+		t.announce(r.name, m, true)
 	}
 	done(rec, nil, async)
 }

@@ -90,7 +90,7 @@ func (t *Table[M]) Join(name string, m M, opts RoomOptions) (Position, error) {
 			r.pubMu.Unlock()
 			continue
 		}
-		err := t.joinLocked(r, m)
+		added, err := t.joinLocked(r, m)
 		pos := r.st.position()
 		if t.sequenced() && !r.synced.Load() {
 			pos = Position{}
@@ -100,6 +100,9 @@ func (t *Table[M]) Join(name string, m M, opts RoomOptions) (Position, error) {
 		if err != nil {
 			t.removeIfEmpty(r)
 		}
+		if added {
+			t.announce(name, m, true)
+		}
 		return pos, err
 	}
 }
@@ -107,16 +110,16 @@ func (t *Table[M]) Join(name string, m M, opts RoomOptions) (Position, error) {
 func (t *Table[M]) sequenced() bool { return t.broker != nil && t.broker.Sequenced() }
 
 // joinLocked adds m to r. Caller holds r.mu (and r.pubMu).
-func (t *Table[M]) joinLocked(r *Room[M], m M) error {
+func (t *Table[M]) joinLocked(r *Room[M], m M) (bool, error) {
 	st := t.stripe(m)
 	st.Lock()
 	defer st.Unlock()
 	ms := m.Membership()
 	if ms.find(r) != nil {
-		return nil
+		return false, nil
 	}
 	if r.limit > 0 && int(r.count.Load())+t.remoteCount(r.name) >= int(r.limit) {
-		return ErrFull
+		return false, ErrFull
 	}
 	loop := m.LoopIndex()
 	ms.add(ref[M]{room: r, idx: int32(len(r.members[loop]))})
@@ -125,7 +128,7 @@ func (t *Table[M]) joinLocked(r *Room[M], m M) error {
 	if r.count.Add(1) == 1 {
 		t.interest(r.name, true)
 	}
-	return nil
+	return true, nil
 }
 
 // Leave removes m from room name. It reports whether m was a member.
@@ -142,6 +145,9 @@ func (t *Table[M]) leave(r *Room[M], m M) bool {
 	ok := t.leaveLocked(r, m)
 	empty := r.count.Load() == 0
 	r.mu.Unlock()
+	if ok {
+		t.announce(r.name, m, false)
+	}
 	if ok && empty {
 		t.removeIfEmpty(r)
 	}

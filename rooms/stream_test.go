@@ -278,3 +278,24 @@ func TestPublishRefusesBadNames(t *testing.T) {
 		t.Fatal("room created")
 	}
 }
+
+func TestPresenceListsAndEvents(t *testing.T) {
+	tb, _ := testTable(2, RoomOptions{})
+	conns := newConns(4, 2) // 0 and 2 take part in presence
+	for _, c := range conns {
+		join(t, tb, "p", c, RoomOptions{})
+	}
+	if got := fmt.Sprint(tb.Presence("p")); got != "[{u0 c0} {u2 c2}]" {
+		t.Fatal(got)
+	}
+	tb.Leave("p", conns[0])
+	if got := fmt.Sprint(tb.LocalPresence("p")); got != "[{u2 c2}]" {
+		t.Fatal(got)
+	}
+	conns[1].mu.Lock()
+	defer conns[1].mu.Unlock()
+	// conns[1] joined second: it saw conns[2] join (conns[3] does not take part) and conns[0] leave.
+	if got := fmt.Sprint(conns[1].pres); got != "[{p {u2 c2} true} {p {u0 c0} false}]" {
+		t.Fatal(got)
+	}
+}

@@ -41,6 +41,9 @@ type Member[M any] interface {
 	// Variant is the encoding of a publication this member receives, in [0, MaxVariants): fixed for
 	// the member's lifetime. The table builds each variant its members need once per publication.
 	Variant() uint8
+	// Presence is the member's identity in presence lists and events, when it takes part in presence
+	// (fixed for the member's lifetime).
+	Presence() (Client, bool)
 }
 
 // Fanout is the engine side of a publication. The table calls it with the room's publication lock

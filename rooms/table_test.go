@@ -17,6 +17,7 @@ type fakeConn struct {
 	loop int
 	ms   Membership[*fakeConn]
 	got  atomic.Int64
+	pres []PresenceChange // presence events received (guarded by mu)
 	mu   sync.Mutex
 	offs []uint64 // offsets received, in order (deliveries and replays)
 }
@@ -24,6 +25,11 @@ type fakeConn struct {
 func (c *fakeConn) LoopIndex() int                     { return c.loop }
 func (c *fakeConn) Membership() *Membership[*fakeConn] { return &c.ms }
 func (c *fakeConn) Variant() uint8                     { return uint8(c.id % 2) }
+
+// Presence: even members take part, as user u<id%3>.
+func (c *fakeConn) Presence() (Client, bool) {
+	return Client{User: fmt.Sprint("u", c.id%3), Conn: fmt.Sprint("c", c.id)}, c.id%2 == 0
+}
 
 func (c *fakeConn) receive(p *Pub) {
 	c.got.Add(1)
@@ -53,6 +59,9 @@ type countingFan struct {
 }
 
 func (f *countingFan) Prepare(p *Pub, variants []uint8) {
+	if p.Presence != nil {
+		return // the fake records presence events in Deliver
+	}
 	for _, v := range variants {
 		if p.Frames[v] == nil {
 			f.prepared.Add(1)
@@ -63,6 +72,14 @@ func (f *countingFan) Prepare(p *Pub, variants []uint8) {
 }
 
 func (f *countingFan) Deliver(loop int, members []*fakeConn, skip *fakeConn, hasSkip bool, p *Pub) int {
+	if p.Presence != nil {
+		for _, m := range members {
+			m.mu.Lock()
+			m.pres = append(m.pres, *p.Presence)
+			m.mu.Unlock()
+		}
+		return 0
+	}
 	f.calls.Add(1)
 	n := 0
 	for _, m := range members {

@@ -42,6 +42,7 @@ type Broker struct {
 	ctlDone   chan struct{}
 	wstop     chan struct{} // closed by Close after NATS is closed: the workers exit
 	wg        sync.WaitGroup
+	bufs      sync.Pool // envelope buffers (*[]byte)
 	natsGone  chan struct{} // closed by nats.go's ClosedHandler
 }
 
@@ -65,6 +66,7 @@ func New(opts Options) (*Broker, error) {
 		natsGone: make(chan struct{}),
 	}
 	b.queue.limit = o.PublishQueue
+	b.bufs.New = func() any { p := make([]byte, 0, 512); return &p }
 	if err := b.buildNATSOptions(); err != nil {
 		return nil, err
 	}
@@ -241,6 +243,18 @@ func (b *Broker) Close() error {
 		b.opts.Logger.Warn("natsbroker: NATS close callback did not run", "node", b.opts.NodeID)
 	}
 	return nil
+}
+
+// Sequenced implements rooms.Broker: over core NATS the broker is a relay (every node sequences what it
+// delivers itself).
+func (b *Broker) Sequenced() bool { return false }
+
+// errNotSequenced answers History: a relay keeps no history.
+var errNotSequenced = errors.New("natsbroker: no cluster history (core NATS relay)")
+
+// History implements rooms.Broker: a relay has no cluster history.
+func (b *Broker) History(room string, since rooms.Position, limit int, done func(rooms.HistoryReply)) {
+	done(rooms.HistoryReply{Err: errNotSequenced})
 }
 
 // RemoteCount is the number of members of room on the other nodes, as they last reported (within

@@ -11,22 +11,23 @@ import (
 //
 //	version   1 byte (envelopeVersion)
 //	origin    1 byte length n, then n bytes: the publishing node's id
-//	variants  repeated to the end: 1 byte index (as in rooms.Frames), uvarint length, the frame's
-//	          wire bytes (header included, as Frame.Wire returns them)
+//	variants  repeated to the end: 1 byte index (0: the publication's main frame, 1: its alternative
+//	          encoding, rooms.Pub Main and Alt), uvarint length, the frame's wire bytes (header
+//	          included, as Frame.Wire returns them)
 //
 // The frames are sent as they were encoded for the local members, never re-encoded: a receiving node
 // copies them into its own pooled frames (FramePool.FromWire). Variants with an index the receiver does
 // not know are skipped, so a newer node may add encodings.
 const envelopeVersion = 1
 
-// maxVariants is the number of encodings a receiver hands to the engine.
-const maxVariants = len(rooms.Frames{})
+// maxVariants is the number of encodings a receiver hands to the engine (Main and Alt).
+const maxVariants = 2
 
 // errEnvelope reports a room message this version cannot decode.
 var errEnvelope = errors.New("natsbroker: malformed message")
 
 // envelopeSize is an upper bound of the encoded size of fs from node.
-func envelopeSize(node string, fs rooms.Frames) int {
+func envelopeSize(node string, fs [maxVariants]*rooms.Frame) int {
 	n := 2 + len(node)
 	for _, f := range fs {
 		if f != nil {
@@ -37,7 +38,7 @@ func envelopeSize(node string, fs rooms.Frames) int {
 }
 
 // appendEnvelope appends the room message carrying fs from node to dst.
-func appendEnvelope(dst []byte, node string, fs rooms.Frames) []byte {
+func appendEnvelope(dst []byte, node string, fs [maxVariants]*rooms.Frame) []byte {
 	dst = append(dst, envelopeVersion, byte(len(node)))
 	dst = append(dst, node...)
 	for i, f := range fs {

@@ -55,9 +55,20 @@ func (w *worker) receive(m *nats.Msg) {
 		b.stats.droppedOwn.Add(1)
 		return
 	}
-	b.in.DeliverRemote(room, w.variants)
-	b.stats.delivered.Add(1)
+	p := b.in.NewPub(room)
+	p.Main = b.in.FromWire(w.variants[0])
+	if w.variants[1] != nil {
+		p.Alt = b.in.FromWire(w.variants[1])
+	}
 	clear(w.variants)
+	if p.Main == nil {
+		p.Release()
+		b.stats.decodeErrors.Add(1)
+		return
+	}
+	p.Origin = string(origin)
+	b.in.Deliver(p)
+	b.stats.delivered.Add(1)
 }
 
 // roomOf returns the room name of a room subject. A hashed (long) name is known only while this node is

@@ -25,19 +25,17 @@ type queue struct {
 // outMsg is one encoded broadcast waiting to be published.
 type outMsg struct {
 	subject string
-	data    *[]byte // from bufPool
+	data    *[]byte // from Broker.bufs
 }
 
-// bufPool recycles envelope buffers.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// maxPooledBuf is the largest buffer returned to bufPool; bigger ones are left to the GC.
+// maxPooledBuf is the largest buffer returned to Broker.bufs; bigger ones are left to the GC.
 const maxPooledBuf = 64 << 10
 
-func putBuf(p *[]byte) {
+// putBuf returns an envelope buffer to the broker's pool.
+func (b *Broker) putBuf(p *[]byte) {
 	if cap(*p) <= maxPooledBuf {
 		*p = (*p)[:0]
-		bufPool.Put(p)
+		b.bufs.Put(p)
 	}
 }
 
@@ -62,18 +60,24 @@ func (b *Broker) Interest(room string, on bool) {
 	b.kick()
 }
 
-// Publish sends a broadcast already delivered to this node's members to the other nodes. It encodes the
-// envelope (the frames' wire bytes, once) and queues it; it never blocks. A broadcast that cannot be
-// queued (broker closed, queue full) is counted in Stats.PublishFailures and not sent.
-func (b *Broker) Publish(room string, fs rooms.Frames) {
+// Publish sends a publication already delivered to this node's members to the other nodes (the broker
+// is a relay: it keeps nothing of p). It encodes the envelope (the frames' wire bytes, once) and
+// queues it; it never blocks. A publication that cannot be queued (broker closed, queue full) is
+// counted in Stats.PublishFailures and not sent.
+func (b *Broker) Publish(p *rooms.Pub) {
 	if !b.ready.Load() || b.closing.Load() {
 		b.stats.publishFailures.Add(1)
 		return
 	}
-	if fs == (rooms.Frames{}) {
+	if p.Main == nil {
 		return
 	}
-	p := bufPool.Get().(*[]byte)
+	b.relay(p.Room, [maxVariants]*rooms.Frame{p.Main, p.Alt})
+}
+
+// relay queues the envelope of a publication's frames for the room's subject.
+func (b *Broker) relay(room string, fs [maxVariants]*rooms.Frame) {
+	p := b.bufs.Get().(*[]byte)
 	if need := envelopeSize(b.opts.NodeID, fs); cap(*p) < need {
 		*p = make([]byte, 0, need)
 	}
@@ -86,7 +90,7 @@ func (b *Broker) Publish(room string, fs rooms.Frames) {
 	q.mu.Lock()
 	if q.bytes+len(*p) > q.limit {
 		q.mu.Unlock()
-		putBuf(p)
+		b.putBuf(p)
 		b.stats.publishFailures.Add(1)
 		return
 	}
@@ -163,7 +167,7 @@ func (b *Broker) publishNow(m outMsg) {
 	} else {
 		b.stats.published.Add(1)
 	}
-	putBuf(m.data)
+	b.putBuf(m.data)
 }
 
 // applyInterest subscribes to or unsubscribes from room's subject.
