@@ -21,7 +21,7 @@ type RoomOptions struct {
 type Room[M any] struct {
 	name    string
 	pubMu   sync.Mutex
-	st      stream   // guarded by pubMu
+	st      stream      // guarded by pubMu
 	waiters []func()    // joins waiting for the cluster's position of the room (guarded by pubMu)
 	synced  atomic.Bool // a sequencing broker gave the room's position since interest last turned on
 	mu      sync.RWMutex

@@ -42,7 +42,7 @@ type Broker struct {
 	ctlDone   chan struct{}
 	wstop     chan struct{} // closed by Close after NATS is closed: the workers exit
 	wg        sync.WaitGroup
-	bufs      sync.Pool // envelope buffers (*[]byte)
+	bufs      sync.Pool     // envelope buffers (*[]byte)
 	natsGone  chan struct{} // closed by nats.go's ClosedHandler
 }
 
