@@ -43,11 +43,9 @@ type App struct {
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
 
-	conns        atomic.Int64 // open sockets
-	broadcasts   atomic.Uint64
-	deflateConns atomic.Int64 // connections that take once-compressed broadcasts
-	minThreshold atomic.Int64 // the smallest compression threshold of the routes that compress
-	deliveries   atomic.Uint64
+	conns        atomic.Int64              // open sockets
+	deflateConns atomic.Int64              // connections that take once-compressed broadcasts
+	minThreshold atomic.Int64              // the smallest compression threshold of the routes that compress
 	ips          *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set
 	codecConns   [len(codecs)]atomic.Int64 // upgraded connections per codec
 	draining     atomic.Bool

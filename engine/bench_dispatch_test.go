@@ -47,11 +47,10 @@ func BenchmarkDispatch(b *testing.B) {
 	}{{"plain", dispatchPlain}, {"event", dispatchEvent}} {
 		b.Run(bc.name, func(b *testing.B) {
 			d := newDispatchBench()
-			m := NewMessage(frame.OpText, bc.msg)
 			b.SetBytes(int64(len(bc.msg)))
 			b.ReportAllocs()
 			for b.Loop() {
-				d.c.deliver(m)
+				d.c.deliver(frame.OpText, bc.msg)
 			}
 			if d.messages+d.events == 0 {
 				b.Fatal("no handler ran")
@@ -64,16 +63,15 @@ func BenchmarkDispatch(b *testing.B) {
 // path allocates nothing.
 func TestDispatchPaths(t *testing.T) {
 	d := newDispatchBench()
-	d.c.deliver(NewMessage(frame.OpText, dispatchPlain))
+	d.c.deliver(frame.OpText, dispatchPlain)
 	if d.messages != 1 || d.events != 0 {
 		t.Fatalf("plain: %d messages, %d events; want 1, 0", d.messages, d.events)
 	}
-	d.c.deliver(NewMessage(frame.OpText, dispatchEvent))
+	d.c.deliver(frame.OpText, dispatchEvent)
 	if d.messages != 1 || d.events != 1 || d.sink != 42 {
 		t.Fatalf("event: %d messages, %d events, n %d; want 1, 1, 42", d.messages, d.events, d.sink)
 	}
-	m := NewMessage(frame.OpText, dispatchPlain)
-	if n := testing.AllocsPerRun(100, func() { d.c.deliver(m) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { d.c.deliver(frame.OpText, dispatchPlain) }); n != 0 {
 		t.Errorf("plain dispatch: %v allocations per message, want 0", n)
 	}
 }

@@ -85,7 +85,7 @@ func readFrames(c net.Conn, size int, n *atomic.Int64, wg *sync.WaitGroup) {
 }
 
 // dialPath opens an upgraded raw connection to path.
-func dialPath(b *testing.B, addr, path string) net.Conn {
+func dialPath(b testing.TB, addr, path string) net.Conn {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)

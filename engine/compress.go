@@ -164,7 +164,7 @@ func (c *Conn) deliverInflated(op frame.Opcode, out *bytebufferpool.ByteBuffer) 
 		c.fail(frame.ErrInvalidUTF8)
 		return
 	}
-	c.deliver(Message{op: op, data: out.B})
+	c.deliver(op, out.B)
 }
 
 // takeoverFrame compresses a queued data frame with the connection's own context (server context

@@ -213,10 +213,11 @@ func (c *Conn) Send(v any) error {
 	case []byte:
 		return c.sendFrame(frame.OpBinary, v, itemData)
 	case Message:
-		if v.op != frame.OpText && v.op != frame.OpBinary {
+		op, data := v.Opcode(), v.Data()
+		if op != frame.OpText && op != frame.OpBinary {
 			return ErrBadOpcode
 		}
-		return c.sendFrame(v.op, v.data, itemData)
+		return c.sendFrame(op, data, itemData)
 	}
 	return c.sendValue(v)
 }
@@ -279,24 +280,39 @@ func (c *Conn) OnPing(fn func(data []byte)) { c.x().onPing = fn }
 func (c *Conn) OnPong(fn func(data []byte)) { c.x().onPong = fn }
 
 // Message is one received data message. Its bytes belong to the engine and are valid only until the
-// handler it was passed to returns: copy them (or use Text) to keep them.
-type Message struct {
+// handler it was passed to returns: copy them (or use Text) to keep them. It is one pointer wide, so
+// passing it to Send (an `any`) costs no allocation: the echo is allocation-free.
+type Message struct{ m *msg }
+
+// msg is a Message's content: the loop's reusable one for received messages (Conn.deliver), or one
+// per NewMessage.
+type msg struct {
 	op   Opcode
 	data []byte
 }
 
 // NewMessage builds a message with an explicit opcode (OpText or OpBinary), to Send or Publish bytes
 // as text, or for tests of handlers. Safe from any goroutine.
-func NewMessage(op Opcode, data []byte) Message { return Message{op: op, data: data} }
+func NewMessage(op Opcode, data []byte) Message { return Message{&msg{op: op, data: data}} }
 
-// Opcode is OpText or OpBinary.
-func (m Message) Opcode() Opcode { return m.op }
+// Opcode is OpText or OpBinary (0 for the zero Message).
+func (m Message) Opcode() Opcode {
+	if m.m == nil {
+		return 0
+	}
+	return m.m.op
+}
 
 // Data returns the payload. It is valid until the handler returns.
-func (m Message) Data() []byte { return m.data }
+func (m Message) Data() []byte {
+	if m.m == nil {
+		return nil
+	}
+	return m.m.data
+}
 
 // Text returns the payload as a string (a copy, safe to keep).
-func (m Message) Text() string { return string(m.data) }
+func (m Message) Text() string { return string(m.Data()) }
 
 // CloseInfo describes how a connection ended.
 type CloseInfo struct {

@@ -120,45 +120,54 @@ func checkEventName(where, typ string) {
 
 // deliver routes one complete message: to an event handler when it is an event with a registered
 // type, else to the message handler. Messages that are not events cost no allocation. On-loop only.
-func (c *Conn) deliver(m Message) {
+func (c *Conn) deliver(op Opcode, data []byte) {
 	st := &c.loop.stats
 	st.messagesIn.Add(1)
-	st.bytesIn.Add(uint64(len(m.data)))
-	if c.route.rate != nil && !c.allowMessage(len(m.data)) {
+	st.bytesIn.Add(uint64(len(data)))
+	if c.route.rate != nil && !c.allowMessage(len(data)) {
 		return
 	}
 	x := c.ext
 	route := c.route.events
 	if (x == nil || len(x.events) == 0) && len(route) == 0 {
-		c.fireMessage(m)
+		c.fireReceived(op, data)
 		return
 	}
 	codec := codecs[codecJSON]
-	if m.op == frame.OpBinary {
+	if op == frame.OpBinary {
 		if c.codecIdx() != codecMsgPack {
-			c.fireMessage(m)
+			c.fireReceived(op, data)
 			return
 		}
 		codec = codecs[codecMsgPack]
 	}
-	typ, ok := codec.Type(m.data)
+	typ, ok := codec.Type(data)
 	if !ok {
-		c.fireMessage(m)
+		c.fireReceived(op, data)
 		return
 	}
 	if x != nil {
 		if h, found := x.events[string(typ)]; found {
 			if c.allowEvent(h.typ) {
-				c.fireEvent(Event{dispatch.NewEvent(h.typ, m.data, codec, replier{c})}, h.fn, nil)
+				c.fireEvent(Event{dispatch.NewEvent(h.typ, data, codec, replier{c})}, h.fn, nil)
 			}
 			return
 		}
 	}
 	if h, found := route[string(typ)]; found {
 		if c.allowEvent(h.typ) {
-			c.fireEvent(Event{dispatch.NewEvent(h.typ, m.data, codec, replier{c})}, nil, h.fn)
+			c.fireEvent(Event{dispatch.NewEvent(h.typ, data, codec, replier{c})}, nil, h.fn)
 		}
 		return
 	}
-	c.fireMessage(m)
+	c.fireReceived(op, data)
+}
+
+// fireReceived runs the message handler with a received message, through the loop's reusable message
+// (no allocation per message).
+func (c *Conn) fireReceived(op Opcode, data []byte) {
+	in := &c.loop.in
+	in.op, in.data = op, data
+	c.fireMessage(Message{in})
+	in.op, in.data = 0, nil
 }

@@ -99,7 +99,7 @@ func (a *App) render(p *rooms.Pub, v uint8) *rooms.Frame {
 	pub := Publication{Room: p.Room, Position: p.Position, Presence: p.Presence}
 	if p.Presence == nil {
 		base := a.prepare(p, v&variantMsgPack)
-		pub.Message = Message{op: base.Opcode(), data: base.Payload()}
+		pub.Message = NewMessage(base.Opcode(), base.Payload())
 	}
 	fn := a.renders[v>>variantRenderSh-1].fn
 	buf := a.frames.Buffer()

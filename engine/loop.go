@@ -33,6 +33,7 @@ type loop struct {
 	depth     int
 	scheduled atomic.Bool // a flush task is queued on the loop
 
+	in    msg     // the received message being handed to a handler (on-loop only)
 	wheel wheel   // timers (on-loop only, but wheel.next is read by the ticker)
 	wbuf  []byte  // scratch for gathering small frames into one write
 	cbuf  []byte  // scratch for context-takeover compression
@@ -46,7 +47,7 @@ type loop struct {
 	flushTask gnet.RunnableFunc
 	tickTask  gnet.RunnableFunc
 	queuedAt  atomic.Int64 // when the pending tick task was queued (ns since the App started)
-	lag       atomic.Int64 // the longest wait of a tick task since the last Stats call (ns)
+	lag       atomic.Int64 // the wait of the last tick task (ns)
 }
 
 func newLoop(app *App, el gnet.EventLoop, idx int) *loop {
@@ -68,15 +69,8 @@ func newLoop(app *App, el gnet.EventLoop, idx int) *loop {
 	return l
 }
 
-// recordLag keeps the longest wait of a tick task (from the ticker queueing it to the loop running it).
-func (l *loop) recordLag(d int64) {
-	for {
-		old := l.lag.Load()
-		if d <= old || l.lag.CompareAndSwap(old, d) {
-			return
-		}
-	}
-}
+// recordLag keeps the wait of the last tick task (from the ticker queueing it to the loop running it).
+func (l *loop) recordLag(d int64) { l.lag.Store(d) }
 
 // enter marks the start of a callback on the loop. On-loop only.
 func (l *loop) enter() {

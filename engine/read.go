@@ -205,7 +205,7 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 			c.fail(frame.ErrInvalidUTF8)
 			return
 		}
-		c.deliver(Message{op: h.Op, data: payload})
+		c.deliver(h.Op, payload)
 		return
 	}
 	if h.Op != frame.OpContinuation {
@@ -257,9 +257,9 @@ func (c *Conn) endFragment(fin bool) {
 		c.fail(frame.ErrInvalidUTF8)
 		return
 	}
-	m := Message{op: rd.msgOp, data: rd.msg.B}
+	op := rd.msgOp
 	rd.msgOp = 0
-	c.deliver(m)
+	c.deliver(op, rd.msg.B)
 	if c.rd != nil && c.rd.msg != nil && cap(c.rd.msg.B) > 64<<10 {
 		c.loop.app.msgs.Put(c.rd.msg) // let the pool's calibration decide whether to keep a big buffer
 		c.rd.msg = nil

@@ -87,7 +87,9 @@ func (c *Conn) undoIfClosed(room string) error {
 // JoinFrom joins room and, before any later publication, sends the connection every publication after
 // since that the room's history still holds, in order — or, when it no longer holds them all (or since
 // is from another epoch), none: the connection then joins from the room's current position and the
-// Recovery says why. done runs once, on the connection's loop, with the outcome (or the join's error,
+// Recovery says why. The zero Position joins from now (the Recovery then only reports the room's
+// position: every publication after it reaches the connection). done runs once, on the connection's
+// loop, with the outcome (or the join's error,
 // as for Join); with a cluster broker that sequences, it may run after JoinFrom returned, once the
 // cluster's history has been read. Safe from any goroutine.
 func (c *Conn) JoinFrom(room string, since Position, done func(Recovery, error)) {
@@ -156,21 +158,11 @@ func (a *App) publish(room string, v any, skip *Conn, done func(PublishResult)) 
 	if skip != nil {
 		a.table.Skip(p, member{skip})
 	}
-	p.OnDone(func(res PublishResult) {
-		a.countPublish(res.Delivered)
-		if done != nil {
-			done(res)
-		}
-	})
+	if done != nil {
+		p.OnDone(done)
+	}
 	a.table.Publish(p)
 	return nil
-}
-
-func (a *App) countPublish(n int) {
-	if n > 0 {
-		a.broadcasts.Add(1)
-		a.deliveries.Add(uint64(n))
-	}
 }
 
 // encode sets p's frames for v: strings, bytes and Messages once, any other value once per codec in use
@@ -182,10 +174,10 @@ func (a *App) encode(p *rooms.Pub, v any) error {
 	case []byte:
 		p.Main = a.rawFrame(frame.OpBinary, v)
 	case Message:
-		if !v.op.IsData() || v.op == frame.OpContinuation {
+		if op := v.Opcode(); op != frame.OpText && op != frame.OpBinary {
 			return ErrBadOpcode
 		}
-		p.Main = a.rawFrame(v.op, v.data)
+		p.Main = a.rawFrame(v.Opcode(), v.Data())
 	default:
 		return a.encodeValue(p, v)
 	}

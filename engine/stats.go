@@ -116,8 +116,9 @@ type Stats struct {
 	HistoryNotKept               uint64
 	Recovered, RecoveryFailed    uint64
 	Replayed                     uint64
-	// LoopLag is the longest time a timer task waited for its loop since the previous Stats call (0
-	// when no timer ran meanwhile: an idle server).
+	// LoopLag is how long the last timer task of the busiest loop waited for it to run (timer tasks
+	// run while connections have timers due, at least every few seconds with heartbeats; 0 before the
+	// first).
 	LoopLag time.Duration
 }
 
@@ -125,7 +126,6 @@ type Stats struct {
 // at scrape frequency.
 func (a *App) Stats() Stats {
 	s := Stats{Connections: a.conns.Load(), Closes: make(map[CloseCode]uint64)}
-	s.Broadcasts, s.Deliveries = a.broadcasts.Load(), a.deliveries.Load()
 	for i := range a.codecConns {
 		s.WebSockets += a.codecConns[i].Load()
 	}
@@ -136,9 +136,10 @@ func (a *App) Stats() Stats {
 	ts := a.table.Stats()
 	s.HistoryBytes, s.HistoryEntries, s.HistoryNotKept = ts.HistoryBytes, ts.HistoryEntries, ts.NotKept
 	s.Recovered, s.RecoveryFailed, s.Replayed = ts.Recovered, ts.RecoveryFailed, ts.Replayed
+	s.Broadcasts, s.Deliveries = ts.Broadcasts, ts.Deliveries
 	for _, l := range a.loopList() {
 		s.add(&l.stats)
-		s.LoopLag = max(s.LoopLag, time.Duration(l.lag.Swap(0)))
+		s.LoopLag = max(s.LoopLag, time.Duration(l.lag.Load()))
 	}
 	return s
 }

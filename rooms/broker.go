@@ -82,6 +82,8 @@ type tableStats struct {
 	recovered      atomic.Uint64 // joins from a position that missed nothing
 	failed         atomic.Uint64 // joins from a position that could not recover
 	replayed       atomic.Uint64 // publications replayed by recoveries
+	broadcasts     atomic.Uint64 // publications delivered to at least one member of this node
+	deliveries     atomic.Uint64 // frames queued to members by publications
 }
 
 // Stats is a snapshot of the table's counters.
@@ -92,6 +94,8 @@ type Stats struct {
 	Recovered      uint64 // joins from a position that missed nothing
 	RecoveryFailed uint64 // joins from a position that could not recover
 	Replayed       uint64 // publications replayed by recoveries
+	Broadcasts     uint64 // publications delivered to at least one member of this node
+	Deliveries     uint64 // frames queued to members by publications
 }
 
 // Stats returns the table's counters.
@@ -99,7 +103,7 @@ func (t *Table[M]) Stats() Stats {
 	s := &t.stats
 	return Stats{HistoryBytes: s.historyBytes.Load(), HistoryEntries: s.historyEntries.Load(),
 		NotKept: s.notKept.Load(), Recovered: s.recovered.Load(), RecoveryFailed: s.failed.Load(),
-		Replayed: s.replayed.Load()}
+		Replayed: s.replayed.Load(), Broadcasts: s.broadcasts.Load(), Deliveries: s.deliveries.Load()}
 }
 
 // Start starts the table's broker (if any) with the table as its Inbound.

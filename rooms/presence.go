@@ -85,8 +85,7 @@ func (t *Table[M]) signal(ch PresenceChange) {
 	p.Presence = &ch
 	r.mu.RLock()
 	if r.count.Load() > 0 {
-		var buf [8]uint8
-		t.fan.Prepare(p, r.variants(buf[:0]))
+		t.fan.Prepare(p, r.variants(p.scratch[:0]))
 		for loop, list := range r.members {
 			if len(list) > 0 {
 				var none M

@@ -32,7 +32,8 @@ type Pub struct {
 	// frames only for the variants that render presence events.
 	Presence *PresenceChange
 
-	skip    any // the member not to deliver to (a Conn.Broadcast's sender), when hasSkip
+	scratch [8]uint8 // the variants of the room's members, for Prepare (no allocation)
+	skip    any      // the member not to deliver to (a Conn.Broadcast's sender), when hasSkip
 	hasSkip bool
 	done    func(PubResult)
 	table   releaser
@@ -156,8 +157,7 @@ func (t *Table[M]) deliverLocked(r *Room[M], p *Pub) int {
 	if r.count.Load() == 0 {
 		return 0
 	}
-	var buf [8]uint8
-	t.fan.Prepare(p, r.variants(buf[:0]))
+	t.fan.Prepare(p, r.variants(p.scratch[:0]))
 	var skip M
 	if p.hasSkip {
 		skip, _ = p.skip.(M)
@@ -167,6 +167,10 @@ func (t *Table[M]) deliverLocked(r *Room[M], p *Pub) int {
 		if len(list) > 0 {
 			n += t.fan.Deliver(loop, list, skip, p.hasSkip, p)
 		}
+	}
+	if n > 0 {
+		t.stats.broadcasts.Add(1)
+		t.stats.deliveries.Add(uint64(n))
 	}
 	return n
 }

@@ -5,9 +5,14 @@ import "time"
 // maxFetch bounds the publications a recovery reads from a sequencing broker.
 const maxFetch = 10000
 
+// reasonFresh marks a join from the zero Position: from now on, nothing to recover.
+const reasonFresh = "\x00fresh"
+
 // JoinFrom adds m to room name like Join, and before any later publication of the room reaches m,
 // replays to m (through Fanout.Replay) every publication after since, when the history still holds
-// them all and since is in the room's current epoch. done runs exactly once with the outcome: during
+// them all and since is in the room's current epoch. The zero Position joins from now: nothing is
+// replayed, Recovery.Recovered is false with no Reason, and the join is not counted as a recovery.
+// done runs exactly once with the outcome: during
 // the call when it is known at once (always on a single node; async false); otherwise later, on a
 // broker goroutine (async true). On an error (ErrFull, ErrName) m is not in the room.
 func (t *Table[M]) JoinFrom(name string, m M, opts RoomOptions, since Position, done JoinDone) {
@@ -35,6 +40,10 @@ func (t *Table[M]) joinFrom(name string, m M, opts RoomOptions, since Position, 
 			return
 		}
 		t.trim(r, time.Now().UnixNano())
+		if since == (Position{}) {
+			t.joinReplay(r, m, nil, r.st.n, reasonFresh, done, async) // from now: nothing to recover
+			return
+		}
 		idx, reason := r.st.check(since)
 		if reason == ReasonExpired && t.sequenced() {
 			r.pubMu.Unlock()
@@ -72,7 +81,9 @@ func (t *Table[M]) joinReplay(r *Room[M], m M, fetched []*Pub, idx int, reason s
 		return
 	}
 	rec := Recovery{Position: r.st.position(), Reason: reason}
-	if reason == "" {
+	if reason == reasonFresh {
+		rec.Reason = ""
+	} else if reason == "" {
 		rec.Recovered = true
 		for _, p := range fetched {
 			t.replay(m, p)
@@ -94,10 +105,12 @@ func (t *Table[M]) joinReplay(r *Room[M], m M, fetched []*Pub, idx int, reason s
 		rec.Missed = len(fetched) + s.n - idx
 	}
 	r.pubMu.Unlock()
-	if rec.Recovered {
+	switch {
+	case reason == reasonFresh:
+	case rec.Recovered:
 		t.stats.recovered.Add(1)
 		t.stats.replayed.Add(uint64(rec.Missed))
-	} else {
+	default:
 		t.stats.failed.Add(1)
 	}
 	if added {

@@ -162,8 +162,12 @@ func TestRecoveryOutcomes(t *testing.T) {
 	opts := RoomOptions{History: HistoryOptions{Size: 5}}
 	join(t, tb, "r", stay, opts)
 	rec := joinFrom(t, tb, "r", c, Position{})
-	if rec.Recovered || rec.Reason != ReasonEpoch {
-		t.Fatalf("first join with no epoch: %+v", rec)
+	if rec.Recovered || rec.Reason != "" || rec.Position.Epoch == "" {
+		t.Fatalf("first join, from now: %+v", rec)
+	}
+	tb.Leave("r", c)
+	if rec := joinFrom(t, tb, "r", c, Position{Epoch: "other"}); rec.Recovered || rec.Reason != ReasonEpoch {
+		t.Fatalf("join from another epoch: %+v", rec)
 	}
 	publish(tb, "r", "1", nil)
 	publish(tb, "r", "2", nil)

@@ -2,35 +2,59 @@ package main
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/openspeed/wsd/engine"
-	"github.com/openspeed/wsd/frame"
 )
 
 // apiRoutes registers the HTTP API:
 //
-//	GET  /rooms                 [{"room","connections"}], sorted by room
-//	GET  /rooms/:room/info      {"room","connections","messages":[...]} (the room's last messages)
-//	POST /rooms/:room/publish   the body to every member; {"room","delivered"}
+//	GET  /rooms                   [{"room","connections"}], sorted by room
+//	GET  /rooms/:room/info        {"room","connections","offset","epoch","messages":[...]}: the room's
+//	                              position and history (?after=<offset> and ?limit=<n> select)
+//	GET  /rooms/:room/presence    {"room","clients":[{"user","conn"}]}
+//	POST /rooms/:room/publish     the body to every member; {"room","offset","epoch","delivered"}
 //
 // Publishing needs the API key (Authorization: Bearer <key>, or X-API-Key: <key>); without a
-// configured key it is refused (403) unless api.publish_without_key is set. api.protect_reads asks
-// for the key on the two GET routes too.
+// configured key it is refused (403) unless api.publish_without_key is set. The reads need the key, or
+// a token (JWT) that allows the room, when authentication is on or api.protect_reads is set.
 func (s *server) apiRoutes() {
-	read := func(h engine.HandlerFunc) engine.HandlerFunc {
-		if !s.cfg.API.ProtectReads {
-			return h
-		}
-		return s.withKey(h)
-	}
-	s.GET("/rooms", read(listRooms(s.App)))
-	s.GET("/rooms/:room/info", read(roomInfo(s.App)))
+	s.GET("/rooms", s.guard(listRooms(s.App)))
+	s.GET("/rooms/:room/info", s.guard(roomInfo(s.App)))
+	s.GET("/rooms/:room/presence", s.guard(roomPresence(s.App)))
 	s.POST("/rooms/:room/publish", s.withKey(publish(s.App)))
+}
+
+// readHandler serves a read of the HTTP API; u is the token's user when the request was let in by a
+// token (nil: by the API key, or no guard).
+type readHandler func(ctx *engine.Context, u *user) error
+
+// guard protects a read of the HTTP API when authentication is on (or api.protect_reads is set): it
+// passes with the API key, or with a token that allows the request's room (for GET /rooms, the
+// listing is then cut down to the rooms the token allows).
+func (s *server) guard(h readHandler) engine.HandlerFunc {
+	return func(ctx *engine.Context) error {
+		if s.auth == nil && !s.cfg.API.ProtectReads {
+			return h(ctx, nil)
+		}
+		if s.checkKey(ctx) == nil {
+			return h(ctx, nil)
+		}
+		if s.auth == nil {
+			return s.checkKey(ctx)
+		}
+		data, err := s.auth.upgrade(ctx) // the same checks as a WebSocket upgrade of that room
+		if err != nil {
+			return err
+		}
+		u, _ := data.(*user)
+		return h(ctx, u)
+	}
 }
 
 // withKey runs h only for a request that carries the API key.
@@ -77,46 +101,97 @@ func apiKey(ctx *engine.Context) string {
 	return ""
 }
 
-// listRooms is GET /rooms: every live room with its connection count.
-func listRooms(app *engine.App) engine.HandlerFunc {
-	return func(ctx *engine.Context) error {
-		return ctx.JSON(http.StatusOK, app.Rooms())
+// listRooms is GET /rooms: every room with members and its connection count (with a token: the
+// rooms it allows).
+func listRooms(app *engine.App) readHandler {
+	return func(ctx *engine.Context, u *user) error {
+		list := app.Rooms()
+		if u != nil && u.Rooms != nil {
+			list = slices.DeleteFunc(list, func(rc engine.RoomCount) bool { return !u.mayJoin(rc.Name) })
+		}
+		return ctx.JSON(http.StatusOK, list)
 	}
 }
 
-// roomInfo is GET /rooms/:room/info: {"room","connections","messages":[...]}. A room nobody is in
-// answers with 0 connections and no messages.
-func roomInfo(app *engine.App) engine.HandlerFunc {
-	return func(ctx *engine.Context) error {
-		info, err := app.RoomInfo(ctx.Param("room"))
-		if err != nil && !errors.Is(err, engine.ErrNoRoom) {
+// roomInfo is GET /rooms/:room/info: the room's count, position and history (?after=, ?limit=;
+// ?messages=0 leaves the messages out). A room nobody is in answers with 0 connections and no
+// messages.
+func roomInfo(app *engine.App) readHandler {
+	return func(ctx *engine.Context, _ *user) error {
+		after, err := queryUint(ctx, "after")
+		if err != nil {
+			return err
+		}
+		limit, err := queryUint(ctx, "limit")
+		if err != nil {
 			return err
 		}
 		if ctx.Query("messages") == "0" {
-			info.Messages = info.Messages[:0] // the count alone (the chat page polls it)
+			after = ^uint64(0) // the count and position alone (the chat page polls it)
+		}
+		info, err := app.RoomInfo(ctx.Param("room"), after, int(min(limit, 1<<20)))
+		if err != nil && !errors.Is(err, engine.ErrNoRoom) {
+			return err
 		}
 		return ctx.JSON(http.StatusOK, info)
 	}
 }
 
+// queryUint reads an optional non-negative integer query parameter (400 when malformed).
+func queryUint(ctx *engine.Context, key string) (uint64, error) {
+	v := ctx.Query(key)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, engine.NewHTTPError(http.StatusBadRequest, key+" must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// roomPresence is GET /rooms/:room/presence: who is in the room (users of /ws connections).
+func roomPresence(app *engine.App) readHandler {
+	return func(ctx *engine.Context, _ *user) error {
+		room := ctx.Param("room")
+		return ctx.JSON(http.StatusOK, presenceAck{Room: room, Clients: app.Presence(room)})
+	}
+}
+
+// publishAnswer is the answer of POST /rooms/:room/publish.
+type publishAnswer struct {
+	Room      string `json:"room"`
+	Offset    uint64 `json:"offset"`
+	Epoch     string `json:"epoch,omitempty"`
+	Delivered int    `json:"delivered"`
+}
+
 // publish is POST /rooms/:room/publish: the request body goes to every member of the room, as text
-// when it is valid UTF-8 and as binary otherwise. With ?envelope=1 the body must be JSON and goes
-// out as the /ws protocol's {"type":"message","room":...,"data":<body>}. It answers
-// {"room","delivered"}.
+// when it is valid UTF-8 and as binary otherwise (/ws members receive it in their message envelope).
+// It answers once the publication has its position (in a cluster, after the stream stored it).
 func publish(app *engine.App) engine.HandlerFunc {
 	return func(ctx *engine.Context) error {
 		room, body := ctx.Param("room"), ctx.Body()
-		op := frame.OpText
-		switch {
-		case ctx.Query("envelope") == "1":
-			if !json.Valid(body) {
-				return engine.NewHTTPError(http.StatusBadRequest, "envelope=1 needs a JSON body")
-			}
-			body = appendMessage(nil, room, body)
-		case !utf8.Valid(body):
-			op = frame.OpBinary
+		op := engine.OpText
+		if !utf8.Valid(body) {
+			op = engine.OpBinary
 		}
-		n := app.PublishFrame(room, op, body)
-		return ctx.JSON(http.StatusOK, map[string]any{"room": room, "delivered": n})
+		reply := ctx.Defer()
+		err := app.Publish(room, engine.NewMessage(op, body), func(r engine.PublishResult) {
+			if r.Err != nil {
+				reply.Error(engine.NewHTTPError(http.StatusServiceUnavailable, "publish failed: "+r.Err.Error()))
+				return
+			}
+			reply.JSON(http.StatusOK, publishAnswer{Room: room, Offset: r.Position.Offset,
+				Epoch: r.Position.Epoch, Delivered: r.Delivered})
+		})
+		if errors.Is(err, engine.ErrRoomName) {
+			reply.Error(engine.NewHTTPError(http.StatusBadRequest, "invalid room name"))
+			return nil
+		}
+		if err != nil {
+			reply.Error(err)
+		}
+		return nil
 	}
 }

@@ -109,7 +109,8 @@ type PprofConfig struct {
 
 // PubSubConfig tunes the /ws JSON pub/sub protocol.
 type PubSubConfig struct {
-	MaxRooms int `yaml:"max_rooms"` // rooms one /ws connection may be in; 0: no cap
+	MaxRooms       int  `yaml:"max_rooms"`       // rooms one /ws connection may be in; 0: no cap
+	PresenceEvents bool `yaml:"presence_events"` // send members {"type":"presence",...} on joins and leaves
 }
 
 // RoutesConfig turns the built-in WebSocket routes on and off and tunes each.

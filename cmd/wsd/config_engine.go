@@ -33,7 +33,7 @@ func (c *Config) engineConfig(log *slog.Logger, onReject func(engine.RejectReaso
 		MaxBackpressure:     off(int64(c.MaxBackpressure)),
 		SlowConsumer:        c.SlowConsumer.engine(),
 		MaxRoomMembers:      c.MaxRoomMembers,
-		RoomHistory:         c.RoomHistory,
+		History:             engine.HistoryOptions{Size: off(c.RoomHistory)},
 		Compression:         c.Compression.engine(),
 		OnReject:            onReject,
 		Logger:              log,
@@ -102,7 +102,7 @@ func (c *Config) routeOptions(r *RouteConfig) engine.RouteOptions {
 		o.MaxRoomMembers = off(*r.MaxRoomMembers)
 	}
 	if r.RoomHistory != nil {
-		o.RoomHistory = off(*r.RoomHistory)
+		o.History.Size = off(*r.RoomHistory)
 	}
 	if r.RateLimit != nil {
 		rl := r.RateLimit.engine()

@@ -81,16 +81,16 @@ var (
 	descBuild       = desc("build_info", "Always 1; the labels name the build.", "version", "goversion", "gnet")
 )
 
-// closeLabels are the code labels of engine.Stats.Closes, by slot.
-var closeLabels = func() [len(engine.Stats{}.Closes)]string {
-	var l [len(engine.Stats{}.Closes)]string
-	for code := engine.CloseCode(1000); code <= 1015; code++ {
-		l[engine.CloseSlot(code)] = strconv.Itoa(int(code))
+// closeLabel is the code label of a key of engine.Stats.Closes.
+func closeLabel(code engine.CloseCode) string {
+	switch code {
+	case 3000:
+		return "3000-4999"
+	case 0:
+		return "other"
 	}
-	l[engine.CloseSlot(3000)] = "3000-4999"
-	l[engine.CloseSlot(1)] = "other"
-	return l
-}()
+	return strconv.Itoa(int(code))
+}
 
 // statsCollector turns one App.Stats snapshot per scrape into the wsd_ metrics.
 type statsCollector struct{ s *server }
@@ -107,7 +107,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.s.App.Counters()
+	st := c.s.App.Stats()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -119,8 +119,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descOpened, st.Opened)
 	counter(descClosed, st.Closed)
 	counter(descUpgrades, st.Upgrades)
-	for slot, n := range st.Closes {
-		counter(descCloses, n, closeLabels[slot])
+	for code, n := range st.Closes {
+		counter(descCloses, n, closeLabel(code))
 	}
 	for reason, n := range st.Rejected {
 		counter(descRejected, n, engine.RejectReason(reason).String())

@@ -20,7 +20,7 @@ func (s *server) wsRoutes(auth *authenticator) {
 	rc := &s.cfg.Routes
 	if rc.Echo.Enabled {
 		s.Route("/echo", engine.Handlers{
-			Message: func(ws *engine.Conn, m engine.Message) { _ = ws.SendMessage(m) },
+			Message: func(ws *engine.Conn, m engine.Message) { _ = ws.Send(m) },
 			Options: opts(&rc.Echo),
 		})
 	}
@@ -30,7 +30,7 @@ func (s *server) wsRoutes(auth *authenticator) {
 	if rc.Chat.Enabled {
 		o := opts(&rc.Chat)
 		o.ReleaseContext = false
-		s.WS("/chat/:room", chat, o)
+		s.Route("/chat/:room", engine.Handlers{Open: chat, Options: o})
 	}
 	if rc.WS.Enabled {
 		o := opts(&rc.WS)
@@ -45,11 +45,11 @@ func roomsRelay(opts engine.RouteOptions) engine.Handlers {
 	return engine.Handlers{
 		Open: func(ws *engine.Conn, ctx *engine.Context) {
 			if err := ws.Join(ctx.Param("room")); err != nil {
-				_ = ws.Close(engine.CloseTryAgainLater, err.Error())
+				ws.CloseWith(engine.CloseTryAgainLater, err.Error())
 			}
 		},
 		Message: func(ws *engine.Conn, m engine.Message) {
-			_, _ = ws.Broadcast(ws.Room(), m)
+			_ = ws.Broadcast(ws.Room(), m)
 		},
 		Options: opts,
 	}
@@ -80,17 +80,17 @@ func chat(ws *engine.Conn, ctx *engine.Context) {
 		name = u.ID // an authenticated user speaks under its token's subject
 	}
 	if err := ws.Join(room); err != nil {
-		_ = ws.SendText("Room is full")
-		_ = ws.Close(engine.CloseTryAgainLater, "room is full")
+		_ = ws.Send("Room is full")
+		ws.CloseWith(engine.CloseTryAgainLater, "room is full")
 		return
 	}
-	_, _ = ws.Broadcast(room, name+" joined the room")
-	say := func(text string) { _, _ = ws.BroadcastAll(ws.Room(), chatLine{User: name, Message: text}) }
+	_ = ws.Broadcast(room, name+" joined the room")
+	say := func(text string) { _ = ws.BroadcastAll(ws.Room(), chatLine{User: name, Message: text}) }
 	ws.OnMessage(func(m engine.Message) { say(m.Text()) })
 	ws.On("message", func(e engine.Event) { say(e.String("content")) })
 	ws.On("join-room", func(e engine.Event) { switchRoom(ws, u, name, e.String("room")) })
 	ws.OnClose(func(engine.CloseInfo) {
-		_, _ = ws.Broadcast(ws.Room(), name+" left the room")
+		_ = ws.Broadcast(ws.Room(), name+" left the room")
 	})
 }
 
@@ -130,7 +130,7 @@ func switchRoom(ws *engine.Conn, u *user, name, next string) {
 		return
 	}
 	ws.Leave(old)
-	_, _ = ws.Broadcast(old, name+" left the room")
-	_, _ = ws.Broadcast(next, name+" joined the room")
+	_ = ws.Broadcast(old, name+" left the room")
+	_ = ws.Broadcast(next, name+" joined the room")
 	_ = ws.Send(roomEvent{Type: "joined", Room: next})
 }

@@ -21,6 +21,7 @@ type server struct {
 	cfg    *Config
 	log    *slog.Logger
 	broker *natsbroker.Broker // nil: single node
+	auth   *authenticator     // nil: authentication off
 
 	draining atomic.Bool  // set before the drain starts: /readyz answers 503
 	lag      atomic.Int64 // nanoseconds, the last probe's worst loop lag
@@ -55,7 +56,7 @@ func newServer(c *Config, log *slog.Logger) (*server, error) {
 // WebSocket upgrades.
 func buildServer(ec engine.Config, c *Config, auth *authenticator) *server {
 	app := engine.New(ec)
-	s := &server{App: app, cfg: c, log: app.Config().Logger}
+	s := &server{App: app, cfg: c, log: app.Config().Logger, auth: auth}
 	s.broker, _ = ec.Broker.(*natsbroker.Broker)
 	s.wsRoutes(auth)
 	s.pageRoutes()
@@ -147,13 +148,9 @@ func (s *server) probe(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	var rc reclaimer
 	for {
-		mctx, cancel := context.WithTimeout(ctx, every)
-		lag := s.App.Stats(mctx).LoopLag
-		cancel()
-		if ctx.Err() == nil {
-			s.lag.Store(int64(lag))
-		}
-		rc.check(s.App.Connections())
+		st := s.App.Stats()
+		s.lag.Store(int64(st.LoopLag))
+		rc.check(int(st.Connections))
 		select {
 		case <-ctx.Done():
 			return
