@@ -67,7 +67,6 @@ func (MsgPack) Unmarshal(data []byte, v any) error {
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(data))
 	dec.SetCustomStructTag("json")
-	dec.UsePreallocateValues(true)
 	err := dec.Decode(v)
 	msgpack.PutDecoder(dec)
 	return err

@@ -2,8 +2,10 @@ package dispatch
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -281,5 +283,32 @@ func TestAppendErrorsLeaveDst(t *testing.T) {
 		if err == nil || string(got) != "keep" {
 			t.Errorf("%s: AppendAck(func) = %q, %v; want dst and an error", c.Name(), got, err)
 		}
+	}
+}
+
+// TestMsgPackDecodeStartsNoGoroutine: decoding into values with pointer fields must not start
+// goroutines (msgpack's UsePreallocateValues starts one per type that never ends), nor trust a
+// length prefix to preallocate.
+func TestMsgPackDecodeStartsNoGoroutine(t *testing.T) {
+	type inner struct{ N int }
+	type outer struct {
+		P  *inner
+		M  map[string]*inner
+		XS []*inner
+	}
+	data, err := MsgPack{}.Append(nil, outer{P: &inner{1}, M: map[string]*inner{"a": {2}}, XS: []*inner{{3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	for i := 0; i < 10; i++ {
+		var v outer
+		if err := (MsgPack{}).Unmarshal(data, &v); err != nil || v.P == nil || v.P.N != 1 || v.XS[0].N != 3 {
+			t.Fatalf("decode: %+v, %v", v, err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before {
+		t.Fatalf("goroutines %d → %d after decoding", before, after)
 	}
 }
