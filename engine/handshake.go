@@ -17,8 +17,9 @@ import (
 type handshake struct {
 	parser     http1.Parser
 	ctx        *Context
-	headerLen  int  // > 0: the header block is parsed, the body is still arriving
-	closeAfter bool // shutting down: close after the current request
+	headerLen  int    // > 0: the header block is parsed, the body is still arriving
+	closeAfter bool   // shutting down: close after the current request
+	reply      *Reply // a deferred answer the connection waits for (Context.Defer)
 }
 
 func (c *Conn) newHandshake() *handshake {
@@ -40,6 +41,9 @@ func (c *Conn) readHTTP(b []byte) int {
 		c.hs = c.newHandshake()
 	}
 	hs := c.hs
+	if hs.reply != nil {
+		return 0 // waiting for a deferred answer: the next requests stay buffered
+	}
 	if hs.ctx == nil {
 		hs.ctx = &Context{conn: c, app: a}
 	}
@@ -98,6 +102,10 @@ func (c *Conn) readPlain(b []byte, ep *endpoint) int {
 	c.serveHTTP(ep, ctx)
 	c.hs.ctx, c.hs.headerLen = nil, 0
 	c.hs.parser.Reset()
+	if c.deferredWaiting() {
+		c.armDeadline(a.cfg.HandshakeTimeout) // bounds the wait for the answer
+		return total
+	}
 	if c.phase == phaseHTTP {
 		c.armDeadline(a.cfg.HandshakeTimeout) // keep-alive idle time
 	}
@@ -278,6 +286,9 @@ func (c *Conn) accept(key, proto string, extra []field) {
 // handshakeTimeout ends a connection whose request did not arrive in time: 408 when a request was
 // started, a silent close for an idle keep-alive connection.
 func (c *Conn) handshakeTimeout() {
+	if c.hs != nil && c.deferredTimeout() {
+		return
+	}
 	if c.gc.InboundBuffered() > 0 || (c.hs != nil && c.hs.busy()) {
 		c.httpError(http.StatusRequestTimeout, "request not completed in time")
 		return
