@@ -116,6 +116,12 @@ type Config struct {
 	// by the engine, not by a handler): for logs. It runs on the event loop and must not block.
 	OnReject func(reason RejectReason, status int, remote net.Addr, path string)
 
+	// OnRateLimit, when set, is told about every message a RateLimit refuses: the route's pattern, the
+	// peer, the limit in force on the route, and event: "" when the message caps (Messages, Bytes)
+	// refused it, the custom event's type when limit.Events[event] did. For logs: it runs on the
+	// event loop and must not block; limit is read-only.
+	OnRateLimit func(route string, remote net.Addr, limit *RateLimit, event string)
+
 	// Logger receives handler panics and engine errors. Default: slog.Default(). Nothing is logged per
 	// message.
 	Logger *slog.Logger

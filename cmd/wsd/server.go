@@ -38,6 +38,7 @@ func newServer(c *Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	ec := c.engineConfig(log, newRejectLog(log, c.Log.RejectsPerSecond).hook())
+	ec.OnRateLimit = newRateLog(log, c.Log.RejectsPerSecond).hook()
 	var app *engine.App // set below, before the App (and so the broker) starts
 	b, err := c.Cluster.broker(log, func(room string) int { return app.LocalCount(room) })
 	if err != nil {
