@@ -33,7 +33,8 @@ type server struct {
 
 // newServer builds the server the configuration describes (routes registered, not started).
 func newServer(c *Config, log *slog.Logger) (*server, error) {
-	auth, err := newAuthenticator(authConfig{Secret: c.Auth.JWTSecret, KeyFile: c.Auth.JWTKeyFile})
+	auth, err := newAuthenticator(authConfig{Secret: c.Auth.JWTSecret, KeyFile: c.Auth.JWTKeyFile,
+		Audience: c.Auth.Audience, Issuer: c.Auth.Issuer})
 	if err != nil {
 		return nil, err
 	}
