@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -87,10 +88,10 @@ const (
 //   - On /chat/:room the connection joins the room and the others there get the text
 //     "<user> joined the room". A full room answers {"error":"Room is full"} and closes with 1013.
 //     On /chat the connection is in no room until its first join-room.
-//   - A message (plain text, or the event {"type":"message","content":...}) goes to the others in the
-//     room, not back to the sender (the page shows its own lines itself), as JSON
-//     {"user","message","timestamp"} (MessagePack on a msgpack connection), the timestamp in UTC as
-//     JavaScript's toISOString writes it. In no room it is answered {"error":"Join a room first"}.
+//   - A message (plain text, or {"type":"message","content":...}, which stands for its content) goes
+//     to the others in the room, not back to the sender (the page shows its own lines itself), as
+//     JSON {"user","message","timestamp"} (MessagePack on a msgpack connection), the timestamp in UTC
+//     as JavaScript's toISOString writes it. In no room it is answered {"error":"Join a room first"}.
 //   - {"type":"join-room","room":R} leaves the current room ("<user> left the room" to the others
 //     there), joins R ("<user> joined the room" to the others there) and answers the text
 //     "Switched to room: R". The join is tried first: when it fails ({"error":...,"room":R}), the
@@ -110,8 +111,7 @@ func chat(ws *engine.Conn, ctx *engine.Context) {
 		}
 		_, _ = ws.Broadcast(room, name+" joined the room")
 	}
-	ws.OnMessage(func(m engine.Message) { say(ws, name, m.Text()) })
-	ws.On("message", func(e engine.Event) { say(ws, name, e.String("content")) })
+	ws.OnMessage(func(m engine.Message) { say(ws, name, chatText(ws, m)) })
 	ws.On("join-room", func(e engine.Event) { switchRoom(ws, u, name, e.String("room")) })
 	ws.OnClose(func(engine.CloseInfo) {
 		if room := ws.Room(); room != "" {
@@ -128,6 +128,35 @@ func say(ws *engine.Conn, name, text string) {
 		return
 	}
 	_, _ = ws.Broadcast(room, chatLine{User: name, Message: text, Timestamp: jsTime(time.Now())})
+}
+
+// chatText is the text of a chat line: the "content" of {"type":"message","content":"..."} (read as
+// the engine reads events: a JSON text message, or a MessagePack binary one on a msgpack connection),
+// else the message as written. "message" names the message handler, not a custom event, so the
+// message handler reads it.
+func chatText(ws *engine.Conn, m engine.Message) string {
+	data := m.Data()
+	if m.IsText() {
+		var ev struct {
+			Type    string  `json:"type"`
+			Content *string `json:"content"`
+		}
+		if len(data) > 0 && data[0] == '{' && json.Unmarshal(data, &ev) == nil && ev.Type == "message" && ev.Content != nil {
+			return *ev.Content
+		}
+		return m.Text()
+	}
+	// A MessagePack map is read in place, without decoding it into a value.
+	if c := ws.Codec(); c.Binary() {
+		if typ, ok := c.Type(data); ok && string(typ) == "message" {
+			if raw, _, ok := c.Field(data, "content"); ok {
+				if s, ok := c.String(raw); ok {
+					return s
+				}
+			}
+		}
+	}
+	return m.Text()
 }
 
 // jsTime formats t as JavaScript's Date.prototype.toISOString does for years 0-9999: UTC, always
