@@ -141,10 +141,11 @@ func chatText(ws *engine.Conn, m engine.Message) string {
 			Type    string  `json:"type"`
 			Content *string `json:"content"`
 		}
-		if len(data) > 0 && data[0] == '{' && json.Unmarshal(data, &ev) == nil && ev.Type == "message" && ev.Content != nil {
-			return *ev.Content
+		isObject := len(data) > 0 && data[0] == '{'
+		if !isObject || json.Unmarshal(data, &ev) != nil || ev.Type != "message" || ev.Content == nil {
+			return m.Text()
 		}
-		return m.Text()
+		return *ev.Content
 	}
 	// A MessagePack map is read in place, without decoding it into a value.
 	if c := ws.Codec(); c.Binary() {

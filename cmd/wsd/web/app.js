@@ -117,9 +117,9 @@
     notice(JSON.stringify(v, (k, x) => (typeof x === "bigint" ? x.toString() : x)));
   }
 
-  // receiveText handles a text message that is not a JSON object: the answer to the join-room the page sent
-  // ("Switched to room: R", matched against the room asked for, so that a notice about a user named
-  // "Switched to room: …" is not mistaken for it), or a notice ("bob joined the room").
+  // receiveText handles a text message that is not a JSON object: the answer to the join-room the
+  // page sent ("Switched to room: R", matched against the room asked for, so that a notice about a
+  // user named "Switched to room: …" is not mistaken for it), or a notice ("bob joined the room").
   function receiveText(data) {
     if (st.switching && data === SWITCHED + st.switching) {
       const room = st.switching;
@@ -263,7 +263,6 @@
     if (!text || !send({ type: "message", content: text })) return;
     ui.message.value = "";
     chatLine(st.name, text, new Date(), true); // the server does not send it back
-
   });
 
   ui.switchForm.addEventListener("submit", (e) => {
