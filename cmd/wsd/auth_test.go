@@ -263,15 +263,21 @@ func auCheck(t *testing.T, k auKeys) {
 	if err := alice.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*websocket.Conn{alice, bob} {
-		auExpectText(t, c, `{"user":"alice","message":"hi"}`)
-	}
+	rtExpectChat(t, bob, "alice", "hi")
 
 	// A rooms claim restricts joins.
 	onlyA := auToken(t, k.method, k.sign, auClaims("carol", time.Now().Add(time.Hour), []string{"a"}))
 	auExpectRefused(t, addr, "/rooms/b", onlyA, http.StatusForbidden)
 	auExpectRefused(t, addr, "/chat/b?token="+onlyA, "", http.StatusForbidden)
 	auExpectUpgraded(t, addr, "/rooms/a", onlyA)
+	// On /chat (no room yet) the claim applies to join-room.
+	carol := auExpectUpgraded(t, addr, "/chat?token="+onlyA, "")
+	for room, want := range map[string]string{"b": `{"error":"Not allowed in this room","room":"b"}`, "a": "Switched to room: a"} {
+		if err := carol.WriteMessage(websocket.TextMessage, []byte(`{"type":"join-room","room":"`+room+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		auExpectText(t, carol, want)
+	}
 	auRoundTrip(t, good, "after the rooms checks")
 	closeGood(t, good)
 }

@@ -1,5 +1,5 @@
-// Command context shows what the seed's WebSocketContext offers, as wsd spells it: a client connected
-// to /ctx/:room?key=value... sends {"type":"whoami"} (or any other message) and gets
+// Command context shows what the TypeScript plugin's WebSocketContext offers, as wsd spells it: a
+// client connected to /ctx/:room?key=value... sends {"type":"whoami"} (or any other message) and gets
 //
 //	{"room": ws.Room(), "readyState": 1, "state": "OPEN", "params": {"room": ...},
 //	 "query": {"key": "value", ...}, "subprotocol": ..., "remoteAddr": "ip:port"}

@@ -1,4 +1,5 @@
-// Command http shows WebSocket and plain HTTP routes on one port, sharing the room table.
+// Command http is the "integration with HTTP routes" example of the TypeScript plugin's documentation:
+// WebSocket and plain HTTP routes on one port, sharing the room table.
 //
 //	GET  /rooms/:room          WebSocket relay: every message a member sends goes unchanged (same
 //	                           opcode) to every other member of the room

@@ -1,20 +1,24 @@
-// Command limits is the seed's connection-limit example: at most maxMembers connections per room.
-// A client connects to /limits/:room and gets {"type":"joined","room":R,"members":N,"max":3}; the
-// client that would be one too many gets the seed's text message "Room is full" and then a close
-// frame with 1013 (try again later) "room is full". A place freed by a client that leaves can be
-// taken by the next one. Rooms are limited separately.
+// Command limits is the connection-limit example of the TypeScript plugin's documentation: at most
+// maxMembers (10) connections per room. A client connects to /limited/:room; the one that would be
+// the 11th member gets {"error":"Room is full"} and then the close of the plugin's ws.close() (1000,
+// no reason; wsd's own /chat closes with 1013, "try again later", which tells a client that retrying
+// may work). A place freed by a client that leaves can be taken by the next one. Rooms are limited
+// separately.
 //
-// The limit is RouteOptions.MaxRoomMembers (Config.MaxRoomMembers for every route): the engine
-// checks it atomically inside Join, so concurrent joins never overshoot it, and Join answers
-// engine.ErrRoomFull at the cap.
+// The plugin's example leaves what an admitted client gets open; here it gets
+// {"type":"joined","room":R,"members":N,"max":10}, N counting itself.
+//
+// The limit is RouteOptions.MaxRoomMembers (Config.MaxRoomMembers for every route): the engine checks
+// it atomically inside Join, so concurrent joins never overshoot it, and Join answers
+// engine.ErrRoomFull at the cap. Counting the members first and joining after, as a JavaScript
+// server on one thread may, would let two clients on two event loops both see 9 and both join.
 //
 //	go run ./examples/limits
-//	websocat ws://localhost:3000/limits/small
+//	websocat ws://localhost:3000/limited/small
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"log"
 	"os"
@@ -26,7 +30,7 @@ import (
 )
 
 // maxMembers is the per-room connection limit.
-const maxMembers = 3
+const maxMembers = 10
 
 type joined struct {
 	Type    string `json:"type"`
@@ -35,16 +39,18 @@ type joined struct {
 	Max     int    `json:"max"`
 }
 
+type failure struct {
+	Error string `json:"error"`
+}
+
 // newApp builds the example's server.
 func newApp(cfg engine.Config) *engine.App {
 	app := engine.New(cfg)
-	app.WS("/limits/:room", func(ws *engine.Conn, ctx *engine.Context) {
+	app.WS("/limited/:room", func(ws *engine.Conn, ctx *engine.Context) {
 		room := ctx.Param("room")
-		if err := ws.Join(room); err != nil {
-			if errors.Is(err, engine.ErrRoomFull) {
-				_ = ws.SendText("Room is full")
-			}
-			_ = ws.Close(engine.CloseTryAgainLater, "room is full")
+		if err := ws.Join(room); err != nil { // engine.ErrRoomFull
+			_ = ws.Send(failure{Error: "Room is full"})
+			_ = ws.Close(engine.CloseNormal, "") // the plugin's ws.close()
 			return
 		}
 		_ = ws.Send(joined{Type: "joined", Room: room, Members: app.Count(room), Max: maxMembers})
