@@ -47,9 +47,11 @@
 // arrive between the fragments of a message, text must be valid UTF-8 (checked as fragments arrive, so
 // an invalid sequence fails the connection at once with 1007), a message over MaxMessageSize is refused
 // with 1009 as soon as a frame header announces it. A ping is answered with a pong automatically. A bad
-// request gets a precise HTTP status before any upgrade: 400 (malformed request or upgrade headers), 403
-// (origin), 404, 405, 408 (request not finished within HandshakeTimeout), 411, 413, 414, 426 (not an
-// upgrade, or a WebSocket version other than 13), 431, 505.
+// request gets a precise HTTP status before any upgrade: 400 (malformed request or upgrade headers, an
+// upgrade request with a body), 403 (origin), 404, 405, 408 (request not finished within
+// HandshakeTimeout), 411, 413, 414, 426 (not an upgrade, or a WebSocket version other than 13), 431,
+// 505. Nothing pipelined after a request whose answer closes the connection (Connection: close,
+// HTTP/1.0) is run.
 //
 // # Caveats
 //

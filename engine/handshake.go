@@ -19,6 +19,7 @@ type handshake struct {
 	ctx        *Context
 	headerLen  int  // > 0: the header block is parsed, the body is still arriving
 	closeAfter bool // shutting down: close after the current request
+	last       bool // an answer that closes the connection is queued: nothing after it is parsed
 }
 
 func (c *Conn) newHandshake() *handshake {
@@ -40,6 +41,9 @@ func (c *Conn) readHTTP(b []byte) int {
 		c.hs = c.newHandshake()
 	}
 	hs := c.hs
+	if hs.last {
+		return len(b) // pipelined after an answer with Connection: close: ignored
+	}
 	if hs.ctx == nil {
 		hs.ctx = &Context{conn: c, app: a}
 	}
@@ -209,6 +213,10 @@ func checkUpgrade(req *http1.Request) (int, string, []field) {
 		return http.StatusMethodNotAllowed, "WebSocket upgrade must use GET", []field{{"Allow", "GET"}}
 	case req.Major < 1 || (req.Major == 1 && req.Minor < 1):
 		return http.StatusBadRequest, "WebSocket upgrade needs HTTP/1.1", nil
+	case req.ContentLength > 0 || req.Chunked:
+		// After the 101 every byte is a frame; a body would be read as one (RFC 6455 4.1: the opening
+		// handshake is a GET, whose body has no meaning, RFC 9110 9.3.1).
+		return http.StatusBadRequest, "a WebSocket upgrade request must not have a body", nil
 	case req.Header("Host") == "":
 		return http.StatusBadRequest, "missing Host header", nil
 	case !req.HasToken("Connection", "upgrade"):
