@@ -17,9 +17,11 @@ import (
 type handshake struct {
 	parser     http1.Parser
 	ctx        *Context
-	headerLen  int  // > 0: the header block is parsed, the body is still arriving
-	closeAfter bool // shutting down: close after the current request
-	last       bool // an answer that closes the connection is queued: nothing after it is parsed
+	headerLen  int   // > 0: the header block is parsed, the body is still arriving
+	closeAfter bool  // shutting down: close after the current request
+	last       bool  // an answer that closes the connection is queued: nothing after it is parsed
+	paused     bool  // not read until the answers drain (httphold.go)
+	held       int64 // the backlog at the last check while paused
 }
 
 func (c *Conn) newHandshake() *handshake {
