@@ -216,8 +216,9 @@ func checkUpgrade(req *http1.Request) (int, string, []field) {
 	case req.Major < 1 || (req.Major == 1 && req.Minor < 1):
 		return http.StatusBadRequest, "WebSocket upgrade needs HTTP/1.1", nil
 	case req.ContentLength > 0 || req.Chunked:
-		// After the 101 every byte is a frame; a body would be read as one (RFC 6455 4.1: the opening
-		// handshake is a GET, whose body has no meaning, RFC 9110 9.3.1).
+		// A body is signalled by Content-Length or Transfer-Encoding (RFC 7230 3.3). The opening
+		// handshake is a GET (RFC 6455 4.1), whose body has no meaning (RFC 7231 4.3.1, RFC 9110
+		// 9.3.1), and after the 101 every byte is a frame: the body would be read as one.
 		return http.StatusBadRequest, "a WebSocket upgrade request must not have a body", nil
 	case req.Header("Host") == "":
 		return http.StatusBadRequest, "missing Host header", nil
