@@ -12,8 +12,11 @@ import "net/http"
 // backlog every tick (the peer may have stopped sending: no OnTraffic would come).
 //
 // Each OnTraffic call also answers at most maxRequestsPerRead requests of one connection; the rest
-// waits for a wake task queued behind the loop's other work, so one pipelining client cannot hold the
-// loop.
+// waits for a gnet wake task (OnTraffic again) queued behind the tasks already waiting for the loop
+// (broadcasts, other connections' wakes). gnet v2.9.7 runs tasks queued while it drains its task queue
+// in the same round, so the chain of wakes ends only when the connection's buffered requests are
+// answered or its answers fill the budget (then it is held): the work one connection gets between two
+// polls is bounded by a read (64 KiB of requests) plus the budget, and tasks are interleaved with it.
 
 // maxRequestsPerRead bounds the requests of one connection answered per OnTraffic call.
 const maxRequestsPerRead = 32
