@@ -87,9 +87,12 @@ type Config struct {
 	// RateLimit caps what each WebSocket may send (token buckets). Default: no limit.
 	RateLimit RateLimit
 
-	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames queued by the engine
-	// plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer that stops
-	// reading can then grow memory without limit). Over it, SlowConsumer decides.
+	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames or HTTP answers queued
+	// by the engine plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer
+	// that stops reading can then grow memory without limit). Over it, SlowConsumer decides for
+	// WebSocket messages; a plain HTTP connection is not read (its pipelined requests wait) until its
+	// answers drain to half of it, and one that pipelines more than MaxHeaderBytes + MaxBodyBytes
+	// meanwhile is answered 429 and closed.
 	MaxBackpressure int64
 
 	// SlowConsumer is what happens to a message for a connection over MaxBackpressure. Default
