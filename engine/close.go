@@ -168,9 +168,7 @@ func (c *Conn) onTimer(now uint32) {
 	expired := c.deadline != 0 && int32(now-c.deadline) >= 0
 	switch c.phase {
 	case phaseHTTP:
-		if expired {
-			c.handshakeTimeout()
-		}
+		c.httpTimer(now, expired)
 	case phaseOpen:
 		c.openTimer(now)
 	case phaseClosing, phaseFailing:

@@ -91,9 +91,12 @@ type Config struct {
 	// RateLimit caps what each WebSocket may send (token buckets). Default: no limit.
 	RateLimit RateLimit
 
-	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames queued by the engine
-	// plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer that stops
-	// reading can then grow memory without limit). Over it, SlowConsumer decides.
+	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames or HTTP answers queued
+	// by the engine plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer
+	// that stops reading can then grow memory without limit). Over it, SlowConsumer decides for
+	// WebSocket messages; a plain HTTP connection is not read (its pipelined requests wait) until its
+	// answers drain to half of it, and one that pipelines more than MaxHeaderBytes + MaxBodyBytes
+	// meanwhile is answered 429 and closed.
 	MaxBackpressure int64
 
 	// SlowConsumer is what happens to a message for a connection over MaxBackpressure. Default
@@ -131,6 +134,12 @@ type Config struct {
 	// OnReject, when set, is told about every request refused before an upgrade (status >= 400 answered
 	// by the engine, not by a handler): for logs. It runs on the event loop and must not block.
 	OnReject func(reason RejectReason, status int, remote net.Addr, path string)
+
+	// OnRateLimit, when set, is told about every message a RateLimit refuses: the route's pattern, the
+	// peer, the limit in force on the route, and event: "" when the message caps (Messages, Bytes)
+	// refused it, the custom event's type when limit.Events[event] did. For logs: it runs on the
+	// event loop and must not block; limit is read-only.
+	OnRateLimit func(route string, remote net.Addr, limit *RateLimit, event string)
 
 	// Logger receives handler panics and engine errors. Default: slog.Default(). Nothing is logged per
 	// message.

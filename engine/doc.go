@@ -28,10 +28,12 @@
 // Conn.Join, Leave, Broadcast (all but the sender) and BroadcastAll, and App.Publish from any
 // goroutine, work on the room table of package rooms: a broadcast is encoded once and queued to each
 // loop's members in one critical section, in call order. Every connection's backlog is bounded by
-// MaxBackpressure (SlowDrop or SlowClose). A text message that is a JSON object with a string "type"
-// that has a handler (Conn.On, Handlers.Events) is a custom event (package dispatch); MessagePack
-// replaces JSON when the client negotiates the "msgpack" subprotocol. permessage-deflate is negotiated
-// per route (Compression). Config.Broker shares rooms between nodes (rooms/natsbroker).
+// MaxBackpressure (SlowDrop or SlowClose; a plain HTTP connection whose answers reach it is not read
+// until they drain, and at most 32 pipelined requests are answered per read). A text message that is
+// a JSON object with a string "type" that has a handler (Conn.On, Handlers.Events) is a custom event
+// (package dispatch); MessagePack replaces JSON when the client negotiates the "msgpack" subprotocol.
+// permessage-deflate is negotiated per route (Compression). Config.Broker shares rooms between nodes
+// (rooms/natsbroker).
 //
 // # Lifetimes
 //
@@ -47,9 +49,12 @@
 // arrive between the fragments of a message, text must be valid UTF-8 (checked as fragments arrive, so
 // an invalid sequence fails the connection at once with 1007), a message over MaxMessageSize is refused
 // with 1009 as soon as a frame header announces it. A ping is answered with a pong automatically. A bad
-// request gets a precise HTTP status before any upgrade: 400 (malformed request or upgrade headers), 403
-// (origin), 404, 405, 408 (request not finished within HandshakeTimeout), 411, 413, 414, 426 (not an
-// upgrade, or a WebSocket version other than 13), 431, 505.
+// request gets a precise HTTP status before any upgrade: 400 (malformed request or upgrade headers, an
+// upgrade request with a body), 403 (origin), 404, 405, 408 (request not finished within
+// HandshakeTimeout), 411, 413, 414, 426 (not an upgrade, or a WebSocket version other than 13), 429
+// (requests pipelined past MaxHeaderBytes + MaxBodyBytes while the answers are not read), 431, 505.
+// Nothing pipelined after a request whose answer closes the connection (Connection: close, HTTP/1.0)
+// is run.
 //
 // # Caveats
 //

@@ -171,3 +171,13 @@ func (c *Conn) fireReceived(op Opcode, data []byte) {
 	c.fireMessage(Message{in})
 	in.op, in.data = 0, nil
 }
+
+// Decode decodes a received message into v the way Send encodes: a binary message on a connection
+// that negotiated "msgpack" as MessagePack, anything else as JSON. v never aliases the message.
+// Call it from the handler the message was passed to.
+func (c *Conn) Decode(m Message, v any) error {
+	if m.Opcode() == OpBinary && c.codecIdx() == codecMsgPack {
+		return codecs[codecMsgPack].Unmarshal(m.Data(), v)
+	}
+	return codecs[codecJSON].Unmarshal(m.Data(), v)
+}

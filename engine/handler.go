@@ -66,19 +66,25 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 // onTraffic consumes what the peer sent: HTTP requests until the upgrade, frames after it. Bytes that
-// do not yet form a complete unit stay in gnet's buffer for the next call. On-loop only.
+// do not yet form a complete unit, and requests held back (holdHTTP), stay in gnet's buffer for the
+// next call. On-loop only.
 func (c *Conn) onTraffic() {
 	c.flags |= flagActive
 	if c.phase == phaseOpen {
 		c.refreshBacklog()
 	}
 	buf, _ := c.gc.Peek(-1)
-	n := 0
+	n, served := 0, 0
+read:
 	for n < len(buf) {
 		var m int
 		switch {
 		case c.phase == phaseHTTP:
+			if c.holdHTTP(served) {
+				break read
+			}
 			m = c.readHTTP(buf[n:])
+			served++
 		case c.phase < phaseDraining:
 			m = c.readFrames(buf[n:])
 		default:

@@ -19,6 +19,9 @@ type handshake struct {
 	ctx        *Context
 	headerLen  int    // > 0: the header block is parsed, the body is still arriving
 	closeAfter bool   // shutting down: close after the current request
+	last       bool   // an answer that closes the connection is queued: nothing after it is parsed
+	paused     bool   // not read until the answers drain (httphold.go)
+	held       int64  // the backlog at the last check while paused
 	reply      *Reply // a deferred answer the connection waits for (Context.Defer)
 }
 
@@ -41,6 +44,9 @@ func (c *Conn) readHTTP(b []byte) int {
 		c.hs = c.newHandshake()
 	}
 	hs := c.hs
+	if hs.last {
+		return len(b) // pipelined after an answer with Connection: close: ignored
+	}
 	if hs.reply != nil {
 		return 0 // waiting for a deferred answer: the next requests stay buffered
 	}
@@ -217,6 +223,11 @@ func checkUpgrade(req *http1.Request) (int, string, []field) {
 		return http.StatusMethodNotAllowed, "WebSocket upgrade must use GET", []field{{"Allow", "GET"}}
 	case req.Major < 1 || (req.Major == 1 && req.Minor < 1):
 		return http.StatusBadRequest, "WebSocket upgrade needs HTTP/1.1", nil
+	case req.ContentLength > 0 || req.Chunked:
+		// A body is signalled by Content-Length or Transfer-Encoding (RFC 7230 3.3). The opening
+		// handshake is a GET (RFC 6455 4.1), whose body has no meaning (RFC 7231 4.3.1, RFC 9110
+		// 9.3.1), and after the 101 every byte is a frame: the body would be read as one.
+		return http.StatusBadRequest, "a WebSocket upgrade request must not have a body", nil
 	case req.Header("Host") == "":
 		return http.StatusBadRequest, "missing Host header", nil
 	case !req.HasToken("Connection", "upgrade"):

@@ -32,6 +32,10 @@ type loop struct {
 	active    atomic.Bool
 	depth     int
 	scheduled atomic.Bool // a flush task is queued on the loop
+	// flushing is true while flush runs (on-loop only). gnet runs our close callback synchronously when
+	// a write fails, i.e. inside the flush; that callback's exit must not start a second flush, which
+	// would write what the close handler queued before the rest of the batch in hand.
+	flushing bool
 
 	in    msg     // the received message being handed to a handler (on-loop only)
 	wheel wheel   // timers (on-loop only, but wheel.next is read by the ticker)
@@ -80,12 +84,15 @@ func (l *loop) enter() {
 	}
 }
 
-// exit ends a callback; the outermost exit writes everything queued meanwhile. On-loop only.
+// exit ends a callback; the outermost exit writes everything queued meanwhile, unless it ends a
+// callback that gnet ran inside a flush: that flush writes it after its current batch. On-loop only.
 func (l *loop) exit() {
 	l.depth--
 	if l.depth == 0 {
 		l.active.Store(false)
-		l.flush()
+		if !l.flushing {
+			l.flush()
+		}
 	}
 }
 
@@ -202,18 +209,22 @@ type dirtyEntry struct {
 	flags uint8    // the connection's qflags when the entry was taken for writing
 }
 
-// flush writes the queues of all dirty connections. On-loop only; re-entrant (a write error makes gnet
-// close a connection synchronously, which runs our close callback, which may queue more frames).
+// flush writes the queues of all dirty connections, batch after batch until none is left. On-loop only;
+// never re-entered (see loop.flushing): a write error makes gnet close a connection synchronously, which
+// runs our close callback, which may queue more frames, even for connections of the batch in hand.
+// Those land in a fresh dirty list and go out in the next batch, after everything queued before them.
 func (l *loop) flush() {
+	l.flushing = true
 	for {
 		l.mu.Lock()
 		batch := l.dirty
 		if len(batch) == 0 {
 			l.mu.Unlock()
+			l.flushing = false
 			l.flushReleases()
 			return
 		}
-		l.dirty, l.spare = l.spare[:0], nil // a nested flush gets a fresh list, not the one in hand
+		l.dirty, l.spare = l.spare[:0], nil // callbacks run by gnet during the batch queue into a fresh list
 		for i := range batch {
 			c := batch[i].c
 			batch[i].flags = c.qflags
@@ -224,13 +235,12 @@ func (l *loop) flush() {
 			l.flushEntry(&batch[i])
 		}
 		clear(batch)
-		if l.spare == nil {
-			l.spare = batch[:0]
-		}
+		l.spare = batch[:0]
 	}
 }
 
-// flushEntry writes one connection's queue and applies what was flagged meanwhile.
+// flushEntry writes one connection's queue and applies what was flagged meanwhile. A connection that
+// gnet closed during the write gets no drop event (its close handler has run).
 func (l *loop) flushEntry(e *dirtyEntry) {
 	c, head := e.c, reverse(e.head)
 	if e.flags&qSlow != 0 && c.phase == phaseOpen {
@@ -239,7 +249,7 @@ func (l *loop) flushEntry(e *dirtyEntry) {
 		return
 	}
 	c.writeQueue(head)
-	if e.flags&qDropped != 0 {
+	if e.flags&qDropped != 0 && c.phase != phaseClosed {
 		c.congested()
 		c.fireDrop()
 	}

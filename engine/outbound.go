@@ -51,7 +51,8 @@ func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) e
 // loop, with fresh numbers, when the queue is written (writeQueue); here only the engine's own queue
 // is bounded, so that a sender faster than the loop cannot grow it past MaxBackpressure (as in
 // uWebSockets, the backlog decides, so one message larger than the limit still goes to a connection
-// that has caught up). Close frames and HTTP responses always pass. Caller holds loop.mu.
+// that has caught up). Close frames and HTTP responses always pass: an answer counts in the queue like
+// a frame, and the reader holds the connection instead (holdHTTP). Caller holds loop.mu.
 func (c *Conn) admit(n int, kind itemKind) error {
 	if c.qflags&qClosed != 0 {
 		return ErrClosed

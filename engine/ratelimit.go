@@ -73,7 +73,7 @@ func (c *Conn) allowMessage(n int) bool {
 	st := c.rateState()
 	now := int64(time.Since(c.loop.app.start))
 	if rl.Messages > 0 && !st.msgs.take(now, rl.Messages, burstOf(rl.Burst, rl.Messages), 1) {
-		return c.rateLimited(now)
+		return c.rateLimited(now, "")
 	}
 	if rl.Bytes > 0 {
 		burst := float64(rl.BytesBurst)
@@ -81,7 +81,7 @@ func (c *Conn) allowMessage(n int) bool {
 			burst = max(rl.Bytes, float64(c.route.maxMessage))
 		}
 		if !st.bytes.take(now, rl.Bytes, burst, float64(n)) {
-			return c.rateLimited(now)
+			return c.rateLimited(now, "")
 		}
 	}
 	return true
@@ -108,7 +108,7 @@ func (c *Conn) allowEvent(typ string) bool {
 	}
 	now := int64(time.Since(c.loop.app.start))
 	if !b.take(now, r.PerSecond, burstOf(r.Burst, r.PerSecond), 1) {
-		return c.rateLimited(now)
+		return c.rateLimited(now, typ)
 	}
 	return true
 }
@@ -128,9 +128,13 @@ func (c *Conn) rateState() *rateState {
 	return x.rate
 }
 
-// rateLimited applies the route's action to a message over the limit and returns false.
-func (c *Conn) rateLimited(now int64) bool {
+// rateLimited applies the route's action to a message over the limit (event: the custom event
+// type whose cap refused it, "" for the message caps), tells Config.OnRateLimit, and returns false.
+func (c *Conn) rateLimited(now int64, event string) bool {
 	c.loop.stats.rateLimited.Add(1)
+	if fn := c.loop.app.cfg.OnRateLimit; fn != nil {
+		fn(c.route.pattern, c.gc.RemoteAddr(), c.route.rate, event)
+	}
 	if c.route.rate.Close {
 		c.x().failure = ErrRateLimited
 		c.closeWith(ClosePolicyViolation, "rate limited")

@@ -96,6 +96,9 @@ func (c *Conn) writeResponse(r response) {
 	kind := itemData
 	if !r.keepAlive {
 		kind = itemLast
+		if c.hs != nil {
+			c.hs.last = true
+		}
 	}
 	_ = c.sendRaw(buf, kind)
 }

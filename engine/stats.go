@@ -85,6 +85,8 @@ type loopStats struct {
 	rateLimited           atomic.Uint64 // messages refused by a RateLimit
 	drops                 atomic.Uint64 // messages skipped by the slow-consumer policy
 	slowCloses            atomic.Uint64 // connections closed by the slow-consumer policy
+	readPauses            atomic.Uint64 // HTTP connections no longer read until their answers drain
+	pipelineOverflows     atomic.Uint64 // HTTP connections answered 429 for holding too many requests
 	rejected              [numRejectReasons]atomic.Uint64
 	closes                [numCloseSlots]atomic.Uint64 // WebSocket closes by the peer's code
 }
@@ -120,6 +122,13 @@ type Stats struct {
 	// run while connections have timers due, at least every few seconds with heartbeats; 0 before the
 	// first).
 	LoopLag time.Duration
+
+	// ReadPauses counts the times an HTTP connection stopped being read because the answers queued for
+	// it reached MaxBackpressure (it is read again once they drain to half of it).
+	ReadPauses uint64
+	// PipelineOverflows counts HTTP connections closed (with 429) because, while they were not being
+	// read, the requests they pipelined grew past MaxHeaderBytes + MaxBodyBytes.
+	PipelineOverflows uint64
 }
 
 // Stats returns the App's counters. Safe from any goroutine, handlers included; it allocates, call it
@@ -154,6 +163,8 @@ func (s *Stats) add(ls *loopStats) {
 	s.BytesOut += ls.bytesOut.Load()
 	s.Drops += ls.drops.Load()
 	s.SlowCloses += ls.slowCloses.Load()
+	s.ReadPauses += ls.readPauses.Load()
+	s.PipelineOverflows += ls.pipelineOverflows.Load()
 	s.RateLimited += ls.rateLimited.Load()
 	for i := range s.Rejected {
 		s.Rejected[i] += ls.rejected[i].Load()

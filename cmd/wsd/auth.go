@@ -15,8 +15,19 @@ import (
 // authConfig configures JWT authentication of WebSocket upgrades. With neither Secret nor KeyFile set,
 // authentication is off.
 type authConfig struct {
-	Secret  string // HS256 shared secret
-	KeyFile string // PEM public key for RS256 or ES256
+	Secret   string // HS256 shared secret, at least minHS256Secret bytes
+	KeyFile  string // PEM public key for RS256 or ES256
+	Audience string // when set, a token's aud claim (a string or an array) must contain it
+	Issuer   string // when set, a token's iss claim must equal it
+}
+
+// minHS256Secret is the shortest HS256 secret wsd accepts, in bytes: RFC 7518 §3.2 requires a key
+// of at least the hash's size (256 bits); a shorter one can be brute-forced from any token.
+const minHS256Secret = 32
+
+// errShortSecret is the problem of an HS256 secret under minHS256Secret bytes.
+func errShortSecret(n int) error {
+	return fmt.Errorf("an HS256 secret must be at least %d bytes (RFC 7518 §3.2), got %d", minHS256Secret, n)
 }
 
 // claims are the token claims wsd uses: sub is the user id; rooms, when present, lists the only rooms
@@ -40,39 +51,63 @@ func (u *user) mayJoin(room string) bool {
 // authenticator checks tokens from ?token= or Authorization: Bearer before the 101 answer.
 type authenticator struct {
 	key    any // []byte for HS256, *rsa.PublicKey or *ecdsa.PublicKey
-	method []string
+	parser *jwt.Parser
 }
 
 // newAuthenticator returns nil when authentication is off.
 func newAuthenticator(cfg authConfig) (*authenticator, error) {
+	var (
+		a   *authenticator
+		err error
+	)
 	switch {
 	case cfg.Secret != "" && cfg.KeyFile != "":
 		return nil, errors.New("auth: set either a JWT secret or a key file, not both")
 	case cfg.Secret != "":
-		return &authenticator{key: []byte(cfg.Secret), method: []string{"HS256"}}, nil
+		if len(cfg.Secret) < minHS256Secret {
+			return nil, fmt.Errorf("auth: %w", errShortSecret(len(cfg.Secret)))
+		}
+		a = &authenticator{key: []byte(cfg.Secret)}
+		a.parser = newParser(cfg, "HS256")
 	case cfg.KeyFile != "":
-		return loadPublicKey(cfg.KeyFile)
+		if a, err = loadPublicKey(cfg); err != nil {
+			return nil, err
+		}
 	}
-	return nil, nil
+	return a, nil
 }
 
-func loadPublicKey(path string) (*authenticator, error) {
-	pem, err := os.ReadFile(path)
+// newParser is the token parser of one algorithm: exp and sub are required, aud and iss checked
+// when configured. A jwt.Parser only reads its options, so the loops share it.
+func newParser(cfg authConfig, alg string) *jwt.Parser {
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{alg}), jwt.WithExpirationRequired()}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	return jwt.NewParser(opts...)
+}
+
+func loadPublicKey(cfg authConfig) (*authenticator, error) {
+	pem, err := os.ReadFile(cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if k, err := jwt.ParseRSAPublicKeyFromPEM(pem); err == nil {
-		return &authenticator{key: k, method: []string{"RS256"}}, nil
+		return &authenticator{key: k, parser: newParser(cfg, "RS256")}, nil
 	}
 	k, err := jwt.ParseECPublicKeyFromPEM(pem)
 	if err != nil {
-		return nil, fmt.Errorf("auth: %s holds neither an RSA nor an EC public key", path)
+		return nil, fmt.Errorf("auth: %s holds neither an RSA nor an EC public key", cfg.KeyFile)
 	}
-	return &authenticator{key: k, method: []string{"ES256"}}, nil
+	return &authenticator{key: k, parser: newParser(cfg, "ES256")}, nil
 }
 
 // upgrade is the RouteOptions.Upgrade hook: 401 for a missing, malformed, expired or wrongly signed
-// token; 403 when the token's rooms claim does not include the route's room.
+// token, or one without the configured audience or issuer; 403 when the token's rooms claim does not
+// include the route's room.
 func (a *authenticator) upgrade(ctx *engine.Context) (any, error) {
 	if a == nil {
 		return nil, nil
@@ -83,8 +118,7 @@ func (a *authenticator) upgrade(ctx *engine.Context) (any, error) {
 		return nil, engine.NewHTTPError(http.StatusUnauthorized, "missing token")
 	}
 	var c claims
-	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.key, nil },
-		jwt.WithValidMethods(a.method), jwt.WithExpirationRequired())
+	_, err := a.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.key, nil })
 	if err != nil || c.Subject == "" {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="wsd", error="invalid_token"`)
 		return nil, engine.NewHTTPError(http.StatusUnauthorized, "invalid token")

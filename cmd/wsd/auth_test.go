@@ -42,9 +42,12 @@ type auKeys struct {
 	auth   authConfig
 }
 
+// auSecret is an HS256 secret of the minimum length (32 bytes, RFC 7518 §3.2).
+const auSecret = "s3cret-for-tests-0123456789abcde"
+
 func auHS256(t *testing.T) auKeys {
-	return auKeys{name: "HS256", method: jwt.SigningMethodHS256, sign: []byte("s3cret-for-tests"),
-		other: []byte("another-secret"), auth: authConfig{Secret: "s3cret-for-tests"}}
+	return auKeys{name: "HS256", method: jwt.SigningMethodHS256, sign: []byte(auSecret),
+		other: []byte("another-secret-0123456789abcdefg"), auth: authConfig{Secret: auSecret}}
 }
 
 func auRS256(t *testing.T) auKeys {
@@ -113,6 +116,13 @@ func auToken(t *testing.T, method jwt.SigningMethod, key any, c claims) string {
 // auStart starts the wsd routes guarded by an authenticator for keys.
 func auStart(t *testing.T, keys auKeys) string {
 	t.Helper()
+	_, addr := auStartApp(t, keys)
+	return addr
+}
+
+// auStartApp is auStart that also returns the App (for its counters).
+func auStartApp(t *testing.T, keys auKeys) (*engine.App, string) {
+	t.Helper()
 	auth, err := newAuthenticator(keys.auth)
 	if err != nil || auth == nil {
 		t.Fatalf("newAuthenticator(%+v): %v %v", keys.auth, auth, err)
@@ -128,7 +138,7 @@ func auStart(t *testing.T, keys auKeys) string {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return app.Addr().String()
+	return app, app.Addr().String()
 }
 
 // auDial upgrades path with an optional bearer token in the Authorization header. It returns the
@@ -253,15 +263,21 @@ func auCheck(t *testing.T, k auKeys) {
 	if err := alice.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*websocket.Conn{alice, bob} {
-		auExpectText(t, c, `{"user":"alice","message":"hi"}`)
-	}
+	rtExpectChat(t, bob, "alice", "hi")
 
 	// A rooms claim restricts joins.
 	onlyA := auToken(t, k.method, k.sign, auClaims("carol", time.Now().Add(time.Hour), []string{"a"}))
 	auExpectRefused(t, addr, "/rooms/b", onlyA, http.StatusForbidden)
 	auExpectRefused(t, addr, "/chat/b?token="+onlyA, "", http.StatusForbidden)
 	auExpectUpgraded(t, addr, "/rooms/a", onlyA)
+	// On /chat (no room yet) the claim applies to join-room.
+	carol := auExpectUpgraded(t, addr, "/chat?token="+onlyA, "")
+	for room, want := range map[string]string{"b": `{"error":"Not allowed in this room","room":"b"}`, "a": "Switched to room: a"} {
+		if err := carol.WriteMessage(websocket.TextMessage, []byte(`{"type":"join-room","room":"`+room+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		auExpectText(t, carol, want)
+	}
 	auRoundTrip(t, good, "after the rooms checks")
 	closeGood(t, good)
 }
@@ -304,5 +320,89 @@ func TestAuthConfigErrors(t *testing.T) {
 	}
 	if a, err := newAuthenticator(authConfig{}); a != nil || err != nil {
 		t.Errorf("newAuthenticator(off) = %v, %v; want nil, nil", a, err)
+	}
+}
+
+// TestAuthAudienceIssuer: with auth.audience and auth.issuer set, a token must carry that aud (a
+// string, or an array containing it) and that iss: a missing or different one is refused with 401
+// before the upgrade and counted as unauthorized, while a well-behaved client keeps echoing.
+func TestAuthAudienceIssuer(t *testing.T) {
+	for _, mk := range []func(*testing.T) auKeys{auHS256, auES256} {
+		k := mk(t)
+		t.Run(k.name, func(t *testing.T) { auCheckAudIss(t, k) })
+	}
+}
+
+func auCheckAudIss(t *testing.T, k auKeys) {
+	const aud, iss = "wsd-test", "https://issuer.example"
+	k.auth.Audience, k.auth.Issuer = aud, iss
+	app, addr := auStartApp(t, k)
+	token := func(aud []string, iss string) string {
+		c := auClaims("alice", time.Now().Add(time.Hour), nil)
+		c.Audience, c.Issuer = aud, iss
+		return auToken(t, k.method, k.sign, c)
+	}
+	good := auExpectUpgraded(t, addr, "/echo", token([]string{aud}, iss))
+	auRoundTrip(t, good, "right aud and iss")
+	auExpectUpgraded(t, addr, "/echo", token([]string{"other", aud}, iss)) // aud as an array
+
+	bad := map[string]string{
+		"no aud":               token(nil, iss),
+		"wrong aud":            token([]string{"other"}, iss),
+		"aud array without it": token([]string{"a", "b"}, iss),
+		"aud differs in case":  token([]string{"WSD-TEST"}, iss),
+		"no iss":               token([]string{aud}, ""),
+		"wrong iss":            token([]string{aud}, "https://evil.example"),
+		"neither":              token(nil, ""),
+	}
+	before := app.Stats().Rejected[engine.RejectUnauthorized]
+	for name, tok := range bad {
+		auExpectRefused(t, addr, "/echo", tok, http.StatusUnauthorized)
+		auRoundTrip(t, good, "after "+name)
+	}
+	if got := app.Stats().Rejected[engine.RejectUnauthorized] - before; got != uint64(len(bad)) {
+		t.Fatalf("%d refusals counted as unauthorized, want %d", got, len(bad))
+	}
+	closeGood(t, good)
+}
+
+// TestAuthAudienceOptional: without auth.audience and auth.issuer, tokens with any (or no) aud and
+// iss are accepted, as before these keys existed.
+func TestAuthAudienceOptional(t *testing.T) {
+	k := auHS256(t)
+	_, addr := auStartApp(t, k)
+	c := auClaims("alice", time.Now().Add(time.Hour), nil)
+	c.Audience, c.Issuer = []string{"anything"}, "anyone"
+	auRoundTrip(t, auExpectUpgraded(t, addr, "/echo", auToken(t, k.method, k.sign, c)), "any aud")
+}
+
+// TestAuthShortSecret: an HS256 secret under 32 bytes (RFC 7518 §3.2) is refused, by the
+// configuration check (naming the key and the minimum) and by newAuthenticator; 32 bytes are enough.
+func TestAuthShortSecret(t *testing.T) {
+	short := auSecret[:minHS256Secret-1]
+	for _, tc := range []struct {
+		name, file string
+		env        []string
+		source     string
+	}{
+		{"file", "auth: {jwt_secret: " + short + "}\n", nil, ""},
+		{"env", "", []string{"WSD_AUTH_JWT_SECRET=" + short}, "environment WSD_AUTH_JWT_SECRET: "},
+	} {
+		file := ""
+		if tc.file != "" {
+			file = writeFile(t, "short.yaml", tc.file)
+			tc.source = file + ": "
+		}
+		_, err := loadArgs(t, file, tc.env)
+		want := tc.source + "auth.jwt_secret: an HS256 secret must be at least 32 bytes (RFC 7518 §3.2), got 31"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", tc.name, err, want)
+		}
+	}
+	if _, err := loadArgs(t, "", []string{"WSD_AUTH_JWT_SECRET=" + auSecret}); err != nil {
+		t.Errorf("a 32-byte secret: %v", err)
+	}
+	if a, err := newAuthenticator(authConfig{Secret: short}); err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
+		t.Errorf("newAuthenticator(31-byte secret) = %v, %v; want the minimum named", a, err)
 	}
 }

@@ -86,9 +86,11 @@ func TestCompressionDefaults(t *testing.T) {
 	czExpectNegotiated(t, addr, "/echo", false)
 	czExpectNegotiated(t, addr, "/rooms/lobby", false)
 	c := svDial(t, addr, "/chat/plain?user=p", nil) // no offer
+	q := svDial(t, addr, "/chat/plain?user=q", nil)
+	rtExpect(t, c, websocket.TextMessage, "q joined the room")
 	big := bigText(4096)
 	svWrite(t, c, big)
-	rtExpectChat(t, c, "p", big)
+	rtExpectChat(t, q, "p", big)
 }
 
 // TestCompressionConfigured: configuration turns compression on for /echo (with its own threshold),
@@ -126,20 +128,24 @@ func TestCompressionConfigured(t *testing.T) {
 	czExpectNegotiated(t, addr, "/rooms/lobby", true)
 }
 
-// TestCompressionLargeChat: a 64 KiB chat line from a compressing client reaches it and another
-// member; the server sends it compressed, once for both (no context takeover).
+// TestCompressionLargeChat: a 64 KiB chat line from a compressing client reaches the two other
+// members; the server sends it compressed, once for both (no context takeover).
 func TestCompressionLargeChat(t *testing.T) {
 	_, addr := svStart(t, svConfig(), nil)
 	raw := czRaw(t, addr, "/chat/big?user=raw")
 	g, _ := czDial(t, addr, "/chat/big?user=g")
-	if _, _, p := raw.ReadData(); string(p) != "g joined the room" {
-		t.Fatalf("raw got %q, want the join notice", p)
+	h, _ := czDial(t, addr, "/chat/big?user=h")
+	for _, want := range []string{"g joined the room", "h joined the room"} {
+		if _, _, p := raw.ReadData(); string(p) != want {
+			t.Fatalf("raw got %q, want the notice %q", p, want)
+		}
 	}
+	rtExpect(t, g, websocket.TextMessage, "h joined the room")
 	big := bigText(64 << 10)
 	rtWrite(t, g, websocket.TextMessage, big)
-	rtExpectChat(t, g, "g", big)
+	rtExpectChat(t, h, "g", big)
 	var line chatLine
-	if err := json.Unmarshal(czExpectCompressed(t, raw), &line); err != nil || line != (chatLine{"g", big}) {
+	if err := json.Unmarshal(czExpectCompressed(t, raw), &line); err != nil || line.User != "g" || line.Message != big {
 		t.Fatalf("raw got a chat line of %d bytes from %q (%v), want the %d-byte message", len(line.Message), line.User, err, len(big))
 	}
 }

@@ -81,8 +81,10 @@ type EventRate struct {
 
 // AuthConfig turns on JWT authentication of WebSocket upgrades (see auth.go).
 type AuthConfig struct {
-	JWTSecret  string `yaml:"jwt_secret"`   // HS256 secret
+	JWTSecret  string `yaml:"jwt_secret"`   // HS256 secret, at least minHS256Secret bytes
 	JWTKeyFile string `yaml:"jwt_key_file"` // PEM public key (RS256 or ES256)
+	Audience   string `yaml:"audience"`     // when set, the aud claim must contain it
+	Issuer     string `yaml:"issuer"`       // when set, the iss claim must equal it
 }
 
 // APIConfig configures the HTTP API: GET /rooms, GET /rooms/:room/info, POST /rooms/:room/publish.

@@ -38,6 +38,9 @@ func (c *Config) validate(src sources) error {
 	if c.Auth.JWTSecret != "" && c.Auth.JWTKeyFile != "" {
 		return fail("auth.jwt_key_file", errors.New("set either auth.jwt_secret or auth.jwt_key_file, not both"))
 	}
+	if n := len(c.Auth.JWTSecret); n > 0 && n < minHS256Secret {
+		return fail("auth.jwt_secret", errShortSecret(n))
+	}
 	if c.API.ProtectReads && c.API.Key == "" {
 		return fail("api.protect_reads", errors.New("needs api.key"))
 	}

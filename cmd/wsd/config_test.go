@@ -25,7 +25,7 @@ func writeFile(t *testing.T, name, content string) string {
 // loadArgs loads a configuration from a file (may be ""), an environment and command-line flags.
 func loadArgs(t *testing.T, file string, env []string, args ...string) (*Config, error) {
 	t.Helper()
-	o, err := parseArgs(args, &strings.Builder{})
+	o, err := parseArgs(args)
 	if err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}

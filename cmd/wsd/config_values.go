@@ -112,6 +112,19 @@ func (z *Size) set(s string) error {
 // UnmarshalYAML implements yaml.NodeUnmarshaler.
 func (z *Size) UnmarshalYAML(n ast.Node) error { return unmarshalScalar(n, z) }
 
+// formatSize writes a byte count with the largest binary unit that divides it (1MiB, 64KiB, 256).
+func formatSize(n float64) string {
+	for _, u := range []struct {
+		name string
+		mult float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n == float64(int64(n/u.mult))*u.mult {
+			return strconv.FormatInt(int64(n/u.mult), 10) + u.name
+		}
+	}
+	return num(n)
+}
+
 // SlowPolicy is the slow-consumer policy: drop or close.
 type SlowPolicy string
 

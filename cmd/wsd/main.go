@@ -1,7 +1,9 @@
 // Command wsd is a WebSocket server: `go run ./cmd/wsd` serves on :3000 with built-in defaults.
 //
 // Configuration: defaults < YAML file (-config wsd.yaml or $WSD_CONFIG) < environment (WSD_*) <
-// flags; `wsd -print-config` shows the effective configuration, docs/configuration.md every key.
+// flags; `wsd -h` lists every flag by group with its default and variable (config_help.go holds the
+// descriptions), `wsd -print-config` shows the effective configuration, docs/configuration.md every
+// key.
 //
 // Routes (each WebSocket route and the API can be turned off):
 //
@@ -61,28 +63,49 @@ type options struct {
 	configFile  string
 	printConfig bool
 	version     bool
+	help        bool
 	settings    []setting
 }
 
 // parseArgs reads the command line. Every configuration key is a flag (-log.level debug,
-// -routes.echo.enabled=false); -config, -print-config and -version are the others.
-func parseArgs(args []string, stderr io.Writer) (options, error) {
+// -routes.echo.enabled=false), described by configHelp; -config, -print-config, -version and -h
+// (-help) are the others. wsd -h prints writeUsage; a bad flag is an error that points to it.
+func parseArgs(args []string) (options, error) {
 	var o options
+	fs := flagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return o, fmt.Errorf("%w (wsd -h lists the flags)", err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags only; wsd -h lists them)", fs.Arg(0))
+	}
+	if o.configFile == "" {
+		o.configFile = os.Getenv(envConfigFile)
+	}
+	return o, nil
+}
+
+// flagSet defines wsd's flags over o: the actions, one flag per configuration key, and the
+// cluster aliases. It prints nothing itself (run prints writeUsage for -h).
+func flagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("wsd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.StringVar(&o.configFile, "config", "", "YAML configuration file (default $"+envConfigFile+")")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration as YAML and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.help, "h", false, "print the help and exit")
+	fs.BoolVar(&o.help, "help", false, "print the help and exit")
 	for _, l := range configLeaves() {
-		usage := "sets " + l.key + " (env " + l.env + ")"
+		h, _ := helpFor(l.key) // every key has help: TestConfigHelp
 		add := func(v string) error {
 			o.settings = append(o.settings, setting{leaf: l, value: v})
 			return nil
 		}
 		if l.isBool() {
-			fs.BoolFunc(l.flag, usage, add)
+			fs.BoolFunc(l.flag, h.text, add)
 		} else {
-			fs.Func(l.flag, usage, add)
+			fs.Func(l.flag, h.text, add)
 		}
 	}
 	for alias, key := range clusterAliases {
@@ -92,22 +115,16 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 			return nil
 		})
 	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
-	}
-	if o.configFile == "" {
-		o.configFile = os.Getenv(envConfigFile)
-	}
-	return o, nil
+	return fs
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	o, err := parseArgs(args, stderr)
+	o, err := parseArgs(args)
 	if err != nil {
 		return err
+	}
+	if o.help {
+		return writeUsage(stdout)
 	}
 	if o.version {
 		_, err := fmt.Fprint(stdout, versionText())

@@ -81,6 +81,14 @@ var (
 	descBuild       = desc("build_info", "Always 1; the labels name the build.", "version", "goversion", "gnet")
 )
 
+// Plain HTTP connections held back by their outbound budget.
+var (
+	descReadPauses = desc("http_read_pauses_total",
+		"Times a plain HTTP connection stopped being read because the answers queued for it reached max_backpressure.")
+	descPipelineOverflows = desc("http_pipeline_overflows_total",
+		"HTTP connections answered 429 and closed for pipelining more than one request's worth while not read.")
+)
+
 // closeLabel is the code label of a key of engine.Stats.Closes.
 func closeLabel(code engine.CloseCode) string {
 	switch code {
@@ -100,7 +108,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descWebSockets, descOpened, descClosed,
 		descUpgrades, descCloses, descRejected, descMsgsIn, descBytesIn, descMsgsOut, descBytesOut,
 		descBroadcasts, descDeliveries, descDrops, descSlowCloses, descRateLimited, descRooms,
-		descMembers, descLoopLag, descBuild} {
+		descMembers, descLoopLag, descBuild, descReadPauses, descPipelineOverflows} {
 		ch <- d
 	}
 }
@@ -134,6 +142,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDrops, st.Drops)
 	counter(descSlowCloses, st.SlowCloses)
 	counter(descRateLimited, st.RateLimited)
+	counter(descReadPauses, st.ReadPauses)
+	counter(descPipelineOverflows, st.PipelineOverflows)
 	gauge(descRooms, float64(st.Rooms))
 	gauge(descMembers, float64(st.Members))
 	gauge(descLoopLag, c.s.loopLag().Seconds())

@@ -61,7 +61,7 @@ func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
 func TestServerLogs(t *testing.T) {
 	var logs syncBuffer
 	c := svConfig()
-	c.Auth.JWTSecret = "s"
+	c.Auth.JWTSecret = auSecret
 	c.Routes.Rooms.Enabled = false
 	_, addr := svStart(t, c, &logs)
 	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/echo", nil); err == nil || resp.StatusCode != http.StatusUnauthorized {

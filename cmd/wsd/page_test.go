@@ -84,10 +84,12 @@ func checkAsset(t *testing.T, resp *http.Response, ctype string) {
 	}
 }
 
-// TestChatPageBrowser drives the page in headless Chromium: two tabs chat in "lobby", a third in
-// "other" sees none of it, a room switch moves a tab, the live count follows, the tabs survive a
-// server restart on the same port (reconnecting, then open, back in the room they were in), and a
-// MessagePack tab chats with a JSON one. It saves screenshots (see savePageScreenshots).
+// TestChatPageBrowser drives the page in headless Chromium: two tabs chat in "lobby", each line shown
+// once in each tab (the sender's own, marked as such, by the page itself: the server sends a line to
+// the others only), a third in "other" sees none of it, a room switch moves a tab, the live count
+// follows, the tabs survive a server restart on the same port (reconnecting, then open, back in the
+// room they were in), and a MessagePack tab chats with a JSON one. It saves screenshots (see
+// savePageScreenshots).
 func TestChatPageBrowser(t *testing.T) {
 	ps := startPageServer(t, "127.0.0.1:0")
 	b := newBrowser(t)
@@ -99,6 +101,10 @@ func TestChatPageBrowser(t *testing.T) {
 	bob.waitLog(t, "alice: hello from alice")
 	bob.say(t, "hi alice")
 	alice.waitLog(t, "bob: hi alice")
+	// Anything the server sent alice about her own line came before bob's: her log is final for it.
+	alice.once(t, "alice: hello from alice", true)
+	alice.once(t, "bob: hi alice", false)
+	bob.once(t, "alice: hello from alice", false)
 	carol.say(t, "anyone in other?")
 	carol.waitLog(t, "carol: anyone in other?")
 	carol.lacks(t, "alice: hello from alice", "bob: hi alice", "* bob joined the room", "* alice joined the room")
@@ -113,11 +119,14 @@ func TestChatPageBrowser(t *testing.T) {
 
 	bob.switchRoom(t, "other")
 	carol.waitLog(t, "* bob joined the room")
+	carol.once(t, "carol: anyone in other?", true) // the notice came after anything about that line
 	alice.waitLog(t, "* bob left the room")
 	alice.say(t, "lobby only")
 	alice.waitLog(t, "alice: lobby only")
 	carol.say(t, "welcome bob")
 	bob.waitLog(t, "carol: welcome bob")
+	bob.once(t, "bob: hi alice", true)
+	carol.once(t, "carol: welcome bob", true)
 	bob.lacks(t, "alice: lobby only", "carol: anyone in other?")
 	alice.waitText(t, "count", "1")
 	bob.waitText(t, "count", "2")
@@ -146,6 +155,9 @@ func TestChatPageBrowser(t *testing.T) {
 	alice.waitLog(t, "dave: hello in MessagePack")
 	alice.say(t, "JSON to MessagePack")
 	dave.waitLog(t, "alice: JSON to MessagePack")
+	dave.once(t, "dave: hello in MessagePack", true)
+	dave.once(t, "alice: JSON to MessagePack", false)
+	alice.once(t, "dave: hello in MessagePack", false)
 	alice.waitText(t, "count", "2")
 	savePageScreenshots(t, alice, carol)
 	dave.say(t, `<img src=x onerror="document.title='xss'"> & <b>bold?</b>`)
@@ -153,6 +165,7 @@ func TestChatPageBrowser(t *testing.T) {
 	if eval[int](t, alice, `document.querySelectorAll("#log img, #log b").length`) != 0 {
 		t.Error("user text became markup")
 	}
+	alice.once(t, "alice: JSON to MessagePack", true)
 	dave.switchRoom(t, "other")
 	carol.waitLog(t, "* dave joined the room")
 }
@@ -337,6 +350,19 @@ func (tb *tab) switchRoom(t *testing.T, room string) {
 // logJS lists the log: "user: text" for chat lines, "* text" for notices.
 const logJS = `Array.from(document.querySelectorAll("#log li"), (li) => li.classList.contains("msg")
 	? li.dataset.user + ": " + li.querySelector(".text").textContent : "* " + li.textContent)`
+
+// once checks that the log has the chat line "user: text" exactly once, marked as the tab's own
+// (class "mine") when mine, and not marked otherwise.
+func (tb *tab) once(t *testing.T, line string, mine bool) {
+	t.Helper()
+	q, _ := json.Marshal(line)
+	got := eval[[]bool](t, tb, fmt.Sprintf(`Array.from(document.querySelectorAll("#log li.msg"))
+		.filter((li) => li.dataset.user + ": " + li.querySelector(".text").textContent === %s)
+		.map((li) => li.classList.contains("mine"))`, q))
+	if len(got) != 1 || got[0] != mine {
+		t.Errorf("%s: %s shown %d times (mine: %v), want once (mine: %v); log: %q", tb.name, q, len(got), got, mine, tb.log(t))
+	}
+}
 
 func (tb *tab) log(t *testing.T) []string {
 	t.Helper()

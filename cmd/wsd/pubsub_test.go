@@ -108,7 +108,7 @@ func TestPubSubErrors(t *testing.T) {
 // TestPubSubJWTRooms: with JWT authentication, a token's rooms claim limits the rooms /ws may join.
 func TestPubSubJWTRooms(t *testing.T) {
 	c := svConfig()
-	c.Auth.JWTSecret = "test-secret"
+	c.Auth.JWTSecret = auSecret
 	_, addr := svStart(t, c, nil)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		Rooms: []string{"allowed"},

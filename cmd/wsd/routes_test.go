@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/openspeed/wsd/engine"
 )
@@ -72,7 +74,8 @@ func rtExpect(t *testing.T, c *websocket.Conn, typ int, want string) {
 	}
 }
 
-// rtExpectChat reads the next message and checks that it is the chat line {"user","message"}.
+// rtExpectChat reads the next message and checks that it is the chat line
+// {"user","message","timestamp"}, sent after the test started (timestamps have millisecond precision).
 func rtExpectChat(t *testing.T, c *websocket.Conn, user, message string) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(rtWait))
@@ -82,9 +85,37 @@ func rtExpectChat(t *testing.T, c *websocket.Conn, user, message string) {
 	}
 	var line map[string]string
 	if typ != websocket.TextMessage || json.Unmarshal(data, &line) != nil ||
-		len(line) != 2 || line["user"] != user || line["message"] != message {
-		t.Fatalf("got type %d %q, want the JSON line {user: %q, message: %q}", typ, data, user, message)
+		len(line) != 3 || line["user"] != user || line["message"] != message {
+		t.Fatalf("got type %d %q, want the JSON line {user: %q, message: %q, timestamp}", typ, data, user, message)
 	}
+	rtCheckTimestamp(t, line["timestamp"])
+}
+
+// jsISO is the shape of JavaScript's Date.prototype.toISOString: UTC, three fractional digits, Z.
+var jsISO = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`)
+
+// rtCheckTimestamp checks that ts has toISOString's shape and lies between the start of the test
+// binary and now (a bound, not a timing assertion).
+func rtCheckTimestamp(t *testing.T, ts string) {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if !jsISO.MatchString(ts) || err != nil {
+		t.Fatalf("timestamp %q is not toISOString's format (%v)", ts, err)
+	}
+	if at.Before(rtEpoch.Truncate(time.Millisecond)) || at.After(time.Now()) {
+		t.Fatalf("timestamp %s is not between %s and now", ts, rtEpoch.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// rtEpoch is when the test binary started.
+var rtEpoch = time.Now()
+
+// rtSilent checks that c has nothing pending: it asks the server for an answer only c gets (a
+// join-room to the room it is in) and checks that this answer is the next message.
+func rtSilent(t *testing.T, c *websocket.Conn, room string) {
+	t.Helper()
+	rtWrite(t, c, websocket.TextMessage, `{"type":"join-room","room":"`+room+`"}`)
+	rtExpect(t, c, websocket.TextMessage, "Switched to room: "+room)
 }
 
 // rtExpectCloseCode reads until the server's close frame and checks its code.
@@ -156,22 +187,23 @@ func TestRoomsRelayRoute(t *testing.T) {
 }
 
 // TestRoomsRoutesFull: at MaxRoomMembers the relay route closes the newcomer with 1013 and the chat
-// route says "Room is full" before closing with 1013.
+// route answers {"error":"Room is full"} before closing with 1013.
 func TestRoomsRoutesFull(t *testing.T) {
 	app, addr := rtStart(t, engine.Config{MaxRoomMembers: 1})
 	rtDial(t, addr, "/rooms/solo")
 	rtExpectCloseCode(t, rtDial(t, addr, "/rooms/solo"), websocket.CloseTryAgainLater)
 	rtDial(t, addr, "/chat/solo2?user=first")
 	late := rtDial(t, addr, "/chat/solo2?user=late")
-	rtExpect(t, late, websocket.TextMessage, "Room is full")
+	rtExpect(t, late, websocket.TextMessage, `{"error":"Room is full"}`)
 	rtExpectCloseCode(t, late, websocket.CloseTryAgainLater)
 	if app.Count("solo") != 1 || app.Count("solo2") != 1 {
 		t.Fatalf("counts %d %d, want 1 1", app.Count("solo"), app.Count("solo2"))
 	}
 }
 
-// TestChatRoute: /chat/:room announces a newcomer to the others, sends each message as JSON
-// {"user","message"} to everyone including the sender, and announces a departure to those left.
+// TestChatRoute: /chat/:room announces a newcomer to the others; a message (plain text or the
+// "message" event) goes to the others in the room as JSON {"user","message","timestamp"}, never back
+// to its sender; a departure is announced to those left.
 func TestChatRoute(t *testing.T) {
 	_, addr := rtStart(t, engine.Config{})
 	alice := rtDial(t, addr, "/chat/lobby?user=alice")
@@ -180,10 +212,14 @@ func TestChatRoute(t *testing.T) {
 
 	rtWrite(t, bob, websocket.TextMessage, "hello")
 	rtExpectChat(t, alice, "bob", "hello")
-	rtExpectChat(t, bob, "bob", "hello") // bob's first message: he was not told he joined
 	rtWrite(t, alice, websocket.TextMessage, `"quoted" <b>`)
-	rtExpectChat(t, alice, "alice", `"quoted" <b>`)
-	rtExpectChat(t, bob, "alice", `"quoted" <b>`)
+	rtExpectChat(t, bob, "alice", `"quoted" <b>`) // bob's first message: not his own line, not his join
+	rtWrite(t, alice, websocket.TextMessage, `{"type":"message","content":"Hello!"}`)
+	rtExpectChat(t, bob, "alice", "Hello!")
+	rtWrite(t, alice, websocket.TextMessage, `{"type":"typing"}`) // no handler: a chat line as written
+	rtExpectChat(t, bob, "alice", `{"type":"typing"}`)
+	rtSilent(t, alice, "lobby") // none of alice's lines came back to her
+	rtSilent(t, bob, "lobby")
 
 	anon := rtDial(t, addr, "/chat/lobby")
 	rtExpect(t, alice, websocket.TextMessage, "Anonymous joined the room")
@@ -197,6 +233,149 @@ func TestChatRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	rtExpect(t, alice, websocket.TextMessage, "bob left the room")
+	rtWrite(t, alice, websocket.TextMessage, "alone")
+	rtSilent(t, alice, "lobby") // a line to an empty room goes nowhere, not back
+}
+
+// TestChatJoinRoom: join-room leaves the current room (its others hear it), joins the new one (its
+// others hear it) and answers "Switched to room: R"; lines then go to the new room only. A join-room
+// to the current room only answers; a missing, overlong or full room is refused with an error and the
+// connection stays where it was.
+func TestChatJoinRoom(t *testing.T) {
+	app, addr := rtStart(t, engine.Config{MaxRoomMembers: 2})
+	alice := rtDial(t, addr, "/chat/general?user=alice")
+	bob := rtDial(t, addr, "/chat/general?user=bob")
+	rtExpect(t, alice, websocket.TextMessage, "bob joined the room")
+	carol := rtDial(t, addr, "/chat/random?user=carol")
+
+	rtWrite(t, alice, websocket.TextMessage, `{"type":"join-room","room":"random"}`)
+	rtExpect(t, alice, websocket.TextMessage, "Switched to room: random")
+	rtExpect(t, bob, websocket.TextMessage, "alice left the room")
+	rtExpect(t, carol, websocket.TextMessage, "alice joined the room")
+	rtWrite(t, alice, websocket.TextMessage, "hello random")
+	rtExpectChat(t, carol, "alice", "hello random")
+	rtSilent(t, bob, "general") // bob heard nothing of it
+
+	rtWrite(t, alice, websocket.TextMessage, `{"type":"join-room","room":"random"}`)
+	rtExpect(t, alice, websocket.TextMessage, "Switched to room: random")
+	for _, bad := range []struct{ event, answer string }{
+		{`{"type":"join-room"}`, `{"error":"Room required"}`},
+		{`{"type":"join-room","room":""}`, `{"error":"Room required"}`},
+		{`{"type":"join-room","room":"` + strings.Repeat("r", engine.DefaultMaxRoomName+1) + `"}`, `{"error":"Room name too long"}`},
+	} {
+		rtWrite(t, alice, websocket.TextMessage, bad.event)
+		rtExpect(t, alice, websocket.TextMessage, bad.answer)
+	}
+	dave := rtDial(t, addr, "/chat/general?user=dave") // general is full now (bob, dave)
+	rtExpect(t, bob, websocket.TextMessage, "dave joined the room")
+	rtWrite(t, alice, websocket.TextMessage, `{"type":"join-room","room":"general"}`)
+	rtExpect(t, alice, websocket.TextMessage, `{"error":"Room is full","room":"general"}`)
+	rtWrite(t, alice, websocket.TextMessage, "still in random")
+	rtExpectChat(t, carol, "alice", "still in random")
+	rtSilent(t, bob, "general")
+	rtSilent(t, dave, "general")
+	if app.Count("general") != 2 || app.Count("random") != 2 {
+		t.Fatalf("counts general %d random %d, want 2 and 2", app.Count("general"), app.Count("random"))
+	}
+
+	_ = alice.Close()
+	rtExpect(t, carol, websocket.TextMessage, "alice left the room") // from the room she was in last
+	rtSilent(t, bob, "general")
+}
+
+// TestChatNoRoom: /chat (no room) upgrades; the connection is in no room, so a line is answered
+// {"error":"Join a room first"}, until join-room puts it in one (announced there).
+func TestChatNoRoom(t *testing.T) {
+	app, addr := rtStart(t, engine.Config{})
+	bob := rtDial(t, addr, "/chat/lobby?user=bob")
+	c := rtDial(t, addr, "/chat?user=ada")
+	rtWrite(t, c, websocket.TextMessage, "anyone?")
+	rtExpect(t, c, websocket.TextMessage, `{"error":"Join a room first"}`)
+	rtWrite(t, c, websocket.TextMessage, `{"type":"message","content":"Hello!"}`)
+	rtExpect(t, c, websocket.TextMessage, `{"error":"Join a room first"}`)
+	if n := len(app.Rooms()); n != 1 {
+		t.Fatalf("%d rooms, want only lobby: %+v", n, app.Rooms())
+	}
+
+	rtWrite(t, c, websocket.TextMessage, `{"type":"join-room","room":"lobby"}`)
+	rtExpect(t, c, websocket.TextMessage, "Switched to room: lobby")
+	rtExpect(t, bob, websocket.TextMessage, "ada joined the room") // no "left" anywhere before it
+	rtWrite(t, c, websocket.TextMessage, `{"type":"message","content":"Hello!"}`)
+	rtExpectChat(t, bob, "ada", "Hello!")
+	_ = c.Close()
+	rtExpect(t, bob, websocket.TextMessage, "ada left the room")
+
+	quiet := rtDial(t, addr, "/chat")
+	_ = quiet.Close() // leaves no room: nothing to announce
+	rtSilent(t, bob, "lobby")
+}
+
+// TestChatMsgPack: on a msgpack connection the chat line and the error answers are MessagePack
+// (binary); the notices and the join-room answer stay text.
+func TestChatMsgPack(t *testing.T) {
+	_, addr := rtStart(t, engine.Config{})
+	d := websocket.Dialer{Subprotocols: []string{"msgpack"}, HandshakeTimeout: rtWait}
+	mp, resp, err := d.Dial("ws://"+addr+"/chat?user=mp", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = mp.Close() })
+	if mp.Subprotocol() != "msgpack" {
+		t.Fatalf("subprotocol %q, want msgpack", mp.Subprotocol())
+	}
+	rtWrite(t, mp, websocket.TextMessage, "hi")
+	rtExpectMsgPack(t, mp, map[string]string{"error": "Join a room first"})
+	enc, _ := msgpack.Marshal(map[string]string{"type": "join-room", "room": "lobby"})
+	rtWrite(t, mp, websocket.BinaryMessage, string(enc))
+	rtExpect(t, mp, websocket.TextMessage, "Switched to room: lobby")
+
+	js := rtDial(t, addr, "/chat/lobby?user=js")
+	rtExpect(t, mp, websocket.TextMessage, "js joined the room")
+	rtWrite(t, js, websocket.TextMessage, "to msgpack")
+	line := rtExpectMsgPack(t, mp, nil)
+	if len(line) != 3 || line["user"] != "js" || line["message"] != "to msgpack" {
+		t.Fatalf("msgpack chat line %v, want user js, message \"to msgpack\", timestamp", line)
+	}
+	rtCheckTimestamp(t, line["timestamp"])
+	enc, _ = msgpack.Marshal(map[string]string{"type": "message", "content": "to json"})
+	rtWrite(t, mp, websocket.BinaryMessage, string(enc))
+	rtExpectChat(t, js, "mp", "to json")
+}
+
+// rtExpectMsgPack reads a binary MessagePack map of strings; with want, it must be exactly want.
+func rtExpectMsgPack(t *testing.T, c *websocket.Conn, want map[string]string) map[string]string {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(rtWait))
+	typ, data, err := c.ReadMessage()
+	var got map[string]string
+	if err != nil || typ != websocket.BinaryMessage || msgpack.Unmarshal(data, &got) != nil {
+		t.Fatalf("got %d %q %v, want a binary MessagePack map", typ, data, err)
+	}
+	if want != nil && fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	return got
+}
+
+// TestJSTime: the timestamp is what JavaScript's toISOString prints for the same instant: UTC, always
+// three fractional digits (truncated, not rounded), Z.
+func TestJSTime(t *testing.T) {
+	east := time.FixedZone("UTC+5:30", 5*3600+1800)
+	for _, tc := range []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 5, 13, 7, 8, 777_000_000, time.UTC), "2026-12-05T13:07:08.777Z"},
+		{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05.000Z"},
+		{time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.UTC), "2026-01-02T03:04:05.999Z"},
+		{time.Date(2026, 1, 1, 2, 0, 0, 5_000_000, east), "2025-12-31T20:30:00.005Z"},
+		{time.Date(999, 1, 1, 0, 0, 0, 0, time.UTC), "0999-01-01T00:00:00.000Z"},
+	} {
+		if got := jsTime(tc.in); got != tc.want {
+			t.Errorf("jsTime(%v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
 }
 
 // rtRoom is a /rooms/:room/info answer.

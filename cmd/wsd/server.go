@@ -34,11 +34,13 @@ type server struct {
 
 // newServer builds the server the configuration describes (routes registered, not started).
 func newServer(c *Config, log *slog.Logger) (*server, error) {
-	auth, err := newAuthenticator(authConfig{Secret: c.Auth.JWTSecret, KeyFile: c.Auth.JWTKeyFile})
+	auth, err := newAuthenticator(authConfig{Secret: c.Auth.JWTSecret, KeyFile: c.Auth.JWTKeyFile,
+		Audience: c.Auth.Audience, Issuer: c.Auth.Issuer})
 	if err != nil {
 		return nil, err
 	}
 	ec := c.engineConfig(log, newRejectLog(log, c.Log.RejectsPerSecond).hook())
+	ec.OnRateLimit = newRateLog(log, c.Log.RejectsPerSecond).hook()
 	var app *engine.App // set below, before the App (and so the broker) starts
 	b, err := c.Cluster.broker(log, func(room string) int { return app.LocalCount(room) })
 	if err != nil {

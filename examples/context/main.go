@@ -1,5 +1,5 @@
-// Command context shows what the seed's WebSocketContext offers, as wsd spells it: a client connected
-// to /ctx/:room?key=value... sends {"type":"whoami"} (or any other message) and gets
+// Command context shows what the TypeScript plugin's WebSocketContext offers, as wsd spells it: a
+// client connected to /ctx/:room?key=value... sends {"type":"whoami"} (or any other message) and gets
 //
 //	{"room": ws.Room(), "readyState": 1, "state": "OPEN", "params": {"room": ...},
 //	 "query": {"key": "value", ...}, "subprotocol": ..., "remoteAddr": "ip:port"}
@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/openspeed/wsd/engine"
 )
@@ -77,7 +76,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newApp(engine.Config{}).Run(ctx, *addr, 5*time.Second); err != nil {
+	if err := newApp(engine.Config{}).Run(ctx, *addr); err != nil {
 		log.Print(err)
 	}
 }

@@ -1,5 +1,12 @@
-// Command echo is the seed's basic WebSocket example: every message a client sends comes back to it
-// unchanged, text as text and binary as binary.
+// Command echo is the basic example of the TypeScript plugin's documentation: a client connected to
+// /echo gets every message it sends back as "Echo: <data>", and every closed connection is logged as
+// "Connection closed".
+//
+// A text message is answered with a text message. A binary message is answered with a binary message,
+// "Echo: " followed by its bytes: the plugin's `Echo: ${message}` would decode the bytes as UTF-8,
+// and a text frame must not carry invalid UTF-8, so the example keeps the opcode (the engine's
+// Message.Data gives the bytes whatever the opcode). The log goes to Config.Logger (slog.Default
+// when nil), with the close code the peer sent.
 //
 //	go run ./examples/echo -addr :3000
 //	websocat ws://localhost:3000/echo
@@ -12,17 +19,27 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/openspeed/wsd/engine"
 )
 
+// prefix starts every answer.
+const prefix = "Echo: "
+
 // newApp builds the example's server: one WebSocket route, /echo.
 func newApp(cfg engine.Config) *engine.App {
 	app := engine.New(cfg)
+	logger := app.Config().Logger
 	app.WS("/echo", func(ws *engine.Conn, _ *engine.Context) {
 		ws.OnMessage(func(m engine.Message) {
-			_ = ws.SendMessage(m) // same opcode, bytes copied before the handler returns
+			if m.Opcode() == engine.OpText {
+				_ = ws.Send(prefix + m.Text())
+				return
+			}
+			_ = ws.Send(append([]byte(prefix), m.Data()...))
+		})
+		ws.OnClose(func(c engine.CloseInfo) {
+			logger.Info("Connection closed", "code", int(c.Code))
 		})
 	})
 	return app
@@ -33,7 +50,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newApp(engine.Config{}).Run(ctx, *addr, 5*time.Second); err != nil {
+	if err := newApp(engine.Config{}).Run(ctx, *addr); err != nil {
 		log.Print(err)
 	}
 }

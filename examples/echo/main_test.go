@@ -13,33 +13,56 @@ import (
 
 func TestMain(m *testing.M) { wstest.VerifyTestMain(m) }
 
-// TestEcho: text and binary messages come back unchanged, with their opcode, in order; a client close
-// is answered with the same code.
+func start(t *testing.T) (*extest.Recorder, string) {
+	t.Helper()
+	rec := extest.NewRecorder()
+	return rec, extest.Start(t, newApp(engine.Config{Loops: 2, Logger: rec.Logger()}))
+}
+
+// TestEcho: every text message comes back as "Echo: <data>", in order; a binary message comes back
+// binary with the same prefix; the close is logged as "Connection closed".
 func TestEcho(t *testing.T) {
-	addr := extest.Start(t, newApp(engine.Config{Loops: 2}))
+	rec, addr := start(t)
 	c := extest.Dial(t, addr, "/echo")
-	for _, s := range []string{"hello", "", "héllo wörld", "third"} {
+	msgs := []string{"hello", "", "héllo wörld", `{"type":"message"}`, "third"}
+	for _, s := range msgs {
 		extest.Write(t, c, s)
 	}
-	for _, s := range []string{"hello", "", "héllo wörld", "third"} {
-		extest.Expect(t, c, s)
+	for _, s := range msgs {
+		extest.Expect(t, c, "Echo: "+s)
 	}
 	bin := []byte{0, 1, 2, 0xff, 0xfe}
 	if err := c.WriteMessage(websocket.BinaryMessage, bin); err != nil {
 		t.Fatal(err)
 	}
-	if typ, got := extest.Read(t, c); typ != websocket.BinaryMessage || !bytes.Equal(got, bin) {
-		t.Fatalf("got type %d %x, want binary %x", typ, got, bin)
+	want := append([]byte("Echo: "), bin...)
+	if typ, got := extest.Read(t, c); typ != websocket.BinaryMessage || !bytes.Equal(got, want) {
+		t.Fatalf("got type %d %q, want binary %q", typ, got, want)
+	}
+	if n := len(rec.Records("Connection closed")); n != 0 {
+		t.Fatalf("%d closes logged while open", n)
 	}
 	extest.CloseNormally(t, c)
+	got := rec.WaitFor(t, "Connection closed", nil)
+	if got.Attrs["code"].Int64() != websocket.CloseNormalClosure {
+		t.Fatalf("logged %v, want code 1000", got.Attrs)
+	}
 }
 
-// TestEchoIsPerConnection: each client gets only its own messages back.
+// TestEchoIsPerConnection: each client gets only its own messages back; a client that vanishes
+// without a close frame is logged too, and the other keeps working.
 func TestEchoIsPerConnection(t *testing.T) {
-	addr := extest.Start(t, newApp(engine.Config{Loops: 2}))
+	rec, addr := start(t)
 	a, b := extest.Dial(t, addr, "/echo"), extest.Dial(t, addr, "/echo")
 	extest.Write(t, a, "from a")
 	extest.Write(t, b, "from b")
-	extest.Expect(t, b, "from b")
-	extest.Expect(t, a, "from a")
+	extest.Expect(t, b, "Echo: from b")
+	extest.Expect(t, a, "Echo: from a")
+	_ = a.Close() // abrupt: no close frame
+	got := rec.WaitFor(t, "Connection closed", nil)
+	if got.Attrs["code"].Int64() != websocket.CloseAbnormalClosure {
+		t.Fatalf("logged %v, want code 1006", got.Attrs)
+	}
+	extest.Write(t, b, "still here")
+	extest.Expect(t, b, "Echo: still here")
 }

@@ -1,7 +1,9 @@
-// Command errors is the seed's error-handling example, with route handlers (engine.Handlers).
+// Command errors is the error-handling example of the TypeScript plugin's documentation, on the
+// plugin's route /robust, with route handlers (engine.Handlers).
 //
-// The protocol of /ws: {"type":"echo","text":"..."} is answered {"type":"echo","text":"..."}, and
-// {"type":"crash"} makes its handler panic (standing in for a bug).
+// The protocol of /robust: {"type":"echo","text":"..."} is answered {"type":"echo","text":"..."}, and
+// {"type":"crash"} makes its handler panic (standing in for a bug). (The plugin's example leaves the
+// protocol open; these two events show a good message and a failing handler.)
 //
 // What happens on errors:
 //
@@ -19,7 +21,7 @@
 // event), and the close handler logs "closed" with the peer's code and the error, if any.
 //
 //	go run ./examples/errors
-//	websocat ws://localhost:3000/ws
+//	websocat ws://localhost:3000/robust
 package main
 
 import (
@@ -30,7 +32,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/openspeed/wsd/engine"
 )
@@ -51,7 +52,7 @@ var invalid = failure{Type: "error", Error: "invalid message"}
 func newApp(cfg engine.Config) *engine.App {
 	app := engine.New(cfg)
 	logger := app.Config().Logger
-	app.Route("/ws", engine.Handlers{
+	app.Route("/robust", engine.Handlers{
 		Events: map[string]func(*engine.Conn, engine.Event){
 			"echo": func(ws *engine.Conn, e engine.Event) {
 				_ = ws.Send(echo{Type: "echo", Text: e.String("text")})
@@ -84,7 +85,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newApp(engine.Config{}).Run(ctx, *addr, 5*time.Second); err != nil {
+	if err := newApp(engine.Config{}).Run(ctx, *addr); err != nil {
 		log.Print(err)
 	}
 }

@@ -24,7 +24,7 @@ func start(t *testing.T) (*extest.Recorder, string) {
 // stays usable.
 func TestErrorsInvalidMessages(t *testing.T) {
 	_, addr := start(t)
-	c := extest.Dial(t, addr, "/ws")
+	c := extest.Dial(t, addr, "/robust")
 	for _, msg := range []string{
 		`{nope`, `[1,2]`, `"str"`, `42`, ``, `{"type":5}`, `{"type":"unknown"}`, `{"text":"no type"}`,
 		`{"type":"echo"} trailing`, strings.Repeat("[", 100000),
@@ -44,8 +44,8 @@ func TestErrorsInvalidMessages(t *testing.T) {
 // *engine.PanicError to the error handler; another client keeps working.
 func TestErrorsPanic(t *testing.T) {
 	rec, addr := start(t)
-	victim := extest.Dial(t, addr, "/ws")
-	other := extest.Dial(t, addr, "/ws")
+	victim := extest.Dial(t, addr, "/robust")
+	other := extest.Dial(t, addr, "/robust")
 	extest.Write(t, victim, `{"type":"crash"}`)
 	extest.ExpectClose(t, victim, websocket.CloseInternalServerErr, "")
 
@@ -66,7 +66,7 @@ func TestErrorsPanic(t *testing.T) {
 // error (not a panic) and closes the connection with 1007.
 func TestErrorsProtocolViolation(t *testing.T) {
 	rec, addr := start(t)
-	r := wstest.Dial(t, addr, "/ws")
+	r := wstest.Dial(t, addr, "/robust")
 	r.Send(true, frame.OpText, []byte{'h', 'i', 0xff})
 	r.ExpectClose(frame.CloseInvalidPayload)
 	r.CloseHandshake(frame.CloseInvalidPayload)

@@ -1,4 +1,5 @@
-// Command http shows WebSocket and plain HTTP routes on one port, sharing the room table.
+// Command http is the "integration with HTTP routes" example of the TypeScript plugin's documentation:
+// WebSocket and plain HTTP routes on one port, sharing the room table.
 //
 //	GET  /rooms/:room          WebSocket relay: every message a member sends goes unchanged (same
 //	                           opcode) to every other member of the room
@@ -23,7 +24,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/openspeed/wsd/engine"
 )
@@ -33,7 +33,8 @@ const history = 10
 
 type published struct {
 	Room      string `json:"room"`
-	Delivered int    `json:"delivered"`
+	Offset    uint64 `json:"offset"`    // its position in the room's stream
+	Delivered int    `json:"delivered"` // connections it was queued for
 }
 
 // newApp builds the example's server.
@@ -42,14 +43,14 @@ func newApp(cfg engine.Config) *engine.App {
 	app.Route("/rooms/:room", engine.Handlers{
 		Open: func(ws *engine.Conn, ctx *engine.Context) {
 			if err := ws.Join(ctx.Param("room")); err != nil {
-				_ = ws.Close(engine.CloseTryAgainLater, "room is full")
+				ws.CloseWith(engine.CloseTryAgainLater, "room is full")
 			}
 		},
-		Message: func(ws *engine.Conn, m engine.Message) { _, _ = ws.Broadcast(ws.Room(), m) },
-		Options: engine.RouteOptions{RoomHistory: history},
+		Message: func(ws *engine.Conn, m engine.Message) { _ = ws.Broadcast(ws.Room(), m) },
+		Options: engine.RouteOptions{History: engine.HistoryOptions{Size: history}},
 	})
 	app.GET("/rooms/:room/info", func(ctx *engine.Context) error {
-		info, err := app.RoomInfo(ctx.Param("room"))
+		info, err := app.RoomInfo(ctx.Param("room"), 0, history)
 		if err != nil && !errors.Is(err, engine.ErrNoRoom) {
 			return err
 		}
@@ -57,11 +58,11 @@ func newApp(cfg engine.Config) *engine.App {
 	})
 	app.POST("/rooms/:room/publish", func(ctx *engine.Context) error {
 		room := ctx.Param("room")
-		n, err := app.Publish(room, string(ctx.Body()))
-		if err != nil {
+		var res engine.PublishResult // on a single node, Publish runs its callback before it returns
+		if err := app.Publish(room, string(ctx.Body()), func(r engine.PublishResult) { res = r }); err != nil {
 			return err
 		}
-		return ctx.JSON(http.StatusOK, published{Room: room, Delivered: n})
+		return ctx.JSON(http.StatusOK, published{Room: room, Offset: res.Position.Offset, Delivered: res.Delivered})
 	})
 	return app
 }
@@ -71,7 +72,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newApp(engine.Config{}).Run(ctx, *addr, 5*time.Second); err != nil {
+	if err := newApp(engine.Config{}).Run(ctx, *addr); err != nil {
 		log.Print(err)
 	}
 }

@@ -16,13 +16,13 @@ import (
 
 func TestMain(m *testing.M) { wstest.VerifyTestMain(m) }
 
-// fill connects maxMembers clients to room, each told its place.
+// fill connects the plugin's 10 clients to room, each told its place.
 func fill(t *testing.T, addr, room string) []*websocket.Conn {
 	t.Helper()
 	var cs []*websocket.Conn
-	for i := 1; i <= maxMembers; i++ {
-		c := extest.Dial(t, addr, "/limits/"+room)
-		extest.ExpectJSON(t, c, joined{Type: "joined", Room: room, Members: i, Max: maxMembers})
+	for i := 1; i <= 10; i++ {
+		c := extest.Dial(t, addr, "/limited/"+room)
+		extest.ExpectJSON(t, c, joined{Type: "joined", Room: room, Members: i, Max: 10})
 		cs = append(cs, c)
 	}
 	return cs
@@ -30,13 +30,13 @@ func fill(t *testing.T, addr, room string) []*websocket.Conn {
 
 func expectFull(t *testing.T, addr, room string) {
 	t.Helper()
-	c := extest.Dial(t, addr, "/limits/"+room)
-	extest.Expect(t, c, "Room is full")
-	extest.ExpectClose(t, c, websocket.CloseTryAgainLater, "room is full")
+	c := extest.Dial(t, addr, "/limited/"+room)
+	extest.Expect(t, c, `{"error":"Room is full"}`)
+	extest.ExpectClose(t, c, websocket.CloseNormalClosure, "")
 }
 
-// TestLimitsRoomFull: N clients get in, the N+1th gets "Room is full" then 1013; other rooms are not
-// affected; a client that leaves frees a place.
+// TestLimitsRoomFull: 10 clients get in, the 11th gets {"error":"Room is full"} then a normal close;
+// other rooms are not affected; a client that leaves frees a place.
 func TestLimitsRoomFull(t *testing.T) {
 	app := newApp(engine.Config{Loops: 2})
 	addr := extest.Start(t, app)
@@ -50,13 +50,13 @@ func TestLimitsRoomFull(t *testing.T) {
 
 	extest.CloseNormally(t, cs[0])
 	extest.Eventually(t, "the room has a free place", func() bool { return app.Count("small") == maxMembers-1 })
-	c := extest.Dial(t, addr, "/limits/small")
+	c := extest.Dial(t, addr, "/limited/small")
 	extest.ExpectJSON(t, c, joined{Type: "joined", Room: "small", Members: maxMembers, Max: maxMembers})
 	expectFull(t, addr, "small")
 }
 
 // TestLimitsConcurrentJoins: clients connecting at once never overshoot the limit: exactly maxMembers
-// are let in, the rest get "Room is full" and 1013.
+// are let in, the rest get {"error":"Room is full"} and a close.
 func TestLimitsConcurrentJoins(t *testing.T) {
 	app := newApp(engine.Config{Loops: 2})
 	addr := extest.Start(t, app)
@@ -68,7 +68,7 @@ func TestLimitsConcurrentJoins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, c := outcome(addr, "/limits/busy")
+			got, c := outcome(addr, "/limited/busy")
 			results <- got
 			<-release
 			if c != nil {
@@ -87,7 +87,7 @@ func TestLimitsConcurrentJoins(t *testing.T) {
 	}
 }
 
-// outcome connects to path and reports "joined", "full" (the text then close 1013) or what went wrong.
+// outcome connects to path and reports "joined", "full" (the error then close 1000) or what went wrong.
 // The caller closes the connection it returns.
 func outcome(addr, path string) (string, *websocket.Conn) {
 	c, resp, err := extest.TryDial(addr, path)
@@ -105,10 +105,10 @@ func classify(c *websocket.Conn) string {
 	switch {
 	case err != nil:
 		return "read: " + err.Error()
-	case string(data) == "Room is full":
+	case string(data) == `{"error":"Room is full"}`:
 		_, _, err = c.ReadMessage()
-		if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseTryAgainLater {
-			return fmt.Sprintf("want close 1013 after Room is full, got %v", err)
+		if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseNormalClosure {
+			return fmt.Sprintf("want close 1000 after Room is full, got %v", err)
 		}
 		return "full"
 	case json.Unmarshal(data, &first) == nil && first.Type == "joined" && first.Members >= 1 &&

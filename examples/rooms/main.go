@@ -1,20 +1,24 @@
-// Command rooms is the seed's room management example, written with route handlers
-// (engine.Handlers) shared by every connection instead of per-connection closures.
+// Command rooms is the room-management example of the TypeScript plugin's documentation, written with
+// route handlers (engine.Handlers) shared by every connection instead of closures per connection.
 //
-// A client connects to /ws?user=NAME[&room=R] and starts in room R (default "lobby"). Events:
+// A client connects to /room/:roomId and joins that room: it gets the text "Welcome to room <roomId>!"
+// and the others in the room get "A new user joined". Then:
 //
-//	{"type":"switch-room","room":"x"}    leave the current room (the others there get
-//	                                     {"type":"user-left","user":NAME,"room":OLD}), join x (the others
-//	                                     there get {"type":"user-joined","user":NAME,"room":"x"}), and
-//	                                     answer {"type":"room-switched","room":"x"}
-//	{"type":"message","content":"Hi!"}   sent to every member of the current room, the sender too, as
-//	                                     {"type":"message","user":NAME,"room":R,"content":"Hi!"}
+//	{"type":"switch-room","room":"x"}   leave the current room, join x (its other members get
+//	                                    "A new user joined", as for a client that connects to it) and
+//	                                    answer "Switched to room x"
+//	anything else                       relayed unchanged (same opcode) to the others in the current
+//	                                    room, so a switch shows: messages then reach the new room only
 //
-// A switch-room without a room answers {"type":"error","error":"room required"}. Anything that is not
-// one of these events is ignored. Leaving (disconnecting) is announced like a switch away.
+// A switch-room without a room is answered {"error":"Room required"}; one to the current room only
+// answers. The plugin's example announces arrivals only, so leaving (switching away, disconnecting)
+// is not announced. The current room is ws.Room(), the plugin's ws.room. A full room (when
+// Config.MaxRoomMembers is set) answers {"error":"Room is full"}: at connect the client is then
+// closed, on a switch it is left in no room.
 //
 //	go run ./examples/rooms
-//	websocat 'ws://localhost:3000/ws?user=ada'
+//	websocat ws://localhost:3000/room/lobby
+//	{"type":"switch-room","room":"games"}
 package main
 
 import (
@@ -24,87 +28,64 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/openspeed/wsd/engine"
 )
 
-// notice is every JSON message the example sends.
-type notice struct {
-	Type    string `json:"type"`
-	User    string `json:"user,omitempty"`
-	Room    string `json:"room,omitempty"`
-	Content string `json:"content,omitempty"`
-	Error   string `json:"error,omitempty"`
+// failure is an error answer.
+type failure struct {
+	Error string `json:"error"`
 }
 
 // newApp builds the example's server.
 func newApp(cfg engine.Config) *engine.App {
 	app := engine.New(cfg)
-	app.Route("/ws", engine.Handlers{
-		Open:  open,
-		Close: func(ws *engine.Conn, _ engine.CloseInfo) { leave(ws, ws.Room()) },
+	app.Route("/room/:roomId", engine.Handlers{
+		Open: open,
 		Events: map[string]func(*engine.Conn, engine.Event){
 			"switch-room": switchRoom,
-			"message":     message,
+		},
+		Message: func(ws *engine.Conn, m engine.Message) {
+			if room := ws.Room(); room != "" {
+				_ = ws.Broadcast(room, m)
+			}
 		},
 	})
 	return app
 }
 
-// user is the connection's name, kept with SetData at open.
-func user(ws *engine.Conn) string {
-	name, _ := ws.Data().(string)
-	return name
-}
-
 func open(ws *engine.Conn, ctx *engine.Context) {
-	ws.SetData(ctx.QueryDefault("user", "Anonymous"))
-	join(ws, ctx.QueryDefault("room", "lobby"))
+	room := ctx.Param("roomId")
+	if !enter(ws, room) {
+		ws.Close() // the plugin's ws.close()
+		return
+	}
+	_ = ws.Send("Welcome to room " + room + "!")
 }
 
 func switchRoom(ws *engine.Conn, e engine.Event) {
 	room := e.String("room")
 	if room == "" {
-		_ = ws.Send(notice{Type: "error", Error: "room required"})
+		_ = ws.Send(failure{Error: "Room required"})
 		return
 	}
 	if old := ws.Room(); old != room {
-		leave(ws, old)
-		if !join(ws, room) {
+		ws.Leave(old)
+		if !enter(ws, room) {
 			return
 		}
 	}
-	_ = ws.Send(notice{Type: "room-switched", Room: room})
+	_ = ws.Send("Switched to room " + room)
 }
 
-func message(ws *engine.Conn, e engine.Event) {
-	room := ws.Room()
-	if room == "" {
-		_ = ws.Send(notice{Type: "error", Error: "not in a room"})
-		return
-	}
-	_, _ = ws.BroadcastAll(room, notice{Type: "message", User: user(ws), Room: room, Content: e.String("content")})
-}
-
-// join enters room and tells its other members; a full room (when a limit is configured) answers an
-// error and leaves the connection in no room.
-func join(ws *engine.Conn, room string) bool {
+// enter joins room and tells its other members, or answers {"error":"Room is full"}.
+func enter(ws *engine.Conn, room string) bool {
 	if err := ws.Join(room); err != nil {
-		_ = ws.Send(notice{Type: "error", Error: err.Error()})
+		_ = ws.Send(failure{Error: "Room is full"})
 		return false
 	}
-	_, _ = ws.Broadcast(room, notice{Type: "user-joined", User: user(ws), Room: room})
+	_ = ws.Broadcast(room, "A new user joined")
 	return true
-}
-
-// leave quits room (if the connection is in it) and tells the members who stay.
-func leave(ws *engine.Conn, room string) {
-	if room == "" {
-		return
-	}
-	_, _ = ws.Broadcast(room, notice{Type: "user-left", User: user(ws), Room: room})
-	ws.Leave(room)
 }
 
 func main() {
@@ -112,7 +93,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newApp(engine.Config{}).Run(ctx, *addr, 5*time.Second); err != nil {
+	if err := newApp(engine.Config{}).Run(ctx, *addr); err != nil {
 		log.Print(err)
 	}
 }

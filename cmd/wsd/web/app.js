@@ -1,8 +1,11 @@
 // app.js: the wsd chat page. One WebSocket to /chat/<room>?user=<name> on the page's own host:
-//   server -> page: text notices ("bob joined the room"), chat lines {"user","message"}, and the
-//                   answers to join-room: {"type":"joined","room"} or {"type":"error","room","error"}
+//   server -> page: text notices ("bob joined the room"), the others' chat lines
+//                   {"user","message","timestamp"}, the text "Switched to room: R" answering a
+//                   join-room, and errors {"error"[,"room"]}
 //   page -> server: {"type":"message","content"} and {"type":"join-room","room"}
-// With ?codec=msgpack the page offers the "msgpack" subprotocol; chat lines, answers and what it sends
+// The server sends a chat line to the others in the room, not back to its sender: the page shows its
+// own lines itself when it sends them (marked "mine").
+// With ?codec=msgpack the page offers the "msgpack" subprotocol; chat lines, errors and what it sends
 // are then MessagePack in binary frames (notices stay text). The live count polls /rooms/<room>/info.
 // User text only ever reaches the DOM through textContent.
 "use strict";
@@ -12,6 +15,7 @@
   const BACKOFF_CAP = 10000;  // ms: no retry waits longer than this
   const POLL_EVERY = 2000;    // ms between GET /rooms/<room>/info
   const MAX_LOG = 500;        // log entries kept
+  const SWITCHED = "Switched to room: "; // the server's answer to join-room, then the room
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -26,6 +30,7 @@
 
   const st = {
     name: "", room: "",
+    switching: "",     // the room of the join-room sent last, until the server answers it
     active: false,     // the user wants to be connected (between Join and Leave)
     ws: null,          // the current socket; events of older sockets are ignored
     codec: "json",     // what the current connection negotiated
@@ -42,6 +47,7 @@
     let url = `${scheme}//${location.host}/chat/${encodeURIComponent(st.room)}?user=${encodeURIComponent(st.name)}`;
     if (token) url += "&token=" + encodeURIComponent(token);
     const ws = wantMsgPack ? new WebSocket(url, ["msgpack"]) : new WebSocket(url);
+    st.switching = ""; // an answer to a join-room of an older socket never comes
     ws.binaryType = "arraybuffer";
     st.ws = ws;
     setState(st.attempt > 0 || st.everOpen ? "reconnecting" : "connecting");
@@ -91,7 +97,7 @@
       if (data.charAt(0) === "{") {
         try { v = JSON.parse(data); } catch { v = undefined; }
       }
-      if (v === null || typeof v !== "object") { notice(data); return; } // "<user> joined the room"
+      if (v === null || typeof v !== "object") { receiveText(data); return; }
     } else {
       try { v = MsgPack.decode(new Uint8Array(data)); } catch (err) {
         notice(`Undecodable binary message (${data.byteLength} bytes): ${err.message}`, "error");
@@ -99,12 +105,29 @@
       }
       if (v === null || typeof v !== "object") { notice(String(v)); return; }
     }
-    if (typeof v.user === "string" && "message" in v) { chatLine(v.user, String(v.message)); return; }
-    switch (v.type) {
-      case "joined": joined(String(v.room)); return;
-      case "error": notice(v.room ? `Cannot join #${v.room}: ${v.error}` : `Server: ${v.error}`, "error"); return;
+    if (typeof v.user === "string" && "message" in v) {
+      chatLine(v.user, String(v.message), new Date(String(v.timestamp)), false);
+      return;
+    }
+    if (typeof v.error === "string") {
+      if (v.room && v.room === st.switching) st.switching = "";
+      notice(v.room ? `Cannot join #${v.room}: ${v.error}` : `Server: ${v.error}`, "error");
+      return;
     }
     notice(JSON.stringify(v, (k, x) => (typeof x === "bigint" ? x.toString() : x)));
+  }
+
+  // receiveText handles a text message that is not a JSON object: the answer to the join-room the
+  // page sent ("Switched to room: R", matched against the room asked for, so that a notice about a
+  // user named "Switched to room: …" is not mistaken for it), or a notice ("bob joined the room").
+  function receiveText(data) {
+    if (st.switching && data === SWITCHED + st.switching) {
+      const room = st.switching;
+      st.switching = "";
+      joined(room);
+      return;
+    }
+    notice(data);
   }
 
   function joined(room) {
@@ -168,15 +191,17 @@
     return e;
   }
 
-  function chatLine(user, text) {
-    const li = el("li", user === st.name ? "msg mine" : "msg");
+  // chatLine shows a chat line: the others' as the server sent them (at is their timestamp), the
+  // page's own when it sends them (mine).
+  function chatLine(user, text, at, mine) {
+    const li = el("li", mine ? "msg mine" : "msg");
     li.dataset.user = user;
     const meta = el("span", "meta");
     const who = el("span", "who", user);
     who.style.setProperty("--hue", String(hue(user)));
-    const now = new Date();
-    const time = el("time", "", now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
-    time.dateTime = now.toISOString();
+    if (Number.isNaN(at.getTime())) at = new Date();
+    const time = el("time", "", at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    time.dateTime = at.toISOString();
     meta.append(who, time);
     li.append(meta, el("span", "text", text));
     append(li);
@@ -235,14 +260,19 @@
   ui.send.addEventListener("submit", (e) => {
     e.preventDefault();
     const text = ui.message.value.trim();
-    if (text && send({ type: "message", content: text })) ui.message.value = "";
+    if (!text || !send({ type: "message", content: text })) return;
+    ui.message.value = "";
+    chatLine(st.name, text, new Date(), true); // the server does not send it back
   });
 
   ui.switchForm.addEventListener("submit", (e) => {
     e.preventDefault();
     const next = ui.nextRoom.value.trim();
     if (!next || next === st.room) return;
-    if (send({ type: "join-room", room: next })) ui.nextRoom.value = "";
+    if (send({ type: "join-room", room: next })) {
+      st.switching = next;
+      ui.nextRoom.value = "";
+    }
   });
 
   ui.leave.addEventListener("click", leave);
