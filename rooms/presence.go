@@ -65,18 +65,21 @@ func (t *Table[M]) announce(name string, m M, joined bool) {
 		return
 	}
 	ch := PresenceChange{Room: name, Client: c, Joined: joined}
-	t.signal(ch)
+	t.signal(ch, m, true)
 	if t.broker != nil {
 		t.broker.Presence(ch)
 	}
 }
 
 // PresenceEvent implements Inbound: a member of another node joined or left.
-func (t *Table[M]) PresenceEvent(ch PresenceChange) { t.signal(ch) }
+func (t *Table[M]) PresenceEvent(ch PresenceChange) {
+	var none M
+	t.signal(ch, none, false)
+}
 
-// signal delivers a presence change to the members of its room on this node. It is not sequenced
-// and not kept: presence events carry no offset.
-func (t *Table[M]) signal(ch PresenceChange) {
+// signal delivers a presence change to the members of its room on this node but skip (the member
+// that joined or left). It is not sequenced and not kept: presence events carry no offset.
+func (t *Table[M]) signal(ch PresenceChange, skip M, hasSkip bool) {
 	r := t.Lookup(ch.Room)
 	if r == nil {
 		return
@@ -88,8 +91,7 @@ func (t *Table[M]) signal(ch PresenceChange) {
 		t.fan.Prepare(p, r.variants(p.scratch[:0]))
 		for loop, list := range r.members {
 			if len(list) > 0 {
-				var none M
-				t.fan.Deliver(loop, list, none, false, p)
+				t.fan.Deliver(loop, list, skip, hasSkip, p)
 			}
 		}
 	}

@@ -298,7 +298,8 @@ func TestPresenceListsAndEvents(t *testing.T) {
 	}
 	conns[1].mu.Lock()
 	defer conns[1].mu.Unlock()
-	// conns[1] joined second: it saw conns[2] join (conns[3] does not take part) and conns[0] leave.
+	// conns[1] joined second: it saw conns[2] join (conns[3] does not take part) and conns[0] leave;
+	// nobody is told of its own join.
 	if got := fmt.Sprint(conns[1].pres); got != "[{p {u2 c2} true} {p {u0 c0} false}]" {
 		t.Fatal(got)
 	}

@@ -136,15 +136,15 @@ func TestClusterPubSub(t *testing.T) {
 	y := svDial(t, addrB, "/ws", nil)
 	for _, c := range []*websocket.Conn{x, y} {
 		svWrite(t, c, `{"type":"join","room":"news","id":1}`)
-		psExpect(t, c, psAck(1.0, map[string]any{"room": "news"}))
+		psExpect(t, c, psAck(1.0, psPos("news", 0)))
 	}
 	clSettle(t, "news", a, b)
 	svWrite(t, x, `{"type":"publish","room":"news","data":{"n":1}}`)
-	psExpectRaw(t, x, `{"type":"message","room":"news","data":{"n":1}}`)
-	psExpectRaw(t, y, `{"type":"message","room":"news","data":{"n":1}}`)
+	psExpectRaw(t, x, `{"type":"message","room":"news","offset":1,"data":{"n":1}}`)
+	psExpectRaw(t, y, `{"type":"message","room":"news","offset":1,"data":{"n":1}}`)
 	svWrite(t, y, `{"type":"publish","room":"news","data":"back"}`)
-	psExpectRaw(t, y, `{"type":"message","room":"news","data":"back"}`)
-	psExpectRaw(t, x, `{"type":"message","room":"news","data":"back"}`)
+	psExpectRaw(t, y, `{"type":"message","room":"news","offset":2,"data":"back"}`)
+	psExpectRaw(t, x, `{"type":"message","room":"news","offset":2,"data":"back"}`)
 	clWaitJSON(t, "http://"+addrA+"/rooms/news/info", roomCount{"news", 2})
 
 	for _, n := range []struct{ addr, id string }{{addrA, "node-a"}, {addrB, "node-b"}} {

@@ -161,10 +161,10 @@ func TestCompressionPubSub(t *testing.T) {
 	}
 	g, _ := czDial(t, addr, "/ws")
 	svWrite(t, g, `{"type":"join","room":"z","id":1}`)
-	psExpect(t, g, psAck(1.0, map[string]any{"room": "z"}))
+	psExpect(t, g, psAck(1.0, psPos("z", 0)))
 	data := `"` + bigText(8192) + `"`
 	svWrite(t, g, `{"type":"publish","room":"z","data":`+data+`}`)
-	want := `{"type":"message","room":"z","data":` + data + `}`
+	want := `{"type":"message","room":"z","offset":1,"data":` + data + `}`
 	psExpectRaw(t, g, want)
 	if got := czExpectCompressed(t, raw); string(got) != want {
 		t.Fatalf("raw got %d bytes, want the %d-byte push", len(got), len(want))

@@ -11,7 +11,7 @@ import (
 // with - for _). docs/configuration.md lists every key; wsd.example.yaml shows the defaults.
 //
 // Limits follow one rule: 0 turns a limit off where off makes sense (max_frame_size, ping_interval,
-// room_history, ...), and negative values are refused. Per-route overrides under routes.<name> are
+// history.size, ...), and negative values are refused. Per-route overrides under routes.<name> are
 // pointers: absent (nil) inherits the top-level value.
 type Config struct {
 	Addr          string   `yaml:"addr"`
@@ -35,7 +35,7 @@ type Config struct {
 	MaxBackpressure     Size            `yaml:"max_backpressure"`
 	SlowConsumer        SlowPolicy      `yaml:"slow_consumer"`
 	MaxRoomMembers      int             `yaml:"max_room_members"`
-	RoomHistory         int             `yaml:"room_history"`
+	MaxRoomName         int             `yaml:"max_room_name"`
 	MaxConnections      int             `yaml:"max_connections"`
 	MaxConnectionsPerIP int             `yaml:"max_connections_per_ip"`
 	RetryAfter          Duration        `yaml:"retry_after"`
@@ -43,6 +43,7 @@ type Config struct {
 	AllowedOrigins      []string        `yaml:"allowed_origins"`
 	RejectMissingOrigin bool            `yaml:"reject_missing_origin"`
 
+	History     HistoryConfig     `yaml:"history"`
 	Compression CompressionConfig `yaml:"compression"`
 
 	Auth    AuthConfig    `yaml:"auth"`
@@ -71,6 +72,25 @@ type RateLimitConfig struct {
 	BytesBurst Size                 `yaml:"bytes_burst"` // 0: max(bytes, max_message_size)
 	Close      bool                 `yaml:"close"`       // close with 1008 instead of dropping
 	Events     map[string]EventRate `yaml:"events"`      // per custom event type, e.g. publish
+}
+
+// HistoryConfig bounds what each room keeps of its publications, for clients that rejoin with the
+// position of the last message they received (recovery) and for GET /rooms/:room/info; 0 turns each
+// bound off (size 0 keeps nothing).
+type HistoryConfig struct {
+	Size     int      `yaml:"size"`      // publications kept per room
+	Bytes    Size     `yaml:"bytes"`     // bytes kept per room
+	TTL      Duration `yaml:"ttl"`       // how long a publication is kept
+	MaxEntry Size     `yaml:"max_entry"` // larger publications are not kept
+	Budget   Size     `yaml:"budget"`    // bytes kept by all rooms together
+}
+
+// RouteHistory is a route's history block: HistoryConfig without the server-wide budget.
+type RouteHistory struct {
+	Size     int      `yaml:"size"`
+	Bytes    Size     `yaml:"bytes"`
+	TTL      Duration `yaml:"ttl"`
+	MaxEntry Size     `yaml:"max_entry"`
 }
 
 // EventRate caps one custom event type.
@@ -125,7 +145,8 @@ type RoutesConfig struct {
 
 // RouteConfig is one WebSocket route: on/off, and overrides of the top-level limits (nil inherits;
 // the values mean what the top-level keys mean). A rate_limit block replaces the top-level one
-// whole: rate_limit: {} turns rate limiting off for the route.
+// whole: rate_limit: {} turns rate limiting off for the route; so does a history block (without its
+// budget, which is the server's).
 type RouteConfig struct {
 	Enabled             bool             `yaml:"enabled"`
 	MaxMessageSize      *Size            `yaml:"max_message_size,omitempty"`
@@ -136,7 +157,7 @@ type RouteConfig struct {
 	MaxBackpressure     *Size            `yaml:"max_backpressure,omitempty"`
 	SlowConsumer        *SlowPolicy      `yaml:"slow_consumer,omitempty"`
 	MaxRoomMembers      *int             `yaml:"max_room_members,omitempty"`
-	RoomHistory         *int             `yaml:"room_history,omitempty"`
+	History             *RouteHistory    `yaml:"history,omitempty"`
 	RateLimit           *RateLimitConfig `yaml:"rate_limit,omitempty"`
 	AllowedOrigins      *[]string        `yaml:"allowed_origins,omitempty"`
 	RejectMissingOrigin *bool            `yaml:"reject_missing_origin,omitempty"`
@@ -168,7 +189,9 @@ func defaults() *Config {
 		TCPKeepAlive:     Duration(15 * time.Second),
 		MaxBackpressure:  1 << 20,
 		SlowConsumer:     "drop",
-		RoomHistory:      50,
+		MaxRoomName:      200,
+		History: HistoryConfig{Size: 1000, Bytes: 1 << 20, TTL: Duration(5 * time.Minute), MaxEntry: 64 << 10,
+			Budget: 256 << 20},
 		RetryAfter:       Duration(5 * time.Second),
 		RateLimit:        RateLimitConfig{Messages: 100, Burst: 200, Bytes: 1 << 20, Events: map[string]EventRate{}},
 		AllowedOrigins:   []string{},

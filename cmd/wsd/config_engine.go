@@ -33,7 +33,9 @@ func (c *Config) engineConfig(log *slog.Logger, onReject func(engine.RejectReaso
 		MaxBackpressure:     off(int64(c.MaxBackpressure)),
 		SlowConsumer:        c.SlowConsumer.engine(),
 		MaxRoomMembers:      c.MaxRoomMembers,
-		History:             engine.HistoryOptions{Size: off(c.RoomHistory)},
+		History:             c.History.engine(),
+		HistoryBudget:       off(int64(c.History.Budget)),
+		MaxRoomName:         off(c.MaxRoomName),
 		Compression:         c.Compression.engine(),
 		OnReject:            onReject,
 		Logger:              log,
@@ -47,6 +49,13 @@ func off[T int | int64 | time.Duration](v T) T {
 		return -1
 	}
 	return v
+}
+
+// engine maps the history bounds (0: off) to the engine's (0 inherits or takes the default, negative
+// is off).
+func (h HistoryConfig) engine() engine.HistoryOptions {
+	return engine.HistoryOptions{Size: off(h.Size), Bytes: off(int64(h.Bytes)), TTL: off(time.Duration(h.TTL)),
+		MaxEntry: off(int(h.MaxEntry))}
 }
 
 func (r RateLimitConfig) engine() engine.RateLimit {
@@ -101,8 +110,8 @@ func (c *Config) routeOptions(r *RouteConfig) engine.RouteOptions {
 	if r.MaxRoomMembers != nil {
 		o.MaxRoomMembers = off(*r.MaxRoomMembers)
 	}
-	if r.RoomHistory != nil {
-		o.History.Size = off(*r.RoomHistory)
+	if h := r.History; h != nil {
+		o.History = HistoryConfig{Size: h.Size, Bytes: h.Bytes, TTL: h.TTL, MaxEntry: h.MaxEntry}.engine()
 	}
 	if r.RateLimit != nil {
 		rl := r.RateLimit.engine()

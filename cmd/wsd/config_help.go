@@ -27,6 +27,7 @@ const (
 	groupLogging     = "Logging"
 	groupLimits      = "Limits"
 	groupRateLimits  = "Rate limits"
+	groupHistory     = "History"
 	groupCompression = "Compression"
 	groupAuth        = "Authentication"
 	groupAPI         = "HTTP API"
@@ -55,6 +56,8 @@ func helpGroups(d *Config) []helpGroup {
 			"\nit is closed with 1008. wsd logs it (see -log.rejects-per-second). Lift the limits for a"+
 			"\nbenchmark: WSD_RATE_LIMIT_MESSAGES=0 WSD_RATE_LIMIT_BYTES=0 wsd",
 			num(rl.Messages), rl.Burst, formatSize(float64(rl.Bytes)))},
+		{groupHistory, "What rooms keep so that a client that reconnects gets back what it missed (/ws join with\n" +
+			"\"since\"); with NATS JetStream the history lives in the cluster (docs/cluster.md)."},
 		{groupCompression, "permessage-deflate (RFC 7692), for the routes that do not set their own."},
 		{groupAuth, "JWT on every WebSocket upgrade, from ?token= or Authorization: Bearer; a missing or bad\n" +
 			"token gets 401. Off while -auth.jwt-secret and -auth.jwt-key-file are both empty."},
@@ -94,7 +97,7 @@ var configHelp = []keyHelp{
 	{"max_backpressure", groupLimits, "", "bytes queued for a client that does not read before -slow-consumer acts; 0 = no bound"},
 	{"slow_consumer", groupLimits, "", "what happens to a client over -max-backpressure: drop its messages, or close it with 1008"},
 	{"max_room_members", groupLimits, "", "members one room may have (joins past it fail); 0 = no cap"},
-	{"room_history", groupLimits, "", "last messages kept per room for GET /rooms/:room/info; 0 = none"},
+	{"max_room_name", groupLimits, "", "longest room name in bytes (joins and publishes past it are refused); 0 = no cap"},
 	{"max_connections", groupLimits, "", "open sockets; past it new connections get 503 (Retry-After); 0 = from the open-file limit"},
 	{"max_connections_per_ip", groupLimits, "", "open sockets per client IP (503 past it); 0 = no cap (keep 0 behind a proxy)"},
 	{"retry_after", groupLimits, "", "Retry-After of the 503 answers to connections over a cap"},
@@ -107,6 +110,12 @@ var configHelp = []keyHelp{
 	{"rate_limit.bytes_burst", groupRateLimits, "", "payload bytes a WebSocket may send at once; 0 = max(bytes, max-message-size)"},
 	{"rate_limit.close", groupRateLimits, "", "close a client over a limit with 1008 instead of dropping its message with an error event"},
 	{"rate_limit.events", groupRateLimits, "", "extra caps per custom event type, e.g. {publish: {per_second: 10, burst: 20}}"},
+
+	{"history.size", groupHistory, "", "publications each room keeps for clients that rejoin from a position; 0 = none"},
+	{"history.bytes", groupHistory, "", "bytes of publications one room keeps; 0 = no cap"},
+	{"history.ttl", groupHistory, "", "how long a room keeps a publication; 0 = no limit"},
+	{"history.max_entry", groupHistory, "", "publications larger than this are not kept (recovery past them fails); 0 = no cap"},
+	{"history.budget", groupHistory, "", "bytes of publications all rooms together keep (not per route); 0 = no cap"},
 
 	{"compression.enabled", groupCompression, "", "negotiate permessage-deflate with clients that offer it (chat and ws have it on)"},
 	{"compression.threshold", groupCompression, "", "send messages shorter than this many bytes uncompressed; 0 = compress all"},
@@ -129,6 +138,7 @@ var configHelp = []keyHelp{
 	{"pprof.addr", groupPprof, "host:port", `serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060; "" = off`},
 
 	{"pubsub.max_rooms", groupPubSub, "", "rooms one /ws connection may be in at once; 0 = no cap"},
+	{"pubsub.presence_events", groupPubSub, "", `send /ws members {"type":"presence",...} when a /ws client joins or leaves their room`},
 
 	{"cluster.nats", groupCluster, "url", `NATS server URL(s), comma-separated, that make this node part of a cluster; "" = single node`},
 	{"cluster.node_id", groupCluster, "", `this node's name, unique in the cluster; "" = host name plus a random suffix`},

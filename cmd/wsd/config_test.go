@@ -80,7 +80,7 @@ routes:
 		{"routes.ws.rate_limit (flag, a new block)", *c.Routes.WS.RateLimit, RateLimitConfig{Messages: 3}},
 		{"routes.rooms.rate_limit (inherits)", c.Routes.Rooms.RateLimit, (*RateLimitConfig)(nil)},
 		{"idle_timeout (default)", c.IdleTimeout, d.IdleTimeout},
-		{"room_history (default)", c.RoomHistory, 50},
+		{"history.size (default)", c.History.Size, 1000},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -173,7 +173,7 @@ routes:
     max_message_size: 0
     max_frame_size: 0
     ping_interval: 0s
-    room_history: 0
+    history: {}
     slow_consumer: close
     rate_limit: {}
     reject_missing_origin: true
@@ -184,7 +184,8 @@ routes:
 	}
 	o := c.routeOptions(&c.Routes.Echo)
 	want := engine.RouteOptions{
-		MaxMessageSize: -1, MaxFrameSize: -1, PingInterval: -1, RoomHistory: -1,
+		MaxMessageSize: -1, MaxFrameSize: -1, PingInterval: -1,
+		History: engine.HistoryOptions{Size: -1, Bytes: -1, TTL: -1, MaxEntry: -1},
 		SlowConsumer: engine.SlowClose, RateLimit: &engine.RateLimit{},
 		AllowedOrigins: []string{"https://a.example"}, RejectMissingOrigin: true,
 	}
@@ -196,7 +197,7 @@ routes:
 		t.Fatalf("chat options %+v, want all inherited but compression (on by default)", o)
 	}
 	ec := c.engineConfig(nil, nil)
-	if ec.MaxFrameSize != 4096 || ec.RateLimit.Messages != 100 || ec.RoomHistory != 50 || ec.MaxFragments != 0 {
+	if ec.MaxFrameSize != 4096 || ec.RateLimit.Messages != 100 || ec.History.Size != 1000 || ec.MaxFragments != 0 {
 		t.Fatalf("engine config %+v", ec)
 	}
 }
@@ -271,7 +272,7 @@ func TestConfigDocs(t *testing.T) {
 func TestPrintConfig(t *testing.T) {
 	t.Setenv("WSD_API_KEY", "s3cret")
 	var out strings.Builder
-	if err := run([]string{"-print-config", "-addr", "127.0.0.1:9", "-routes.ws.room-history", "7"}, &out, &out); err != nil {
+	if err := run([]string{"-print-config", "-addr", "127.0.0.1:9", "-routes.ws.history.size", "7"}, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "s3cret") {
@@ -281,7 +282,7 @@ func TestPrintConfig(t *testing.T) {
 	if err := yaml.UnmarshalWithOptions([]byte(out.String()), &back, yaml.Strict()); err != nil {
 		t.Fatalf("output does not load back: %v\n%s", err, out.String())
 	}
-	want, err := loadArgs(t, "", []string{"WSD_API_KEY=" + redacted}, "-addr", "127.0.0.1:9", "-routes.ws.room-history", "7")
+	want, err := loadArgs(t, "", []string{"WSD_API_KEY=" + redacted}, "-addr", "127.0.0.1:9", "-routes.ws.history.size", "7")
 	if err != nil {
 		t.Fatal(err)
 	}

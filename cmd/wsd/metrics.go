@@ -89,6 +89,17 @@ var (
 		"HTTP connections answered 429 and closed for pipelining more than one request's worth while not read.")
 )
 
+// Room history and recovery (joins from a position).
+var (
+	descRecoveries = desc("recoveries_total",
+		"Joins from a position (clients rejoining after a reconnect), by result: recovered (nothing missed) or failed.", "result")
+	descRecovered = desc("recovered_publications_total", "Publications replayed to rejoining clients.")
+	descHistBytes = desc("history_bytes", "Bytes kept by the rooms' histories on this node (payloads plus 96 bytes per entry).")
+	descHistLen   = desc("history_entries", "Publications kept by the rooms' histories on this node.")
+	descNotKept   = desc("history_not_kept_total",
+		"Publications a room's history could not keep (over history.max_entry, or the history.budget).")
+)
+
 // closeLabel is the code label of a key of engine.Stats.Closes.
 func closeLabel(code engine.CloseCode) string {
 	switch code {
@@ -108,7 +119,8 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descWebSockets, descOpened, descClosed,
 		descUpgrades, descCloses, descRejected, descMsgsIn, descBytesIn, descMsgsOut, descBytesOut,
 		descBroadcasts, descDeliveries, descDrops, descSlowCloses, descRateLimited, descRooms,
-		descMembers, descLoopLag, descBuild, descReadPauses, descPipelineOverflows} {
+		descMembers, descLoopLag, descBuild, descReadPauses, descPipelineOverflows, descRecoveries,
+		descRecovered, descHistBytes, descHistLen, descNotKept} {
 		ch <- d
 	}
 }
@@ -127,9 +139,11 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descOpened, st.Opened)
 	counter(descClosed, st.Closed)
 	counter(descUpgrades, st.Upgrades)
-	for code, n := range st.Closes {
-		counter(descCloses, n, closeLabel(code))
+	for code := engine.CloseCode(1000); code <= 1015; code++ { // every series, zeros included
+		counter(descCloses, st.Closes[code], closeLabel(code))
 	}
+	counter(descCloses, st.Closes[3000], closeLabel(3000))
+	counter(descCloses, st.Closes[0], closeLabel(0))
 	for reason, n := range st.Rejected {
 		counter(descRejected, n, engine.RejectReason(reason).String())
 	}
@@ -144,6 +158,12 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRateLimited, st.RateLimited)
 	counter(descReadPauses, st.ReadPauses)
 	counter(descPipelineOverflows, st.PipelineOverflows)
+	counter(descRecoveries, st.Recovered, "recovered")
+	counter(descRecoveries, st.RecoveryFailed, "failed")
+	counter(descRecovered, st.Replayed)
+	gauge(descHistBytes, float64(st.HistoryBytes))
+	gauge(descHistLen, float64(st.HistoryEntries))
+	counter(descNotKept, st.HistoryNotKept)
 	gauge(descRooms, float64(st.Rooms))
 	gauge(descMembers, float64(st.Members))
 	gauge(descLoopLag, c.s.loopLag().Seconds())

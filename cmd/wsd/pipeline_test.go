@@ -33,7 +33,7 @@ func TestStaticPipelineWithoutReading(t *testing.T) {
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		runtime.ReadMemStats(&ms)
 		peak = max(peak, ms.HeapAlloc)
-		if s.int(App.Stats().Connections) == 0 && s.App.Stats().Opened > 0 {
+		if s.App.Stats().Connections == 0 && s.App.Stats().Opened > 0 {
 			break
 		}
 		if time.Now().After(deadline) {

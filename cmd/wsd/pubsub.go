@@ -130,7 +130,12 @@ func (p *pubsub) leave(ws *engine.Conn, e engine.Event) {
 		replyError(ws, e, "not a member of room "+room)
 		return
 	}
-	ack(e, roomAck{Room: room})
+	ack(e, leaveAck{Room: room})
+}
+
+// leaveAck is the "data" of the acknowledgement of a leave.
+type leaveAck struct {
+	Room string `json:"room"`
 }
 
 // publish sends the event's "data" to every member of a room the sender is in. The data is copied as

@@ -180,7 +180,8 @@ func TestRoomsRelayRoute(t *testing.T) {
 	rtWrite(t, b, websocket.TextMessage, "from b")
 	rtExpect(t, a, websocket.TextMessage, "from b") // a's first message: its own never came back
 	rtExpect(t, c, websocket.TextMessage, "from b")
-	if n, err := app.Publish("r2", "r2 only"); n != 1 || err != nil {
+	n := 0
+	if err := app.Publish("r2", "r2 only", func(r engine.PublishResult) { n = r.Delivered }); n != 1 || err != nil {
 		t.Fatalf("Publish r2: %d %v", n, err)
 	}
 	rtExpect(t, other, websocket.TextMessage, "r2 only") // r1's traffic never reached r2
@@ -393,7 +394,7 @@ type rtRoom struct {
 // count and the last RoomHistory messages (relayed and published, text and binary); a room nobody is in
 // answers 0 connections and no messages.
 func TestRoomsHTTPAPI(t *testing.T) {
-	_, addr := rtStart(t, engine.Config{RoomHistory: 50})
+	_, addr := rtStart(t, engine.Config{History: engine.HistoryOptions{Size: 50}})
 	a := rtDial(t, addr, "/rooms/r1")
 	b := rtDial(t, addr, "/rooms/r1")
 	rtDial(t, addr, "/chat/lobby?user=x")
@@ -446,7 +447,7 @@ func TestRoomsHTTPAPI(t *testing.T) {
 // TestRoomsPublishRoute: POST /rooms/:room/publish sends the body to every member, as a text frame
 // when it is valid UTF-8 and as a binary frame otherwise, and answers how many it reached.
 func TestRoomsPublishRoute(t *testing.T) {
-	_, addr := rtStart(t, engine.Config{RoomHistory: 50})
+	_, addr := rtStart(t, engine.Config{History: engine.HistoryOptions{Size: 50}})
 	members := []*websocket.Conn{rtDial(t, addr, "/rooms/news"), rtDial(t, addr, "/chat/news?user=u")}
 	rtExpect(t, members[0], websocket.TextMessage, "u joined the room")
 	cases := []struct {
