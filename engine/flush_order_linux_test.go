@@ -75,7 +75,7 @@ func TestFlushOrderWhenPeerResetsMidWrite(t *testing.T) {
 				t.Error(err)
 			}
 			_ = b.Send(make([]byte, 2<<10)) // B's queue is now over MaxBackpressure:
-			_ = b.Send("refused")             // refused, and a drop is flagged for B
+			_ = b.Send("refused")           // refused, and a drop is flagged for B
 			_ = app.Publish("r", "m1", nil)
 		}})
 	})

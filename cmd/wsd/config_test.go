@@ -185,7 +185,7 @@ routes:
 	o := c.routeOptions(&c.Routes.Echo)
 	want := engine.RouteOptions{
 		MaxMessageSize: -1, MaxFrameSize: -1, PingInterval: -1,
-		History: engine.HistoryOptions{Size: -1, Bytes: -1, TTL: -1, MaxEntry: -1},
+		History:      engine.HistoryOptions{Size: -1, Bytes: -1, TTL: -1, MaxEntry: -1},
 		SlowConsumer: engine.SlowClose, RateLimit: &engine.RateLimit{},
 		AllowedOrigins: []string{"https://a.example"}, RejectMissingOrigin: true,
 	}
