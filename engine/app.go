@@ -40,7 +40,8 @@ type App struct {
 
 	conns        atomic.Int64 // open sockets
 	broadcasts   atomic.Uint64
-	deflateConns atomic.Int64 // connections that take once-compressed broadcasts
+	deflateConns atomic.Int64 // connections that take once-compressed broadcasts (32 KiB window)
+	huffmanConns atomic.Int64 // connections that take once-compressed Huffman-only broadcasts
 	minThreshold atomic.Int64 // the smallest compression threshold of the routes that compress
 	deliveries   atomic.Uint64
 	ips          *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set

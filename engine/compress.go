@@ -2,15 +2,19 @@ package engine
 
 import (
 	"errors"
+	"sync/atomic"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/frame/deflate"
+	"github.com/openspeed/wsd/rooms"
 	"github.com/valyala/bytebufferpool"
 )
 
-// Compression configures permessage-deflate (RFC 7692). The zero value is off.
+// Compression configures permessage-deflate (RFC 7692). The zero value is off. Clients that ask for a
+// server window below 32 KiB (server_max_window_bits < 15) are accepted and get Huffman-only compressed
+// messages, which fit any window, whatever ServerContextTakeover says (docs/compression.md).
 type Compression struct {
 	// Enabled negotiates permessage-deflate with clients that offer it.
 	Enabled bool
@@ -38,16 +42,30 @@ const (
 	modeDeflate                          // permessage-deflate negotiated
 	modeServerTakeover                   // compress at write time with the connection's own context
 	modeClientTakeover                   // inflate with the connection's own context
+	modeSmallWindow                      // server window below 32 KiB: compress Huffman-only (never takeover)
 )
 
 func (c *Conn) codecIdx() int { return int(c.mode & modeCodec) }
 
-// variant is the index of the broadcast encoding this connection takes: codec, plus 2 when its messages
-// may be compressed once for everyone (deflate without server context takeover).
+// Broadcast encodings (rooms.Frames): index codec + one of these. Each compressed variant is made once
+// per broadcast for all the connections that take it.
+const (
+	variantDeflate = 2 // compressed with a 32 KiB window
+	variantHuffman = 4 // compressed Huffman-only: no back-references, fits every window
+)
+
+// variant is the index of the broadcast encoding this connection takes when it exists: its codec's, plus
+// the compressed variant its window allows when its messages may be compressed once for everyone
+// (deflate without server context takeover). loop.enqueueFrames falls back to the codec's plain frame
+// (index & 1), never to another compressed variant: a small-window connection must never receive a
+// 32 KiB-window frame.
 func (c *Conn) variant() int {
 	v := c.codecIdx()
-	if c.mode&(modeDeflate|modeServerTakeover) == modeDeflate {
-		v |= 2
+	switch c.mode & (modeDeflate | modeServerTakeover | modeSmallWindow) {
+	case modeDeflate:
+		v += variantDeflate
+	case modeDeflate | modeSmallWindow:
+		v += variantHuffman
 	}
 	return v
 }
@@ -71,16 +89,31 @@ func (c *Conn) negotiateDeflate(ws *wsRoute, offers []string) string {
 		return ""
 	}
 	c.mode |= modeDeflate
+	if params.SmallWindow() {
+		c.mode |= modeSmallWindow // Negotiate answered server_no_context_takeover too
+	}
 	if !params.ServerNoContextTakeover {
 		c.mode |= modeServerTakeover // the compressor is made at the first compressed write
 	}
 	if !params.ClientNoContextTakeover {
 		c.mode |= modeClientTakeover // the inflater is made at the first compressed message
 	}
-	if c.mode&modeServerTakeover == 0 {
-		c.loop.app.deflateConns.Add(1)
+	if n := c.sharedCount(); n != nil {
+		n.Add(1)
 	}
 	return answer
+}
+
+// sharedCount is the App counter of the once-compressed broadcast variant this connection takes (nil
+// with server context takeover, which compresses per connection).
+func (c *Conn) sharedCount() *atomic.Int64 {
+	switch c.mode & (modeServerTakeover | modeSmallWindow) {
+	case 0:
+		return &c.loop.app.deflateConns
+	case modeSmallWindow:
+		return &c.loop.app.huffmanConns
+	}
+	return nil
 }
 
 // contextState returns the connection's own compression context, creating what the negotiated mode
@@ -103,8 +136,8 @@ func (c *Conn) contextState() *deflateState {
 
 // releaseDeflate returns a closed connection's compression state. On-loop only.
 func (c *Conn) releaseDeflate() {
-	if c.mode&modeServerTakeover == 0 {
-		c.loop.app.deflateConns.Add(-1)
+	if n := c.sharedCount(); n != nil {
+		n.Add(-1)
 	}
 	if x := c.ext; x != nil && x.deflate != nil {
 		if x.deflate.w != nil {
@@ -123,12 +156,46 @@ func (c *Conn) compressible(op frame.Opcode, n int) bool {
 		c.route != nil && n >= c.route.compress.Threshold
 }
 
-// sendCompressed queues payload compressed on its own (no context takeover). Safe from any goroutine.
+// sendCompressed queues payload compressed on its own (no context takeover), Huffman-only when the
+// client asked for a server window below 32 KiB. Safe from any goroutine.
 func (c *Conn) sendCompressed(op frame.Opcode, payload []byte) error {
-	buf := c.loop.app.bufs.Get()
-	buf.B = c.loop.app.deflate.Compress(buf.B, payload)
+	a := c.loop.app
+	buf := a.bufs.Get()
+	if c.mode&modeSmallWindow != 0 {
+		buf.B = a.deflate.CompressHuffman(buf.B, payload)
+	} else {
+		buf.B = a.deflate.Compress(buf.B, payload)
+	}
 	wire := frame.Finish(buf.B, op, true, frame.Rsv1)
 	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
+}
+
+// addCompressed adds the compressed variants of each encoding long enough to compress, each made once
+// for all the connections that take it: with a 32 KiB window (variantDeflate) when such connections
+// exist here, Huffman-only (variantHuffman) when small-window ones do. Without either nothing is done;
+// other nodes compress for their own connections (DeliverRemote).
+func (a *App) addCompressed(fs *rooms.Frames) {
+	full, huffman := a.deflateConns.Load() > 0, a.huffmanConns.Load() > 0
+	if !full && !huffman {
+		return
+	}
+	threshold := int(a.minThreshold.Load())
+	for i := 0; i < 2; i++ {
+		f := fs[i]
+		if f == nil || len(f.Payload()) < threshold {
+			continue
+		}
+		if full {
+			buf := a.frames.Buffer()
+			buf.B = a.deflate.Compress(buf.B, f.Payload())
+			fs[i+variantDeflate] = a.frames.FinishRsv(buf, f.Opcode(), frame.Rsv1)
+		}
+		if huffman {
+			buf := a.frames.Buffer()
+			buf.B = a.deflate.CompressHuffman(buf.B, f.Payload())
+			fs[i+variantHuffman] = a.frames.FinishRsv(buf, f.Opcode(), frame.Rsv1)
+		}
+	}
 }
 
 // stringBytes views s as bytes without copying (read-only).

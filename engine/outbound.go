@@ -210,7 +210,7 @@ func (l *loop) enqueueFrames(members []member, skip *Conn, fs rooms.Frames) int 
 	for _, m := range members {
 		c := m.c
 		i := c.variant()
-		if fs[i] == nil || (i&2 != 0 && len(fs[i&1].Payload()) < c.route.compress.Threshold) {
+		if fs[i] == nil || (i >= variantDeflate && len(fs[i&1].Payload()) < c.route.compress.Threshold) {
 			i &= 1 // no compressed encoding, or under this route's threshold: the plain one
 		}
 		if fs[i] == nil {

@@ -177,24 +177,6 @@ func (a *App) encodeValue(fs *rooms.Frames, v any) error {
 	return nil
 }
 
-// addCompressed adds a compressed variant (index | 2) of each encoding long enough to compress, once
-// for all the connections that take once-compressed broadcasts (none: nothing is done).
-func (a *App) addCompressed(fs *rooms.Frames) {
-	if a.deflateConns.Load() == 0 {
-		return // other nodes compress for their own connections (DeliverRemote)
-	}
-	threshold := int(a.minThreshold.Load())
-	for i := 0; i < 2; i++ {
-		f := fs[i]
-		if f == nil || len(f.Payload()) < threshold {
-			continue
-		}
-		buf := a.frames.Buffer()
-		buf.B = a.deflate.Compress(buf.B, f.Payload())
-		fs[i|2] = a.frames.FinishRsv(buf, f.Opcode(), frame.Rsv1)
-	}
-}
-
 // rawFrame copies payload into a shared frame holding one reference.
 func (a *App) rawFrame(op frame.Opcode, payload []byte) *rooms.Frame {
 	buf := a.frames.Buffer()

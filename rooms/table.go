@@ -29,8 +29,9 @@ type Member[M any] interface {
 }
 
 // Frames are the encodings of one broadcast. Frames[0] is the default and is what the room's history
-// records; the engine adds variants (another codec, a compressed frame) that members select themselves.
-type Frames [4]*Frame
+// records; the engine adds variants (another codec, compressed frames for two window sizes) that
+// members select themselves.
+type Frames [6]*Frame
 
 // Fanout delivers one broadcast to a batch of members of one event loop. The engine implements it by
 // queueing the right frame to each member except skip (when hasSkip) and waking the loop once. It runs
