@@ -143,9 +143,6 @@ func (c *Conn) onClosed(err error) {
 		c.fireClose(info)
 		a.table.LeaveAll(member{c})
 	}
-	if c.ext != nil {
-		c.ext.ctx = nil
-	}
 	a.connClosed()
 }
 

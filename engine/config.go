@@ -37,12 +37,14 @@ type Config struct {
 	// for the peer's close frame (or EOF) before dropping the TCP connection. Default: 5 s.
 	CloseTimeout time.Duration
 
-	// PingInterval: a WebSocket that has sent nothing for this long gets a ping (sent between one and two
-	// intervals after its last inbound byte). Default: 30 s; negative disables pings.
+	// PingInterval: a WebSocket that has sent nothing for this long gets a ping, and another every
+	// PingInterval while it stays silent (measured from its last inbound byte on the 50 ms timer wheel:
+	// never early, at most a tick late). Default: 30 s; negative disables pings.
 	PingInterval time.Duration
 
-	// IdleTimeout: a WebSocket that has sent nothing, not even a pong, for this long is closed with 1001
-	// "idle timeout" (its close handler fires). Default: 2 × PingInterval (60 s); negative disables it.
+	// IdleTimeout: a WebSocket that has sent nothing, not even a pong, for this long after its last
+	// inbound byte is closed with 1001 "idle timeout" (its close handler fires), with the same
+	// precision. Default: 2 × PingInterval (60 s); negative disables it.
 	IdleTimeout time.Duration
 
 	// ReadBufferSize is the size of each event loop's shared read buffer (gnet ReadBufferCap).
@@ -125,6 +127,7 @@ type Config struct {
 type RouteOptions struct {
 	// Subprotocols the route speaks, in the server's order of preference. The first subprotocol the client
 	// offers (in the client's order) that is in this list is selected and echoed in the 101 answer.
+	// At most 15 (Route panics beyond). Default: "json" and "msgpack".
 	Subprotocols []string
 
 	// RequireSubprotocol answers 400 before the upgrade when the client offers none of Subprotocols.

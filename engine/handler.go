@@ -68,7 +68,6 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 // onTraffic consumes what the peer sent: HTTP requests until the upgrade, frames after it. Bytes that
 // do not yet form a complete unit stay in gnet's buffer for the next call. On-loop only.
 func (c *Conn) onTraffic() {
-	c.flags |= flagActive
 	if c.phase == phaseOpen {
 		c.refreshBacklog()
 	}

@@ -58,6 +58,7 @@ func (c *Conn) releaseReader(force bool) {
 // Complete frames are unmasked in place and delivered without copying; a data frame whose payload has not
 // fully arrived is streamed into the reader so gnet never buffers a large payload. On-loop only.
 func (c *Conn) readFrames(b []byte) int {
+	c.touch()
 	n := 0
 	for n < len(b) && c.phase >= phaseOpen && c.phase < phaseDraining {
 		var m int

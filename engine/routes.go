@@ -111,6 +111,10 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	if len(ws.protocols) == 0 {
 		ws.protocols = defaultSubprotocols
 	}
+	if len(ws.protocols) > maxSubprotocols {
+		panic(fmt.Sprintf("engine: route %s lists %d subprotocols, at most %d", path, len(ws.protocols),
+			maxSubprotocols))
+	}
 	if len(h.Events) > 0 {
 		ws.events = make(map[string]routeEvent, len(h.Events))
 		for typ, fn := range h.Events {
@@ -192,8 +196,7 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 	c.hs = nil
 	c.flags |= flagUpgraded
 	c.loop.unschedule(c)
-	x := c.x()
-	x.subprotocol, x.ctx = proto, ctx
+	c.snapshotUpgrade(ctx, proto)
 	if proto == "msgpack" {
 		c.mode |= codecMsgPack
 	}
@@ -202,10 +205,7 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 	c.armHeartbeat()
 	c.setPhase(phaseOpen)
 	c.fireOpen(ctx)
-	if ws.opts.ReleaseContext && c.ext != nil {
-		c.ext.ctx = nil
-		if c.ext.empty() {
-			c.ext = nil // nothing per connection left: keep the idle connection small
-		}
+	if ws.opts.ReleaseContext {
+		c.ctx.Store(nil) // nothing of the request left: keep the idle connection small
 	}
 }
