@@ -48,8 +48,10 @@ var (
 	ErrInvalidCloseCode = errors.New("engine: close code not valid on the wire")
 	// ErrIdleTimeout is CloseInfo.Err of a connection closed for sending nothing within IdleTimeout.
 	ErrIdleTimeout = errors.New("engine: idle timeout")
-	// ErrBadOpcode: SendFrame was given an opcode other than text or binary.
-	ErrBadOpcode = errors.New("engine: SendFrame takes frame.OpText or frame.OpBinary")
+	// ErrBadOpcode: a message to send (SendFrame, a Message given to Send, SendMessage, Broadcast,
+	// BroadcastAll or App.Publish) has an opcode other than text or binary. Control frames are the
+	// engine's: Ping sends a ping, pongs answer pings, Close runs the closing handshake.
+	ErrBadOpcode = errors.New("engine: a message's opcode must be frame.OpText or frame.OpBinary")
 )
 
 // phase is the connection's state machine position. On-loop only.
@@ -200,7 +202,7 @@ func (c *Conn) Data() any {
 }
 
 // Send queues v as one message: a string as a text frame, a []byte as a binary frame, a Message
-// unchanged (same opcode), anything else encoded with the connection's codec: JSON text (goccy/go-json)
+// unchanged (same opcode; ErrBadOpcode unless text or binary), anything else encoded with the connection's codec: JSON text (goccy/go-json)
 // by default, MessagePack binary when the client negotiated the "msgpack" subprotocol. It copies v before returning.
 // It returns ErrClosed once the connection is closing. Safe from any goroutine.
 func (c *Conn) Send(v any) error {
@@ -210,15 +212,18 @@ func (c *Conn) Send(v any) error {
 	case []byte:
 		return c.sendFrame(frame.OpBinary, v, itemData)
 	case Message:
-		return c.sendFrame(v.op, v.data, itemData)
+		return c.SendMessage(v)
 	}
 	return c.sendValue(v)
 }
 
+// dataOp reports whether op may be sent as a message: text or binary.
+func dataOp(op frame.Opcode) bool { return op == frame.OpText || op == frame.OpBinary }
+
 // SendFrame queues payload (copied) as one message with an explicit opcode (frame.OpText or
 // frame.OpBinary). Safe from any goroutine.
 func (c *Conn) SendFrame(op frame.Opcode, payload []byte) error {
-	if op != frame.OpText && op != frame.OpBinary {
+	if !dataOp(op) {
 		return ErrBadOpcode
 	}
 	return c.sendFrame(op, payload, itemData)
@@ -230,8 +235,14 @@ func (c *Conn) SendText(s string) error { return c.sendString(frame.OpText, s) }
 // SendBinary queues b (copied) as a binary message. Safe from any goroutine.
 func (c *Conn) SendBinary(b []byte) error { return c.sendFrame(frame.OpBinary, b, itemData) }
 
-// SendMessage queues m with its own opcode: the zero-allocation echo. Safe from any goroutine.
-func (c *Conn) SendMessage(m Message) error { return c.sendFrame(m.op, m.data, itemData) }
+// SendMessage queues m with its own opcode: the zero-allocation echo. A Message built with NewMessage
+// with an opcode other than text or binary is refused with ErrBadOpcode. Safe from any goroutine.
+func (c *Conn) SendMessage(m Message) error {
+	if !dataOp(m.op) {
+		return ErrBadOpcode
+	}
+	return c.sendFrame(m.op, m.data, itemData)
+}
 
 // Ping queues a ping frame with data (at most 125 bytes, copied). Safe from any goroutine.
 func (c *Conn) Ping(data []byte) error {
@@ -286,7 +297,8 @@ type Message struct {
 	data []byte
 }
 
-// NewMessage builds a message, e.g. for tests of handlers. Safe from any goroutine.
+// NewMessage builds a message, e.g. for tests of handlers. Sending it fails with ErrBadOpcode unless
+// op is frame.OpText or frame.OpBinary. Safe from any goroutine.
 func NewMessage(op frame.Opcode, data []byte) Message { return Message{op: op, data: data} }
 
 // Opcode is frame.OpText or frame.OpBinary.
