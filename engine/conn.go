@@ -61,7 +61,7 @@ const (
 	phaseHTTP     phase = iota // reading an HTTP request (before upgrade, or plain HTTP keep-alive)
 	phaseOpen                  // WebSocket open
 	phaseClosing               // our close frame is queued or sent; waiting for the peer's (data dropped)
-	phaseFailing               // we failed the connection: only a close frame or EOF from the peer matters
+	phaseFailing               // we failed the connection: closing the socket once our close frame is out
 	phaseDraining              // handshake finished: close the TCP connection once our bytes are out
 	phaseClosed                // gnet closed the socket
 )
@@ -254,7 +254,7 @@ func (c *Conn) Ping(data []byte) error {
 
 // Close starts the closing handshake: it queues a close frame with code and reason (truncated to fit)
 // after everything already queued; Send fails from then on; the TCP connection is closed once the peer
-// answers, or after Config.CloseTimeout. Closing an already closing connection does nothing.
+// answers (its close frame or EOF), or after Config.CloseTimeout. Closing an already closing connection does nothing.
 // Safe from any goroutine.
 func (c *Conn) Close(code frame.CloseCode, reason string) error {
 	if code != frame.CloseNoStatus && !code.ValidOnWire() {
