@@ -92,6 +92,13 @@ type Config struct {
 	// RateLimit caps what each WebSocket may send (token buckets). Default: no limit.
 	RateLimit RateLimit
 
+	// ControlLimit caps the control frames (pings and pongs) each WebSocket may send, with a token
+	// bucket; past it the connection is failed with 1008 "control frame flood" (CloseInfo.Err is
+	// ErrControlFlood; counted in Stats.ControlFloods). RateLimit does not count control frames.
+	// Default: DefaultControlRate per second (20) in bursts of DefaultControlBurst (50), far above any
+	// keep-alive; a zero Burst is max(1, PerSecond); a negative PerSecond disables the limit.
+	ControlLimit Rate
+
 	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames queued by the engine
 	// plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer that stops
 	// reading can then grow memory without limit). Over it, SlowConsumer decides.
@@ -166,6 +173,10 @@ type RouteOptions struct {
 	// RateLimit overrides Config.RateLimit for this route (a pointer to a zero RateLimit disables it).
 	RateLimit *RateLimit
 
+	// ControlLimit overrides Config.ControlLimit for this route when its PerSecond is not 0 (negative
+	// disables the limit for the route).
+	ControlLimit Rate
+
 	// PingInterval and IdleTimeout override the Config values for this route (negative disables).
 	PingInterval time.Duration
 	IdleTimeout  time.Duration
@@ -209,6 +220,8 @@ const (
 	DefaultTCPKeepAlive     = 15 * time.Second
 	DefaultMaxBackpressure  = 1 << 20
 	DefaultPingInterval     = 30 * time.Second
+	DefaultControlRate      = 20 // Config.ControlLimit.PerSecond
+	DefaultControlBurst     = 50 // Config.ControlLimit.Burst
 )
 
 // withDefaults returns c with every zero field replaced by its default.
@@ -248,6 +261,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBackpressure == 0 {
 		c.MaxBackpressure = DefaultMaxBackpressure
+	}
+	if c.ControlLimit.PerSecond == 0 {
+		c.ControlLimit.PerSecond = DefaultControlRate
+		if c.ControlLimit.Burst == 0 {
+			c.ControlLimit.Burst = DefaultControlBurst
+		}
 	}
 	if c.SlowConsumer == SlowDefault {
 		c.SlowConsumer = SlowDrop

@@ -107,6 +107,7 @@ const (
 	flagCloseSent                       // our close frame was handed to gnet
 	flagUpgraded                        // the connection was a WebSocket (close handlers fire)
 	flagTCPClosing                      // gnet was asked to close the socket
+	flagCtlFree                         // this read came after a second of silence (ratelimit.go)
 	flagCongested                       // messages were dropped; watching for the backlog to drain
 )
 

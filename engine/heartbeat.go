@@ -31,11 +31,23 @@ func durTicks(d time.Duration) uint32 {
 // beats reports whether the route pings or times out silent connections.
 func (w *wsRoute) beats() bool { return w.pingTicks|w.idleTicks != 0 }
 
-// touch records that inbound bytes arrived now. On-loop only.
+// touch runs for each read of a WebSocket's inbound bytes: on routes with a heartbeat or a limit it
+// reads the clock once, for the heartbeat (Conn.lastIn), for the limits charged by the frames of this
+// read (loop.readAt), and to grant the first control frame after a second of silence for free
+// (flagCtlFree). On-loop only.
 func (c *Conn) touch() {
-	if c.route.beats() {
-		c.lastIn = c.loop.app.now()
+	if !c.route.clocked {
+		return
 	}
+	ns := int64(time.Since(c.loop.app.start))
+	tick := uint32(time.Duration(ns)/tickDur) + 1 // as App.now
+	c.loop.readAt = ns
+	if tick-c.lastIn >= ctlFreeTicks {
+		c.flags |= flagCtlFree
+	} else {
+		c.flags &^= flagCtlFree
+	}
+	c.lastIn = tick
 }
 
 // armHeartbeat schedules the first check after the upgrade. On-loop only.

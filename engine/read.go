@@ -188,7 +188,9 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 		c.onPing(payload)
 		return
 	case frame.OpPong:
-		c.firePong(payload)
+		if c.phase != phaseOpen || c.allowControl() {
+			c.firePong(payload)
+		}
 		return
 	case frame.OpClose:
 		c.onCloseFrame(payload)
@@ -268,9 +270,10 @@ func (c *Conn) endFragment(fin bool) {
 	c.releaseReader(false)
 }
 
-// onPing answers a ping with a pong carrying the same payload, then tells the handler.
+// onPing answers a ping with a pong carrying the same payload, then tells the handler. Pings are charged
+// to the control-frame limit, not to RateLimit.
 func (c *Conn) onPing(payload []byte) {
-	if c.phase != phaseOpen || !c.allowMessage(len(payload)) {
+	if c.phase != phaseOpen || !c.allowControl() {
 		return
 	}
 	_ = c.sendFrame(frame.OpPong, payload, itemData)

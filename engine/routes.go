@@ -54,6 +54,8 @@ type wsRoute struct {
 	maxFrame        int64      // 0: no cap
 	maxFragments    int        // 0: no cap
 	rate            *RateLimit // nil: no limit
+	control         Rate       // PerSecond 0: no limit
+	clocked         bool       // reads of inbound bytes read the clock (heartbeat or a limit)
 	events          map[string]routeEvent
 	protocols       []string
 	compress        Compression
@@ -83,6 +85,13 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	if !ws.rate.active() {
 		ws.rate = nil
 	}
+	ws.control = cfg.ControlLimit
+	if o.ControlLimit.PerSecond != 0 {
+		ws.control = o.ControlLimit
+	}
+	if ws.control.PerSecond < 0 {
+		ws.control = Rate{}
+	}
 	ws.maxMessage = pick(o.MaxMessageSize, cfg.MaxMessageSize)
 	ws.maxBackpressure = pick(o.MaxBackpressure, cfg.MaxBackpressure)
 	policy := cfg.SlowConsumer
@@ -107,6 +116,7 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	}
 	ws.pingTicks = durTicks(pick(o.PingInterval, cfg.PingInterval))
 	ws.idleTicks = durTicks(pick(o.IdleTimeout, cfg.IdleTimeout))
+	ws.clocked = ws.beats() || ws.rate != nil || ws.control.PerSecond > 0
 	ws.protocols = o.Subprotocols
 	if len(ws.protocols) == 0 {
 		ws.protocols = defaultSubprotocols
