@@ -7,8 +7,8 @@ import (
 )
 
 // Heartbeat and drain watching share the connection's one timer while it is open. Every read of
-// inbound bytes records the current wheel tick in Conn.lastIn (one monotonic clock read per read
-// event, not per message, only on routes with a heartbeat). The heartbeat is due at the next of: a
+// inbound bytes records the current wheel tick in Conn.lastIn (Conn.touch: one monotonic clock read
+// per read event, not per message, shared with the rate limits). The heartbeat is due at the next of: a
 // ping PingInterval, 2 × PingInterval, ... after the last inbound byte, and the close IdleTimeout after
 // it (1001 "idle timeout"). When it comes due and bytes arrived meanwhile, it is simply due again from
 // the new lastIn, so a busy connection costs one timer visit per interval. Deadlines fall on the
