@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"net"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -47,8 +48,10 @@ var (
 	ErrInvalidCloseCode = errors.New("engine: close code not valid on the wire")
 	// ErrIdleTimeout is CloseInfo.Err of a connection closed for sending nothing within IdleTimeout.
 	ErrIdleTimeout = errors.New("engine: idle timeout")
-	// ErrBadOpcode: SendFrame was given an opcode other than text or binary.
-	ErrBadOpcode = errors.New("engine: SendFrame takes frame.OpText or frame.OpBinary")
+	// ErrBadOpcode: a message to send (SendFrame, a Message given to Send, SendMessage, Broadcast,
+	// BroadcastAll or App.Publish) has an opcode other than text or binary. Control frames are the
+	// engine's: Ping sends a ping, pongs answer pings, Close runs the closing handshake.
+	ErrBadOpcode = errors.New("engine: a message's opcode must be frame.OpText or frame.OpBinary")
 )
 
 // phase is the connection's state machine position. On-loop only.
@@ -58,7 +61,7 @@ const (
 	phaseHTTP     phase = iota // reading an HTTP request (before upgrade, or plain HTTP keep-alive)
 	phaseOpen                  // WebSocket open
 	phaseClosing               // our close frame is queued or sent; waiting for the peer's (data dropped)
-	phaseFailing               // we failed the connection: only a close frame or EOF from the peer matters
+	phaseFailing               // we failed the connection: closing the socket once our close frame is out
 	phaseDraining              // handshake finished: close the TCP connection once our bytes are out
 	phaseClosed                // gnet closed the socket
 )
@@ -76,9 +79,9 @@ type Conn struct {
 	phase  phase    // on-loop
 	qflags uint8    // guarded by loop.mu
 	flags  connFlag // on-loop
-	mode   uint8    // codec index and compression bits (modeX), fixed at the upgrade
+	mode   uint8    // codec index, compression bits (modeX) and subprotocol, fixed at the upgrade
 
-	silent      uint16       // heartbeat checks in a row that found no inbound bytes (on-loop)
+	lastIn      uint32       // wheel tick of the last inbound bytes while open (on-loop; heartbeat.go)
 	tidx        int32        // index in the timer wheel slot, -1 when not scheduled
 	tdue        uint32       // wheel tick the timer is due at
 	deadline    uint32       // wheel tick at which the current phase times out (0: none)
@@ -86,6 +89,11 @@ type Conn struct {
 	outBuffered atomic.Int32 // gnet's outbound backlog, refreshed on-loop at each read and write
 
 	ms rooms.Membership[member] // rooms this connection is in (guarded by the room table)
+
+	// Facts of the upgrade, for readers on any goroutine: written before the Open handler runs, never
+	// again (ctx once more, to nil, when the route releases it).
+	remote *net.TCPAddr            // the peer's address (a copy of what gnet forgets at close)
+	ctx    atomic.Pointer[Context] // the upgrade request; nil once released
 
 	rd  *reader    // partial frame / message state; nil between messages
 	hs  *handshake // HTTP request state; nil once upgraded
@@ -99,7 +107,7 @@ const (
 	flagCloseSent                       // our close frame was handed to gnet
 	flagUpgraded                        // the connection was a WebSocket (close handlers fire)
 	flagTCPClosing                      // gnet was asked to close the socket
-	flagActive                          // bytes arrived since the last heartbeat check
+	flagCtlFree                         // this read came after a second of silence (ratelimit.go)
 	flagCongested                       // messages were dropped; watching for the backlog to drain
 )
 
@@ -116,20 +124,10 @@ type connExt struct {
 	rate      *rateState
 	deflate   *deflateState
 
-	data        any
-	ctx         *Context
-	subprotocol string
-	peerCode    frame.CloseCode
-	peerReason  string
-	failure     error
-}
-
-// empty reports whether x holds nothing (so the connection can drop it).
-func (x *connExt) empty() bool {
-	return x.onMessage == nil && x.onClose == nil && x.onError == nil && x.onPing == nil &&
-		x.onPong == nil && x.onDrop == nil && x.onDrain == nil && x.events == nil && x.data == nil &&
-		x.ctx == nil && x.subprotocol == "" && x.failure == nil && x.peerReason == "" && x.peerCode == 0 &&
-		x.rate == nil && x.deflate == nil
+	data       any
+	peerCode   frame.CloseCode
+	peerReason string
+	failure    error
 }
 
 func (c *Conn) x() *connExt {
@@ -142,24 +140,54 @@ func (c *Conn) x() *connExt {
 // ReadyState reports the connection's state. Safe from any goroutine.
 func (c *Conn) ReadyState() ReadyState { return ReadyState(c.state.Load()) }
 
-// RemoteAddr is the peer's address. Safe from any goroutine.
-func (c *Conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
-
-// Subprotocol is the negotiated subprotocol ("" when none). Safe from any goroutine after Open.
-func (c *Conn) Subprotocol() string {
-	if c.ext == nil {
-		return ""
+// RemoteAddr is the peer's address (a *net.TCPAddr), also after the connection is closed. Safe from
+// any goroutine.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.remote == nil {
+		return nil // not a TCP peer: never with gnet's TCP listener
 	}
-	return c.ext.subprotocol
+	return c.remote
 }
 
-// Context returns the upgrade request's Context (path parameters, query, headers), or nil when the route
-// set RouteOptions.ReleaseContext and Open has returned. Safe from any goroutine.
-func (c *Conn) Context() *Context {
-	if c.ext == nil {
-		return nil
+// Subprotocol is the negotiated subprotocol ("" when none), also after the connection is closed.
+// Safe from any goroutine.
+func (c *Conn) Subprotocol() string {
+	i := int(c.mode >> modeProtoShift)
+	if i == 0 || c.route == nil {
+		return ""
 	}
-	return c.ext.ctx
+	return c.route.protocols[i-1]
+}
+
+// Context returns the upgrade request's Context (path parameters, query, headers), also after the
+// connection is closed, or nil when the route set RouteOptions.ReleaseContext and Open has returned.
+// The Context is not modified after the upgrade, so its getters may be called from any goroutine too.
+// Safe from any goroutine.
+func (c *Conn) Context() *Context { return c.ctx.Load() }
+
+// The subprotocol is stored as its 1-based index in the route's list in the high bits of Conn.mode.
+const (
+	modeProtoShift  = 4
+	maxSubprotocols = 1<<(8-modeProtoShift) - 1
+)
+
+// snapshotUpgrade records what the accessors answer from any goroutine, before the connection is
+// handed out. On-loop only.
+func (c *Conn) snapshotUpgrade(ctx *Context, proto string) {
+	for i, p := range c.route.protocols {
+		if p == proto {
+			c.mode |= uint8(i+1) << modeProtoShift
+			break
+		}
+	}
+	c.ctx.Store(ctx)
+	a, _ := c.gc.RemoteAddr().(*net.TCPAddr)
+	if a != nil && a.Zone != "" {
+		cp := *a
+		cp.Zone = strings.Clone(a.Zone) // gnet recycles the zone's bytes at close
+		a = &cp
+	}
+	c.remote = a
 }
 
 // SetData attaches a user value to the connection. Call it on the connection's loop (from a handler);
@@ -175,7 +203,7 @@ func (c *Conn) Data() any {
 }
 
 // Send queues v as one message: a string as a text frame, a []byte as a binary frame, a Message
-// unchanged (same opcode), anything else encoded with the connection's codec: JSON text (goccy/go-json)
+// unchanged (same opcode; ErrBadOpcode unless text or binary), anything else encoded with the connection's codec: JSON text (goccy/go-json)
 // by default, MessagePack binary when the client negotiated the "msgpack" subprotocol. It copies v before returning.
 // It returns ErrClosed once the connection is closing. Safe from any goroutine.
 func (c *Conn) Send(v any) error {
@@ -185,15 +213,18 @@ func (c *Conn) Send(v any) error {
 	case []byte:
 		return c.sendFrame(frame.OpBinary, v, itemData)
 	case Message:
-		return c.sendFrame(v.op, v.data, itemData)
+		return c.SendMessage(v)
 	}
 	return c.sendValue(v)
 }
 
+// dataOp reports whether op may be sent as a message: text or binary.
+func dataOp(op frame.Opcode) bool { return op == frame.OpText || op == frame.OpBinary }
+
 // SendFrame queues payload (copied) as one message with an explicit opcode (frame.OpText or
 // frame.OpBinary). Safe from any goroutine.
 func (c *Conn) SendFrame(op frame.Opcode, payload []byte) error {
-	if op != frame.OpText && op != frame.OpBinary {
+	if !dataOp(op) {
 		return ErrBadOpcode
 	}
 	return c.sendFrame(op, payload, itemData)
@@ -205,8 +236,14 @@ func (c *Conn) SendText(s string) error { return c.sendString(frame.OpText, s) }
 // SendBinary queues b (copied) as a binary message. Safe from any goroutine.
 func (c *Conn) SendBinary(b []byte) error { return c.sendFrame(frame.OpBinary, b, itemData) }
 
-// SendMessage queues m with its own opcode: the zero-allocation echo. Safe from any goroutine.
-func (c *Conn) SendMessage(m Message) error { return c.sendFrame(m.op, m.data, itemData) }
+// SendMessage queues m with its own opcode: the zero-allocation echo. A Message built with NewMessage
+// with an opcode other than text or binary is refused with ErrBadOpcode. Safe from any goroutine.
+func (c *Conn) SendMessage(m Message) error {
+	if !dataOp(m.op) {
+		return ErrBadOpcode
+	}
+	return c.sendFrame(m.op, m.data, itemData)
+}
 
 // Ping queues a ping frame with data (at most 125 bytes, copied). Safe from any goroutine.
 func (c *Conn) Ping(data []byte) error {
@@ -218,7 +255,7 @@ func (c *Conn) Ping(data []byte) error {
 
 // Close starts the closing handshake: it queues a close frame with code and reason (truncated to fit)
 // after everything already queued; Send fails from then on; the TCP connection is closed once the peer
-// answers, or after Config.CloseTimeout. Closing an already closing connection does nothing.
+// answers (its close frame or EOF), or after Config.CloseTimeout. Closing an already closing connection does nothing.
 // Safe from any goroutine.
 func (c *Conn) Close(code frame.CloseCode, reason string) error {
 	if code != frame.CloseNoStatus && !code.ValidOnWire() {
@@ -261,7 +298,8 @@ type Message struct {
 	data []byte
 }
 
-// NewMessage builds a message, e.g. for tests of handlers. Safe from any goroutine.
+// NewMessage builds a message, e.g. for tests of handlers. Sending it fails with ErrBadOpcode unless
+// op is frame.OpText or frame.OpBinary. Safe from any goroutine.
 func NewMessage(op frame.Opcode, data []byte) Message { return Message{op: op, data: data} }
 
 // Opcode is frame.OpText or frame.OpBinary.

@@ -46,6 +46,9 @@ type loop struct {
 	relFrame *rooms.Frame
 	relN     int
 
+	// readAt is when the read being handled came in, ns since the App started (on-loop; Conn.touch).
+	readAt int64
+
 	flushTask gnet.RunnableFunc
 	tickTask  gnet.RunnableFunc
 }

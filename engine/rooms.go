@@ -84,10 +84,10 @@ func (c *Conn) BroadcastAll(room string, v any) (int, error) {
 	return c.loop.app.publish(room, v, nil)
 }
 
-// Publish sends v (string: text, []byte: binary, Message: its opcode, else JSON text) to every member
-// of room, encoded once. It returns the number of connections it was queued for; the slow-consumer
-// policy may still drop it for a member whose backlog is over MaxBackpressure when the queue is
-// written. Safe from any goroutine.
+// Publish sends v (string: text, []byte: binary, Message: its opcode, which must be text or binary
+// (else ErrBadOpcode), else JSON text) to every member of room, encoded once. It returns the number
+// of connections it was queued for; the slow-consumer policy may still drop it for a member whose
+// backlog is over MaxBackpressure when the queue is written. Safe from any goroutine.
 func (a *App) Publish(room string, v any) (int, error) {
 	return a.publish(room, v, nil)
 }
@@ -148,6 +148,9 @@ func (a *App) encode(v any) (rooms.Frames, error) {
 	case []byte:
 		fs[0] = a.rawFrame(frame.OpBinary, v)
 	case Message:
+		if !dataOp(v.op) {
+			return rooms.Frames{}, ErrBadOpcode
+		}
 		fs[0] = a.rawFrame(v.op, v.data)
 	default:
 		if err := a.encodeValue(&fs, v); err != nil {

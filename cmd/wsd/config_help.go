@@ -108,6 +108,9 @@ var configHelp = []keyHelp{
 	{"rate_limit.close", groupRateLimits, "", "close a client over a limit with 1008 instead of dropping its message with an error event"},
 	{"rate_limit.events", groupRateLimits, "", "extra caps per custom event type, e.g. {publish: {per_second: 10, burst: 20}}"},
 
+	{"control_limit.per_second", groupRateLimits, "", "pings and pongs per second one WebSocket may send (1008 past it); 0 = no cap"},
+	{"control_limit.burst", groupRateLimits, "", "pings and pongs a WebSocket may send at once; 0 = max(1, per_second)"},
+
 	{"compression.enabled", groupCompression, "", "negotiate permessage-deflate with clients that offer it (chat and ws have it on)"},
 	{"compression.threshold", groupCompression, "", "send messages shorter than this many bytes uncompressed; 0 = compress all"},
 	{"compression.server_context_takeover", groupCompression, "", "keep a compressor per connection (~810 KiB each): a better ratio for much more memory"},
