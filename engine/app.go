@@ -44,7 +44,6 @@ type App struct {
 	loops   atomic.Pointer[[]*loop]
 
 	conns        atomic.Int64              // open sockets
-	deflateConns atomic.Int64              // connections that take once-compressed broadcasts
 	minThreshold atomic.Int64              // the smallest compression threshold of the routes that compress
 	ips          *ipTable                  // sockets per IP, when MaxConnectionsPerIP is set
 	codecConns   [len(codecs)]atomic.Int64 // upgraded connections per codec

@@ -207,7 +207,8 @@ func abFragmentsAt(op frame.Opcode, msg []byte, cuts ...int) []byte {
 }
 
 // abWriteSplit writes b in pieces ending at the given increasing offsets (then the rest), pausing between
-// the writes.
+// the writes. It stops when the server has closed the socket (it fails a connection at the first bad
+// byte and closes the socket once its close frame is out; the test then reads that close frame).
 func abWriteSplit(r *wstest.Raw, b []byte, cuts ...int) {
 	prev := 0
 	for _, cut := range append(cuts, len(b)) {
@@ -215,7 +216,9 @@ func abWriteSplit(r *wstest.Raw, b []byte, cuts ...int) {
 			if prev > 0 {
 				time.Sleep(abSplitPause)
 			}
-			r.Write(b[prev:cut])
+			if !r.WriteOrClosed(b[prev:cut]) {
+				return
+			}
 		}
 		prev = cut
 	}

@@ -97,15 +97,17 @@ func TestAutobahnLarge(t *testing.T) {
 	t.Run("9.8_1000_binary_messages", func(t *testing.T) { abManyMessages(t, addr, frame.OpBinary, 1000, 64) })
 }
 
-// abWriteFast writes b in pieces of size bytes (0: one write) without pauses.
+// abWriteFast writes b in pieces of size bytes (0: one write) without pauses, until the server has
+// closed the socket (see abWriteSplit).
 func abWriteFast(r *wstest.Raw, b []byte, size int) {
 	if size <= 0 {
-		r.Write(b)
-		return
+		size = len(b)
 	}
 	for len(b) > 0 {
 		n := min(size, len(b))
-		r.Write(b[:n])
+		if !r.WriteOrClosed(b[:n]) {
+			return
+		}
 		b = b[n:]
 	}
 }
@@ -192,7 +194,7 @@ func abHeaderOnlyTooBig(t *testing.T, addr string) {
 				abExpectEOFAfterClose(t, r) // the client cannot finish such a frame: just hang up
 				return
 			}
-			r.Write(abMaskedPayload(0, make([]byte, n))) // finish the frame so the close frame parses
+			r.WriteOrClosed(abMaskedPayload(0, make([]byte, n))) // the server may have closed already
 			abAnswerClose(t, r)
 		})
 	}

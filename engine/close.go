@@ -20,8 +20,9 @@ func (c *Conn) setPhase(p phase) {
 }
 
 // fail fails the connection because of err (a *frame.ProtocolError, a handler panic): the error handler
-// runs, a close frame with the implied code is queued, and the connection waits for the peer's close
-// frame or EOF (at most CloseTimeout), reading leniently meanwhile. On-loop only.
+// runs, a close frame with the implied code is queued, and the TCP connection is closed as soon as that
+// frame is written (RFC 6455 7.1.7: no waiting for a peer that broke the protocol). Until then the
+// peer's bytes are read leniently and ignored; CloseTimeout bounds the wait for the write. On-loop only.
 func (c *Conn) fail(err error) {
 	if c.phase >= phaseFailing {
 		return
@@ -31,19 +32,21 @@ func (c *Conn) fail(err error) {
 		rd.skip = true // the rest of a streaming frame is read but ignored
 		rd.msgOp = 0
 	}
-	if c.flags&flagPeerClosed != 0 {
-		c.setPhase(phaseDraining)
+	if c.flags&flagPeerClosed == 0 {
+		c.fireError(err)
+	}
+	if c.flags&(flagPeerClosed|flagCloseSent) != 0 {
+		c.setPhase(phaseDraining) // our close frame is out already, or the handshake is complete
 		c.closeWhenDrained()
 		return
 	}
-	c.fireError(err)
 	code := frame.CloseCodeOf(err)
 	reason := ""
 	if pe, ok := err.(*frame.ProtocolError); ok {
 		reason = pe.Reason
 	}
 	c.queueClose(code, reason)
-	c.setPhase(phaseFailing)
+	c.setPhase(phaseFailing) // closeFrameSent moves on to draining
 	c.armDeadline(c.loop.app.cfg.CloseTimeout)
 }
 
@@ -78,11 +81,14 @@ func (c *Conn) onCloseFrame(payload []byte) {
 	}
 }
 
-// closeFrameSent runs when our close frame has been handed to gnet. On-loop only.
+// closeFrameSent runs when our close frame has been handed to gnet. Closing the TCP connection waits
+// for the peer's close frame (or EOF, at most CloseTimeout) only when the server started the close of
+// a healthy connection; after the peer's close, or when the server failed the connection, the socket
+// is closed once the frame is written (afterWrite calls closeWhenDrained). On-loop only.
 func (c *Conn) closeFrameSent() {
 	c.flags |= flagCloseSent
 	switch {
-	case c.flags&flagPeerClosed != 0:
+	case c.flags&flagPeerClosed != 0 || c.phase == phaseFailing:
 		c.setPhase(phaseDraining)
 	case c.phase == phaseOpen:
 		c.setPhase(phaseClosing)
@@ -142,9 +148,6 @@ func (c *Conn) onClosed(err error) {
 		c.loop.stats.closes[closeSlot(info.Code)].Add(1)
 		c.fireClose(info)
 		a.table.LeaveAll(member{c})
-	}
-	if c.ext != nil {
-		c.ext.ctx = nil
 	}
 	a.connClosed()
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/valyala/bytebufferpool"
 )
 
-// Compression configures permessage-deflate (RFC 7692). The zero value is off.
+// Compression configures permessage-deflate (RFC 7692). The zero value is off. Clients that ask for a
+// server window below 32 KiB (server_max_window_bits < 15) are accepted and get Huffman-only compressed
+// messages, which fit any window, whatever ServerContextTakeover says (docs/compression.md).
 type Compression struct {
 	// Enabled negotiates permessage-deflate with clients that offer it.
 	Enabled bool
@@ -38,6 +40,7 @@ const (
 	modeDeflate                          // permessage-deflate negotiated
 	modeServerTakeover                   // compress at write time with the connection's own context
 	modeClientTakeover                   // inflate with the connection's own context
+	modeSmallWindow                      // server window below 32 KiB: compress Huffman-only (never takeover)
 )
 
 func (c *Conn) codecIdx() int { return int(c.mode & modeCodec) }
@@ -61,14 +64,14 @@ func (c *Conn) negotiateDeflate(ws *wsRoute, offers []string) string {
 		return ""
 	}
 	c.mode |= modeDeflate
+	if params.SmallWindow() {
+		c.mode |= modeSmallWindow // Negotiate answered server_no_context_takeover too
+	}
 	if !params.ServerNoContextTakeover {
 		c.mode |= modeServerTakeover // the compressor is made at the first compressed write
 	}
 	if !params.ClientNoContextTakeover {
 		c.mode |= modeClientTakeover // the inflater is made at the first compressed message
-	}
-	if c.mode&modeServerTakeover == 0 {
-		c.loop.app.deflateConns.Add(1)
 	}
 	return answer
 }
@@ -93,9 +96,6 @@ func (c *Conn) contextState() *deflateState {
 
 // releaseDeflate returns a closed connection's compression state. On-loop only.
 func (c *Conn) releaseDeflate() {
-	if c.mode&modeServerTakeover == 0 {
-		c.loop.app.deflateConns.Add(-1)
-	}
 	if x := c.ext; x != nil && x.deflate != nil {
 		if x.deflate.w != nil {
 			x.deflate.w.Release()
@@ -113,10 +113,16 @@ func (c *Conn) compressible(op frame.Opcode, n int) bool {
 		c.route != nil && n >= c.route.compress.Threshold
 }
 
-// sendCompressed queues payload compressed on its own (no context takeover). Safe from any goroutine.
+// sendCompressed queues payload compressed on its own (no context takeover), Huffman-only when the
+// client asked for a server window below 32 KiB. Safe from any goroutine.
 func (c *Conn) sendCompressed(op frame.Opcode, payload []byte) error {
-	buf := c.loop.app.bufs.Get()
-	buf.B = c.loop.app.deflate.Compress(buf.B, payload)
+	a := c.loop.app
+	buf := a.bufs.Get()
+	if c.mode&modeSmallWindow != 0 {
+		buf.B = a.deflate.CompressHuffman(buf.B, payload)
+	} else {
+		buf.B = a.deflate.Compress(buf.B, payload)
+	}
 	wire := frame.Finish(buf.B, op, true, frame.Rsv1)
 	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
 }

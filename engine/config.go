@@ -33,16 +33,21 @@ type Config struct {
 	// A socket that started a request and did not finish it in time gets 408; an idle one is closed.
 	HandshakeTimeout time.Duration
 
-	// CloseTimeout bounds the closing handshake: after the server sends a close frame it waits this long
-	// for the peer's close frame (or EOF) before dropping the TCP connection. Default: 5 s.
+	// CloseTimeout bounds the closing handshake: after the server starts a close (Conn.Close, idle
+	// timeout, Shutdown) it waits this long for the peer's close frame (or EOF) before dropping the TCP
+	// connection. A connection the server fails (protocol error, 1009, ...) or whose close frame it
+	// answered is closed as soon as the server's close frame is written (CloseTimeout then bounds that
+	// write). Default: 5 s.
 	CloseTimeout time.Duration
 
-	// PingInterval: a WebSocket that has sent nothing for this long gets a ping (sent between one and two
-	// intervals after its last inbound byte). Default: 30 s; negative disables pings.
+	// PingInterval: a WebSocket that has sent nothing for this long gets a ping, and another every
+	// PingInterval while it stays silent (measured from its last inbound byte on the 50 ms timer wheel:
+	// never early, at most a tick late). Default: 30 s; negative disables pings.
 	PingInterval time.Duration
 
-	// IdleTimeout: a WebSocket that has sent nothing, not even a pong, for this long is closed with 1001
-	// "idle timeout" (its close handler fires). Default: 2 × PingInterval (60 s); negative disables it.
+	// IdleTimeout: a WebSocket that has sent nothing, not even a pong, for this long after its last
+	// inbound byte is closed with 1001 "idle timeout" (its close handler fires), with the same
+	// precision. Default: 2 × PingInterval (60 s); negative disables it.
 	IdleTimeout time.Duration
 
 	// ShutdownTimeout is how long Run gives connections to close after its context is done.
@@ -90,6 +95,13 @@ type Config struct {
 
 	// RateLimit caps what each WebSocket may send (token buckets). Default: no limit.
 	RateLimit RateLimit
+
+	// ControlLimit caps the control frames (pings and pongs) each WebSocket may send, with a token
+	// bucket; past it the connection is failed with 1008 "control frame flood" (CloseInfo.Err is
+	// ErrControlFlood; counted in Stats.ControlFloods). RateLimit does not count control frames.
+	// Default: DefaultControlRate per second (20) in bursts of DefaultControlBurst (50), far above any
+	// keep-alive; a zero Burst is max(1, PerSecond); a negative PerSecond disables the limit.
+	ControlLimit Rate
 
 	// MaxBackpressure bounds each connection's outbound backlog in bytes (frames or HTTP answers queued
 	// by the engine plus bytes gnet could not write yet). Default: 1 MiB; negative means no bound (a peer
@@ -150,6 +162,7 @@ type Config struct {
 type RouteOptions struct {
 	// Subprotocols the route speaks, in the server's order of preference. The first subprotocol the client
 	// offers (in the client's order) that is in this list is selected and echoed in the 101 answer.
+	// At most 15 (Route panics beyond). Default: "json" and "msgpack".
 	Subprotocols []string
 
 	// RequireSubprotocol answers 400 before the upgrade when the client offers none of Subprotocols.
@@ -184,6 +197,10 @@ type RouteOptions struct {
 
 	// RateLimit overrides Config.RateLimit for this route (a pointer to a zero RateLimit disables it).
 	RateLimit *RateLimit
+
+	// ControlLimit overrides Config.ControlLimit for this route when its PerSecond is not 0 (negative
+	// disables the limit for the route).
+	ControlLimit Rate
 
 	// PingInterval and IdleTimeout override the Config values for this route (negative disables).
 	PingInterval time.Duration
@@ -249,6 +266,8 @@ const (
 	DefaultHistoryMaxEntry  = 64 << 10
 	DefaultHistoryBudget    = 64 << 20
 	DefaultMaxRoomName      = 200
+	DefaultControlRate      = 20 // Config.ControlLimit.PerSecond
+	DefaultControlBurst     = 50 // Config.ControlLimit.Burst
 )
 
 // HistoryOptions bound a room's history: Size publications, Bytes per room, TTL of age, MaxEntry per
@@ -325,6 +344,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBackpressure == 0 {
 		c.MaxBackpressure = DefaultMaxBackpressure
+	}
+	if c.ControlLimit.PerSecond == 0 {
+		c.ControlLimit.PerSecond = DefaultControlRate
+		if c.ControlLimit.Burst == 0 {
+			c.ControlLimit.Burst = DefaultControlBurst
+		}
 	}
 	if c.SlowConsumer == SlowDefault {
 		c.SlowConsumer = SlowDrop

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/openspeed/wsd/frame"
@@ -57,7 +58,7 @@ const (
 	phaseHTTP     phase = iota // reading an HTTP request (before upgrade, or plain HTTP keep-alive)
 	phaseOpen                  // WebSocket open
 	phaseClosing               // our close frame is queued or sent; waiting for the peer's (data dropped)
-	phaseFailing               // we failed the connection: only a close frame or EOF from the peer matters
+	phaseFailing               // we failed the connection: closing the socket once our close frame is out
 	phaseDraining              // handshake finished: close the TCP connection once our bytes are out
 	phaseClosed                // gnet closed the socket
 )
@@ -75,9 +76,9 @@ type Conn struct {
 	phase  phase    // on-loop
 	qflags uint8    // guarded by loop.mu
 	flags  connFlag // on-loop
-	mode   uint8    // codec index and compression bits (modeX), fixed at the upgrade
+	mode   uint8    // codec index, compression bits (modeX) and subprotocol, fixed at the upgrade
 
-	silent      uint16       // heartbeat checks in a row that found no inbound bytes (on-loop)
+	lastIn      uint32       // wheel tick of the last inbound bytes while open (on-loop; heartbeat.go)
 	tidx        int32        // index in the timer wheel slot, -1 when not scheduled
 	tdue        uint32       // wheel tick the timer is due at
 	deadline    uint32       // wheel tick at which the current phase times out (0: none)
@@ -85,6 +86,11 @@ type Conn struct {
 	outBuffered atomic.Int32 // gnet's outbound backlog, refreshed on-loop at each read and write
 
 	ms rooms.Membership[member] // rooms this connection is in (guarded by the room table)
+
+	// Facts of the upgrade, for readers on any goroutine: written before the Open handler runs, never
+	// again (ctx once more, to nil, when the route releases it).
+	remote *net.TCPAddr            // the peer's address (a copy of what gnet forgets at close)
+	ctx    atomic.Pointer[Context] // the upgrade request; nil once released
 
 	rd  *reader    // partial frame / message state; nil between messages
 	hs  *handshake // HTTP request state; nil once upgraded
@@ -98,7 +104,7 @@ const (
 	flagCloseSent                       // our close frame was handed to gnet
 	flagUpgraded                        // the connection was a WebSocket (close handlers fire)
 	flagTCPClosing                      // gnet was asked to close the socket
-	flagActive                          // bytes arrived since the last heartbeat check
+	flagCtlFree                         // this read came after a second of silence (ratelimit.go)
 	flagCongested                       // messages were dropped; watching for the backlog to drain
 )
 
@@ -115,22 +121,19 @@ type connExt struct {
 	rate      *rateState
 	deflate   *deflateState
 
-	data        any
-	id          uint64 // presence id (Conn.ID), assigned at the first use
-	user        string
-	ctx         *Context
-	subprotocol string
-	peerCode    frame.CloseCode
-	peerReason  string
-	failure     error
+	data       any
+	id         uint64 // presence id (Conn.ID), assigned at the first use
+	user       string
+	peerCode   frame.CloseCode
+	peerReason string
+	failure    error
 }
 
 // empty reports whether x holds nothing (so the connection can drop it).
 func (x *connExt) empty() bool {
 	return x.onMessage == nil && x.onClose == nil && x.onError == nil && x.onPing == nil &&
 		x.onPong == nil && x.onDrop == nil && x.onDrain == nil && x.events == nil && x.data == nil &&
-		x.ctx == nil && x.subprotocol == "" && x.failure == nil && x.peerReason == "" && x.peerCode == 0 &&
-		x.id == 0 && x.user == "" &&
+		x.failure == nil && x.peerReason == "" && x.peerCode == 0 && x.id == 0 && x.user == "" &&
 		x.rate == nil && x.deflate == nil
 }
 
@@ -144,24 +147,55 @@ func (c *Conn) x() *connExt {
 // ReadyState reports the connection's state. Safe from any goroutine.
 func (c *Conn) ReadyState() ReadyState { return ReadyState(c.state.Load()) }
 
-// RemoteAddr is the peer's address. Safe from any goroutine.
-func (c *Conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
-
-// Subprotocol is the negotiated subprotocol ("" when none). Safe from any goroutine after Open.
-func (c *Conn) Subprotocol() string {
-	if c.ext == nil {
-		return ""
+// RemoteAddr is the peer's address (a *net.TCPAddr), also after the connection is closed. Safe from
+// any goroutine.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.remote == nil {
+		return nil // not a TCP peer: never with gnet's TCP listener
 	}
-	return c.ext.subprotocol
+	return c.remote
 }
 
-// Context returns the upgrade request's Context (path parameters, query, headers), or nil when the route
-// set RouteOptions.ReleaseContext and Open has returned. Safe from any goroutine.
-func (c *Conn) Context() *Context {
-	if c.ext == nil {
-		return nil
+// Subprotocol is the negotiated subprotocol ("" when none), also after the connection is closed.
+// Safe from any goroutine.
+func (c *Conn) Subprotocol() string {
+	i := int(c.mode >> modeProtoShift)
+	if i == 0 || c.route == nil {
+		return ""
 	}
-	return c.ext.ctx
+	return c.route.protocols[i-1]
+}
+
+// Context returns the upgrade request's Context (path parameters, query, headers), also after the
+// connection is closed, or nil when the route set RouteOptions.ReleaseContext and Open has returned.
+// The Context is not modified after the upgrade, so its getters may be called from any goroutine too.
+// Safe from any goroutine.
+func (c *Conn) Context() *Context { return c.ctx.Load() }
+
+// The subprotocol is stored as its 1-based index in the route's list in the high bits of Conn.mode
+// (the low ones are the codec and compression bits, compress.go).
+const (
+	modeProtoShift  = 5
+	maxSubprotocols = 1<<(8-modeProtoShift) - 1
+)
+
+// snapshotUpgrade records what the accessors answer from any goroutine, before the connection is
+// handed out. On-loop only.
+func (c *Conn) snapshotUpgrade(ctx *Context, proto string) {
+	for i, p := range c.route.protocols {
+		if p == proto {
+			c.mode |= uint8(i+1) << modeProtoShift
+			break
+		}
+	}
+	c.ctx.Store(ctx)
+	a, _ := c.gc.RemoteAddr().(*net.TCPAddr)
+	if a != nil && a.Zone != "" {
+		cp := *a
+		cp.Zone = strings.Clone(a.Zone) // gnet recycles the zone's bytes at close
+		a = &cp
+	}
+	c.remote = a
 }
 
 // ID is the connection's id: unique in the cluster (a random prefix per App, then a counter). It is

@@ -99,12 +99,16 @@ func (c *Context) RawQuery() string { return c.req.RawQuery }
 // Header returns the first value of the request header name (case-insensitive), or "".
 func (c *Context) Header(name string) string { return c.req.Header(name) }
 
-// RemoteAddr is the peer's address.
+// RemoteAddr is the peer's address. For a WebSocket it is the Conn's (safe from any goroutine, also
+// after the close).
 func (c *Context) RemoteAddr() net.Addr {
-	if c.conn == nil {
+	switch {
+	case c.conn == nil:
 		return nil
+	case c.conn.remote != nil:
+		return c.conn.remote // upgraded
 	}
-	return c.conn.gc.RemoteAddr()
+	return c.conn.gc.RemoteAddr() // on the loop, before or without an upgrade
 }
 
 // Body is the request body of a plain route (empty for GET and for upgrades). It is valid until the

@@ -23,17 +23,22 @@ import (
 // dbOffer is the benchmark clients' offer: the one browsers send (no parameters).
 const dbOffer = "Sec-WebSocket-Extensions: permessage-deflate"
 
-// dbModes are the server policies benchmarked. With compression the client offers dbOffer and,
-// whatever the answer, sends messages compressed on their own (valid with or without client context
-// takeover).
+// dbSmallOffer asks for a 1 KiB server window: the server compresses Huffman-only.
+const dbSmallOffer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10"
+
+// dbModes are the server policies benchmarked, with the client's offer ("": none). With compression the
+// client, whatever the answer, sends messages compressed on their own (valid with or without client
+// context takeover).
 var dbModes = []struct {
-	name string
-	c    Compression
+	name  string
+	c     Compression
+	offer string
 }{
-	{"no-context-takeover", Compression{Enabled: true}},
-	{"server-context-takeover", Compression{Enabled: true, ServerContextTakeover: true}},
-	{"both-context-takeover", Compression{Enabled: true, ServerContextTakeover: true, ClientContextTakeover: true}},
-	{"uncompressed", Compression{}}, // the baseline: no offer, plain frames
+	{"no-context-takeover", Compression{Enabled: true}, dbOffer},
+	{"server-context-takeover", Compression{Enabled: true, ServerContextTakeover: true}, dbOffer},
+	{"both-context-takeover", Compression{Enabled: true, ServerContextTakeover: true, ClientContextTakeover: true}, dbOffer},
+	{"small-window", Compression{Enabled: true}, dbSmallOffer},
+	{"uncompressed", Compression{}, ""}, // the baseline: no offer, plain frames
 }
 
 // BenchmarkEchoCompressed is BenchmarkEcho with permessage-deflate: the client sends a text message
@@ -43,12 +48,12 @@ var dbModes = []struct {
 func BenchmarkEchoCompressed(b *testing.B) {
 	for _, m := range dbModes {
 		for _, size := range []int{1 << 10, 16 << 10} {
-			b.Run(m.name+"/size="+strconv.Itoa(size), func(b *testing.B) { benchEchoCompressed(b, m.c, size) })
+			b.Run(m.name+"/size="+strconv.Itoa(size), func(b *testing.B) { benchEchoCompressed(b, m.c, m.offer, size) })
 		}
 	}
 }
 
-func benchEchoCompressed(b *testing.B, c Compression, size int) {
+func benchEchoCompressed(b *testing.B, c Compression, offer string, size int) {
 	app := New(Config{Loops: 1})
 	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 		Options: RouteOptions{Compression: &c}})
@@ -60,7 +65,7 @@ func benchEchoCompressed(b *testing.B, c Compression, size int) {
 	req := wstest.Frame(true, frame.OpText, msg)
 	if c.Enabled {
 		req = wstest.CompressedFrames(frame.OpText, wstest.NewDeflate(false, false).Compress(msg), 0)
-		dbCheckEcho(b, app.Addr().String(), req, msg, c.ServerContextTakeover)
+		dbCheckEcho(b, app.Addr().String(), offer, req, msg, c.ServerContextTakeover)
 	}
 	var conns atomic.Int32
 	var wire atomic.Int64
@@ -69,7 +74,7 @@ func benchEchoCompressed(b *testing.B, c Compression, size int) {
 	b.SetParallelism(4)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		nc, err := dbDialMaybe(app.Addr().String(), "/echo", c.Enabled)
+		nc, err := dbDialMaybe(app.Addr().String(), "/echo", offer)
 		if err != nil {
 			b.Error(err)
 			return
@@ -98,10 +103,10 @@ func benchEchoCompressed(b *testing.B, c Compression, size int) {
 	b.ReportMetric(float64(wire.Load())/float64(b.N), "out-wire-B/msg")
 }
 
-// dbCheckEcho makes one round trip with a raw client and checks the compressed echo.
-func dbCheckEcho(b *testing.B, addr string, req, msg []byte, serverTakeover bool) {
+// dbCheckEcho makes one round trip with a raw client offering offer and checks the compressed echo.
+func dbCheckEcho(b *testing.B, addr, offer string, req, msg []byte, serverTakeover bool) {
 	r := wstest.DialRaw(b, addr)
-	resp := r.Upgrade("/echo", dbOffer)
+	resp := r.Upgrade("/echo", offer)
 	if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Extensions") == "" {
 		b.Fatalf("upgrade: status %d, extensions %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Extensions"))
 	}
@@ -110,13 +115,13 @@ func dbCheckEcho(b *testing.B, addr string, req, msg []byte, serverTakeover bool
 	_ = r.Conn.Close()
 }
 
-// dbDial opens an upgraded raw connection to path offering dbOffer.
-func dbDial(addr, path string) (net.Conn, error) {
+// dbDial opens an upgraded raw connection to path offering offer (a header line).
+func dbDial(addr, path, offer string) (net.Conn, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Write([]byte(wstest.UpgradeRequest(path, dbOffer))); err != nil {
+	if _, err := c.Write([]byte(wstest.UpgradeRequest(path, offer))); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -162,23 +167,33 @@ func dbSkipFrame(br *bufio.Reader) (int, error) {
 // BenchmarkBroadcastCompressed publishes a 4 KiB text message to a room of 1 or 100 members and waits
 // until every member read it, as BenchmarkFanout does. Without context takeover the server compresses
 // a broadcast once for all members, so ns/op should grow with members only by the cost of writing;
-// with server context takeover it compresses once per member; "uncompressed" members did not
+// with server context takeover it compresses once per member; "small-window" members asked for a
+// 1 KiB server window and share one Huffman-only encoding; "mixed" is half small-window, half
+// no-context-takeover members (two encodings per broadcast); "uncompressed" members did not
 // negotiate the extension. Compare ns/op across member counts; nothing is asserted.
 func BenchmarkBroadcastCompressed(b *testing.B) {
 	modes := []struct {
-		name, offer string
-	}{{"no-context-takeover", dbOffer}, {"server-context-takeover", dbOffer}, {"uncompressed", ""}}
+		name   string
+		offers []string // member i offers offers[i%len(offers)]
+	}{
+		{"no-context-takeover", []string{dbOffer}}, {"server-context-takeover", []string{dbOffer}},
+		{"small-window", []string{dbSmallOffer}}, {"mixed", []string{dbSmallOffer, dbOffer}},
+		{"uncompressed", []string{""}},
+	}
 	for _, m := range modes {
 		for _, members := range []int{1, 100} {
+			if m.name == "mixed" && members == 1 {
+				continue
+			}
 			b.Run(fmt.Sprintf("%s/members=%d", m.name, members), func(b *testing.B) {
-				c := Compression{Enabled: m.offer != "", ServerContextTakeover: m.name == "server-context-takeover"}
-				benchBroadcastCompressed(b, c, members)
+				c := Compression{Enabled: m.offers[0] != "", ServerContextTakeover: m.name == "server-context-takeover"}
+				benchBroadcastCompressed(b, c, m.offers, members)
 			})
 		}
 	}
 }
 
-func benchBroadcastCompressed(b *testing.B, c Compression, members int) {
+func benchBroadcastCompressed(b *testing.B, c Compression, offers []string, members int) {
 	// No outbound bound: a member that falls behind must not have broadcasts dropped (the wait below
 	// counts deliveries).
 	app := New(Config{Loops: 2, MaxBackpressure: -1})
@@ -190,7 +205,7 @@ func benchBroadcastCompressed(b *testing.B, c Compression, members int) {
 	defer app.Shutdown(context.Background())
 	conns := make([]net.Conn, members)
 	for i := range conns {
-		nc, err := dbDialMaybe(app.Addr().String(), "/r", c.Enabled)
+		nc, err := dbDialMaybe(app.Addr().String(), "/r", offers[i%len(offers)])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -229,10 +244,10 @@ func benchBroadcastCompressed(b *testing.B, c Compression, members int) {
 	wg.Wait()
 }
 
-// dbDialMaybe is dbDial when compress is set, else an upgrade without an offer.
-func dbDialMaybe(addr, path string, compress bool) (net.Conn, error) {
-	if compress {
-		return dbDial(addr, path)
+// dbDialMaybe is dbDial with an offer, else an upgrade without one.
+func dbDialMaybe(addr, path, offer string) (net.Conn, error) {
+	if offer != "" {
+		return dbDial(addr, path, offer)
 	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -157,8 +157,10 @@ func TestDeflateNegotiation(t *testing.T) {
 		{"other extension only", "/d", []string{"x-webkit-deflate-frame"}, ""},
 		{"both no_context_takeover", "/sc", []string{"permessage-deflate; server_no_context_takeover; client_no_context_takeover"}, dfAnsNone},
 		{"server_max_window_bits=15 echoed", "/d", []string{"permessage-deflate; server_max_window_bits=15"}, dfAnsNone + "; server_max_window_bits=15"},
-		{"small server window falls back", "/sc", []string{"permessage-deflate; server_max_window_bits=10, permessage-deflate"}, dfAnsBoth},
-		{"small server window only", "/d", []string{"permessage-deflate; server_max_window_bits=10"}, ""},
+		{"small server window accepted", "/d", []string{"permessage-deflate; server_max_window_bits=10"}, dfAnsNone + "; server_max_window_bits=10"},
+		{"small server window first", "/sc", []string{"permessage-deflate; server_max_window_bits=10, permessage-deflate"}, dfAnsClient + "; server_max_window_bits=10"},
+		{"small server window, server takeover route", "/s", []string{"permessage-deflate; server_max_window_bits=8"}, dfAnsNone + "; server_max_window_bits=8"},
+		{"invalid server window falls back", "/sc", []string{"permessage-deflate; server_max_window_bits=16, permessage-deflate"}, dfAnsBoth},
 		{"client_max_window_bits value", "/sc", []string{"permessage-deflate; client_max_window_bits=10"}, dfAnsBoth},
 		{"unknown parameter falls back", "/d", []string{"permessage-deflate; foo=1", "permessage-deflate"}, dfAnsNone},
 		{"after another extension", "/s", []string{"x-foo, permessage-deflate; client_max_window_bits"}, dfAnsServer},
@@ -424,7 +426,7 @@ type dfBadCase struct {
 var dfBadCases = []dfBadCase{
 	{"RSV1 not negotiated (no offer)", "/d", "", dfCompressedHello, frame.CloseProtocolError},
 	{"RSV1 not negotiated (route off)", "/plain", "permessage-deflate", dfCompressedHello, frame.CloseProtocolError},
-	{"RSV1 not negotiated (offer declined)", "/d", "permessage-deflate; server_max_window_bits=9", dfCompressedHello, frame.CloseProtocolError},
+	{"RSV1 not negotiated (offer declined)", "/d", "permessage-deflate; server_max_window_bits=7", dfCompressedHello, frame.CloseProtocolError},
 	{"RSV1 on ping", "/d", "permessage-deflate", func(*wstest.Deflate) []byte {
 		return wstest.FrameRsv(true, frame.Rsv1, frame.OpPing, []byte("x"))
 	}, frame.CloseProtocolError},

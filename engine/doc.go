@@ -48,7 +48,10 @@
 // (no extension is negotiated yet), control frames are at most 125 bytes and never fragmented and may
 // arrive between the fragments of a message, text must be valid UTF-8 (checked as fragments arrive, so
 // an invalid sequence fails the connection at once with 1007), a message over MaxMessageSize is refused
-// with 1009 as soon as a frame header announces it. A ping is answered with a pong automatically. A bad
+// with 1009 as soon as a frame header announces it. A ping is answered with a pong automatically; pings
+// and pongs are not messages (RateLimit does not count them) but have their own limit, ControlLimit
+// (1008 past it). A connection the server fails is closed at TCP level as soon as its close frame is
+// written; only a close the server starts for a healthy peer waits for the peer's answer. A bad
 // request gets a precise HTTP status before any upgrade: 400 (malformed request or upgrade headers, an
 // upgrade request with a body), 403 (origin), 404, 405, 408 (request not finished within
 // HandshakeTimeout), 411, 413, 414, 426 (not an upgrade, or a WebSocket version other than 13), 429

@@ -11,8 +11,9 @@ import (
 // The room table builds each variant its members need once per publication.
 const (
 	variantMsgPack  uint8 = 1 << 0
-	variantDeflate  uint8 = 1 << 1
-	variantRenderSh       = 3 // render index (1..maxRenders) in the bits from here
+	variantDeflate  uint8 = 1 << 1 // compressed with a 32 KiB window
+	variantHuffman  uint8 = 1 << 2 // compressed Huffman-only: no back-references, fits every window
+	variantRenderSh       = 3      // render index (1..maxRenders) in the bits from here
 	maxRenders            = rooms.MaxVariants>>variantRenderSh - 1
 )
 
@@ -40,8 +41,11 @@ func (m member) Presence() (rooms.Client, bool) {
 // variant is the publication variant the connection receives.
 func (c *Conn) variant() uint8 {
 	v := uint8(c.codecIdx())
-	if c.mode&(modeDeflate|modeServerTakeover) == modeDeflate {
+	switch c.mode & (modeDeflate | modeServerTakeover | modeSmallWindow) {
+	case modeDeflate:
 		v |= variantDeflate
+	case modeDeflate | modeSmallWindow:
+		v |= variantHuffman // a small window never gets a 32 KiB-window frame
 	}
 	if c.route != nil {
 		v |= c.route.render << variantRenderSh
@@ -68,8 +72,8 @@ func (a *App) prepare(p *rooms.Pub, v uint8) *rooms.Frame {
 	switch {
 	case p.Presence != nil && (v>>variantRenderSh == 0 || !a.renders[v>>variantRenderSh-1].presence):
 		return nil // a presence event, for a route that does not render them
-	case v&variantDeflate != 0:
-		plain := a.prepare(p, v&^variantDeflate)
+	case v&(variantDeflate|variantHuffman) != 0:
+		plain := a.prepare(p, v&^(variantDeflate|variantHuffman))
 		if plain == nil {
 			return nil
 		}
@@ -78,7 +82,11 @@ func (a *App) prepare(p *rooms.Pub, v uint8) *rooms.Frame {
 			f = plain
 		} else {
 			buf := a.frames.Buffer()
-			buf.B = a.deflate.Compress(buf.B, plain.Payload())
+			if v&variantHuffman != 0 {
+				buf.B = a.deflate.CompressHuffman(buf.B, plain.Payload())
+			} else {
+				buf.B = a.deflate.Compress(buf.B, plain.Payload())
+			}
 			f = a.frames.FinishRsv(buf, plain.Opcode(), frame.Rsv1)
 		}
 	case v>>variantRenderSh != 0:
@@ -135,8 +143,8 @@ func (f fanout) Replay(m member, p *rooms.Pub) {
 func (c *Conn) frameFor(p *rooms.Pub) *rooms.Frame {
 	v := c.variant()
 	f := p.Frames[v]
-	if v&variantDeflate != 0 && f != nil && f.Rsv() != 0 {
-		if plain := p.Frames[v&^variantDeflate]; plain != nil &&
+	if v&(variantDeflate|variantHuffman) != 0 && f != nil && f.Rsv() != 0 {
+		if plain := p.Frames[v&^(variantDeflate|variantHuffman)]; plain != nil &&
 			len(plain.Payload()) < c.route.compress.Threshold {
 			return plain
 		}

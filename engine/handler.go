@@ -69,7 +69,6 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 // do not yet form a complete unit, and requests held back (holdHTTP), stay in gnet's buffer for the
 // next call. On-loop only.
 func (c *Conn) onTraffic() {
-	c.flags |= flagActive
 	if c.phase == phaseOpen {
 		c.refreshBacklog()
 	}

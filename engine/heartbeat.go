@@ -6,13 +6,16 @@ import (
 	"github.com/openspeed/wsd/frame"
 )
 
-// Heartbeat and drain watching share the connection's one timer while it is open. Inbound bytes only
-// set a flag (no clock read per message); a check every PingInterval looks at the flag: active →
-// clear it; silent → count the silent check and ping; silent checks covering IdleTimeout → close with
-// 1001. A connection thus gets a ping between one and two intervals after its last inbound byte and
-// every interval after that while it stays silent. A connection whose messages were dropped (slow
-// consumer) is also checked every tick until its backlog falls to half of MaxBackpressure, when the
-// drain event fires. Without heartbeat the timer only parks the connection on the wheel.
+// Heartbeat and drain watching share the connection's one timer while it is open. Every read of
+// inbound bytes records the current wheel tick in Conn.lastIn (Conn.touch: one monotonic clock read
+// per read event, not per message, shared with the rate limits). The heartbeat is due at the next of: a
+// ping PingInterval, 2 × PingInterval, ... after the last inbound byte, and the close IdleTimeout after
+// it (1001 "idle timeout"). When it comes due and bytes arrived meanwhile, it is simply due again from
+// the new lastIn, so a busy connection costs one timer visit per interval. Deadlines fall on the
+// first tick boundary past the duration, so a ping or a close never comes early and is late by at
+// most one tick (50 ms) plus scheduling. A connection whose messages were dropped (slow consumer)
+// is also checked every tick until its backlog falls to half of MaxBackpressure, when the drain
+// event fires. Without heartbeat the timer only parks the connection on the wheel.
 
 // parkTicks is how often an open connection without heartbeat is visited (one wheel lap).
 const parkTicks = wheelSlots
@@ -25,19 +28,62 @@ func durTicks(d time.Duration) uint32 {
 	return ticksFor(d)
 }
 
+// beats reports whether the route pings or times out silent connections.
+func (w *wsRoute) beats() bool { return w.pingTicks|w.idleTicks != 0 }
+
+// touch runs for each read of a WebSocket's inbound bytes: on routes with a heartbeat or a limit it
+// reads the clock once, for the heartbeat (Conn.lastIn), for the limits charged by the frames of this
+// read (loop.readAt), and to grant the first control frame after a second of silence for free
+// (flagCtlFree). On-loop only.
+func (c *Conn) touch() {
+	if !c.route.clocked {
+		return
+	}
+	ns := int64(time.Since(c.loop.app.start))
+	tick := uint32(time.Duration(ns)/tickDur) + 1 // as App.now
+	c.loop.readAt = ns
+	if tick-c.lastIn >= ctlFreeTicks {
+		c.flags |= flagCtlFree
+	} else {
+		c.flags &^= flagCtlFree
+	}
+	c.lastIn = tick
+}
+
 // armHeartbeat schedules the first check after the upgrade. On-loop only.
 func (c *Conn) armHeartbeat() {
+	now := c.loop.app.now()
+	c.lastIn = now
+	c.deadline = c.nextBeat(now)
+	c.rearmOpen(now)
+}
+
+// nextBeat is the first tick after now at which the heartbeat has something to do: the next ping or
+// the idle close, whichever comes first. A duration of d ticks after a byte that arrived during tick
+// lastIn has surely passed once tick lastIn+d+1 has begun: pings are due at lastIn + k·PingInterval + 1
+// (k = 1, 2, ...), the close at lastIn + IdleTimeout + 1.
+func (c *Conn) nextBeat(now uint32) uint32 {
 	r := c.route
-	first := r.pingTicks
-	if first == 0 {
-		first = r.idleTicks
+	if !r.beats() {
+		return now + parkTicks
 	}
-	if first == 0 {
-		first = parkTicks
+	silent := c.silence(now)
+	next := uint32(0)
+	if r.idleTicks > 0 {
+		next = r.idleTicks + 1
 	}
-	c.silent = 0
-	c.deadline = c.loop.app.now() + first
-	c.rearmOpen(c.loop.app.now())
+	if p := r.pingTicks; p > 0 {
+		k := max(1, (silent+p-1)/p) // the first k with k·p+1 > silent
+		if ping := k*p + 1; next == 0 || ping < next {
+			next = ping
+		}
+	}
+	return c.lastIn + next
+}
+
+// silence is the number of ticks since the last inbound bytes.
+func (c *Conn) silence(now uint32) uint32 {
+	return uint32(max(int32(now-c.lastIn), 0))
 }
 
 // rearmOpen schedules the open connection's timer at its next heartbeat check, or at the next tick
@@ -66,33 +112,21 @@ func (c *Conn) openTimer(now uint32) {
 	}
 }
 
-// heartbeat is one check of the connection's liveness.
+// heartbeat pings or closes a silent connection, as due. It runs only when the deadline nextBeat
+// chose has come, so each ping is sent once.
 func (c *Conn) heartbeat(now uint32) {
 	r := c.route
-	interval := r.pingTicks
-	if interval == 0 {
-		interval = r.idleTicks
-	}
-	if interval == 0 {
-		c.deadline = now + parkTicks
-		return
-	}
-	if c.flags&flagActive != 0 {
-		c.flags &^= flagActive
-		c.silent = 0
-	} else if c.silent < ^uint16(0) {
-		c.silent++
-	}
-	if r.idleTicks > 0 && uint32(c.silent)*interval >= r.idleTicks {
+	silent := c.silence(now)
+	if r.idleTicks > 0 && silent > r.idleTicks {
 		c.x().failure = ErrIdleTimeout
 		c.closeWith(frame.CloseGoingAway, "idle timeout")
 		c.deadline = 0
 		return
 	}
-	if c.silent > 0 && r.pingTicks > 0 {
+	if r.pingTicks > 0 && silent > r.pingTicks {
 		_ = c.sendFrame(frame.OpPing, nil, itemData)
 	}
-	c.deadline = now + interval
+	c.deadline = c.nextBeat(now)
 }
 
 // checkDrain fires the drain event once the backlog of a congested connection is back to half of its

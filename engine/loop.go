@@ -48,6 +48,9 @@ type loop struct {
 	relFrame *rooms.Frame
 	relN     int
 
+	// readAt is when the read being handled came in, ns since the App started (on-loop; Conn.touch).
+	readAt int64
+
 	flushTask gnet.RunnableFunc
 	tickTask  gnet.RunnableFunc
 	queuedAt  atomic.Int64 // when the pending tick task was queued (ns since the App started)

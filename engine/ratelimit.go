@@ -3,11 +3,14 @@ package engine
 import (
 	"errors"
 	"time"
+
+	"github.com/openspeed/wsd/frame"
 )
 
 // RateLimit caps what one connection may send, with token buckets. The zero value limits nothing.
+// Control frames (pings, pongs) are not messages: Config.ControlLimit caps them.
 type RateLimit struct {
-	// Messages is the sustained number of messages (data messages and pings) per second; 0: no cap.
+	// Messages is the sustained number of data messages per second; 0: no cap.
 	Messages float64
 	// Burst is how many messages may arrive at once. Default: max(1, Messages).
 	Burst int
@@ -23,7 +26,7 @@ type RateLimit struct {
 	Close bool
 }
 
-// Rate is a sustained rate per second with a burst.
+// Rate is a sustained rate per second with a burst (0: max(1, PerSecond)).
 type Rate struct {
 	PerSecond float64
 	Burst     int
@@ -31,6 +34,10 @@ type Rate struct {
 
 // ErrRateLimited is CloseInfo.Err of a connection closed by a RateLimit with Close set.
 var ErrRateLimited = errors.New("engine: rate limited")
+
+// ErrControlFlood is CloseInfo.Err of a connection failed with 1008 for sending control frames (pings,
+// pongs) faster than Config.ControlLimit / RouteOptions.ControlLimit allows.
+var ErrControlFlood error = &frame.ProtocolError{Code: frame.ClosePolicyViolation, Reason: "control frame flood"}
 
 func (r *RateLimit) active() bool {
 	return r != nil && (r.Messages > 0 || r.Bytes > 0 || len(r.Events) > 0)
@@ -57,12 +64,17 @@ func (b *bucket) take(now int64, rate, burst, n float64) bool {
 	return true
 }
 
-// rateState is a connection's buckets; allocated with its first message when the route limits rates.
+// rateState is a connection's buckets; allocated with its first message when the route limits rates,
+// or with a control frame that is not the first of a read after a second of silence.
 type rateState struct {
 	msgs, bytes bucket
+	control     bucket
 	events      map[string]*bucket
 	noticed     int64 // when the last "rate limited" error event was sent
 }
+
+// The limits charge at the time of the read the frames came in (loop.readAt, read once per read by
+// Conn.touch on routes with a limit or a heartbeat): frames that arrived together arrive at once.
 
 // allowMessage charges one message of n bytes; false means it is over a limit. On-loop only.
 func (c *Conn) allowMessage(n int) bool {
@@ -71,7 +83,7 @@ func (c *Conn) allowMessage(n int) bool {
 		return true
 	}
 	st := c.rateState()
-	now := int64(time.Since(c.loop.app.start))
+	now := c.loop.readAt
 	if rl.Messages > 0 && !st.msgs.take(now, rl.Messages, burstOf(rl.Burst, rl.Messages), 1) {
 		return c.rateLimited(now, "")
 	}
@@ -106,11 +118,36 @@ func (c *Conn) allowEvent(typ string) bool {
 		b = new(bucket)
 		st.events[typ] = b
 	}
-	now := int64(time.Since(c.loop.app.start))
+	now := c.loop.readAt
 	if !b.take(now, r.PerSecond, burstOf(r.Burst, r.PerSecond), 1) {
 		return c.rateLimited(now, typ)
 	}
 	return true
+}
+
+// ctlFreeTicks is the silence after which a control frame is not charged: the first control frame of
+// a read that comes this long after the connection's previous inbound bytes. So a connection that
+// only answers the server's pings, or pings now and then, never needs a bucket (nor its memory).
+const ctlFreeTicks = uint32(time.Second / tickDur)
+
+// allowControl charges one control frame (ping or pong) against the route's ControlLimit; over it the
+// connection is failed with 1008 and false is returned. On-loop only.
+func (c *Conn) allowControl() bool {
+	cl := c.route.control
+	if cl.PerSecond <= 0 {
+		return true
+	}
+	free := c.flags&flagCtlFree != 0
+	c.flags &^= flagCtlFree
+	if free && (c.ext == nil || c.ext.rate == nil) {
+		return true
+	}
+	if c.rateState().control.take(c.loop.readAt, cl.PerSecond, burstOf(cl.Burst, cl.PerSecond), 1) {
+		return true
+	}
+	c.loop.stats.controlFloods.Add(1)
+	c.fail(ErrControlFlood)
+	return false
 }
 
 func burstOf(burst int, rate float64) float64 {

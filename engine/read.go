@@ -58,6 +58,7 @@ func (c *Conn) releaseReader(force bool) {
 // Complete frames are unmasked in place and delivered without copying; a data frame whose payload has not
 // fully arrived is streamed into the reader so gnet never buffers a large payload. On-loop only.
 func (c *Conn) readFrames(b []byte) int {
+	c.touch()
 	n := 0
 	for n < len(b) && c.phase >= phaseOpen && c.phase < phaseDraining {
 		var m int
@@ -187,7 +188,9 @@ func (c *Conn) onFrame(h *frame.Header, payload []byte) {
 		c.onPing(payload)
 		return
 	case frame.OpPong:
-		c.firePong(payload)
+		if c.phase != phaseOpen || c.allowControl() {
+			c.firePong(payload)
+		}
 		return
 	case frame.OpClose:
 		c.onCloseFrame(payload)
@@ -267,9 +270,10 @@ func (c *Conn) endFragment(fin bool) {
 	c.releaseReader(false)
 }
 
-// onPing answers a ping with a pong carrying the same payload, then tells the handler.
+// onPing answers a ping with a pong carrying the same payload, then tells the handler. Pings are charged
+// to the control-frame limit, not to RateLimit.
 func (c *Conn) onPing(payload []byte) {
-	if c.phase != phaseOpen || !c.allowMessage(len(payload)) {
+	if c.phase != phaseOpen || !c.allowControl() {
 		return
 	}
 	_ = c.sendFrame(frame.OpPong, payload, itemData)

@@ -54,6 +54,8 @@ type wsRoute struct {
 	maxFrame        int64      // 0: no cap
 	maxFragments    int        // 0: no cap
 	rate            *RateLimit // nil: no limit
+	control         Rate       // PerSecond 0: no limit
+	clocked         bool       // reads of inbound bytes read the clock (heartbeat or a limit)
 	events          map[string]routeEvent
 	protocols       []string
 	compress        Compression
@@ -83,6 +85,13 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	}
 	if !ws.rate.active() {
 		ws.rate = nil
+	}
+	ws.control = cfg.ControlLimit
+	if o.ControlLimit.PerSecond != 0 {
+		ws.control = o.ControlLimit
+	}
+	if ws.control.PerSecond < 0 {
+		ws.control = Rate{}
 	}
 	ws.maxMessage = pick(o.MaxMessageSize, cfg.MaxMessageSize)
 	ws.maxBackpressure = pick(o.MaxBackpressure, cfg.MaxBackpressure)
@@ -115,9 +124,14 @@ func (a *App) newWSRoute(path string, h Handlers) *wsRoute {
 	}
 	ws.pingTicks = durTicks(pick(o.PingInterval, cfg.PingInterval))
 	ws.idleTicks = durTicks(pick(o.IdleTimeout, cfg.IdleTimeout))
+	ws.clocked = ws.beats() || ws.rate != nil || ws.control.PerSecond > 0
 	ws.protocols = o.Subprotocols
 	if len(ws.protocols) == 0 {
 		ws.protocols = defaultSubprotocols
+	}
+	if len(ws.protocols) > maxSubprotocols {
+		panic(fmt.Sprintf("engine: route %s lists %d subprotocols, at most %d", path, len(ws.protocols),
+			maxSubprotocols))
 	}
 	if len(h.Events) > 0 {
 		ws.events = make(map[string]routeEvent, len(h.Events))
@@ -192,10 +206,9 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 	c.hs = nil
 	c.flags |= flagUpgraded
 	c.loop.unschedule(c)
-	x := c.x()
-	x.subprotocol, x.ctx = proto, ctx
+	c.snapshotUpgrade(ctx, proto)
 	if ws.opts.Presence {
-		x.id = c.loop.app.ids.Add(1) // before any goroutine can list the connection
+		c.x().id = c.loop.app.ids.Add(1) // before any goroutine can list the connection
 	}
 	if proto == "msgpack" {
 		c.mode |= codecMsgPack
@@ -205,10 +218,7 @@ func (c *Conn) open(rt *route, ctx *Context, proto string) {
 	c.armHeartbeat()
 	c.setPhase(phaseOpen)
 	c.fireOpen(ctx)
-	if ws.opts.ReleaseContext && c.ext != nil {
-		c.ext.ctx = nil
-		if c.ext.empty() {
-			c.ext = nil // nothing per connection left: keep the idle connection small
-		}
+	if ws.opts.ReleaseContext {
+		c.ctx.Store(nil) // nothing of the request left: keep the idle connection small
 	}
 }

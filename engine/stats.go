@@ -83,6 +83,7 @@ type loopStats struct {
 	messagesIn, bytesIn   atomic.Uint64
 	messagesOut, bytesOut atomic.Uint64
 	rateLimited           atomic.Uint64 // messages refused by a RateLimit
+	controlFloods         atomic.Uint64 // connections failed for control frames over ControlLimit
 	drops                 atomic.Uint64 // messages skipped by the slow-consumer policy
 	slowCloses            atomic.Uint64 // connections closed by the slow-consumer policy
 	readPauses            atomic.Uint64 // HTTP connections no longer read until their answers drain
@@ -110,6 +111,7 @@ type Stats struct {
 	Drops                 uint64 // messages skipped by the slow-consumer policy
 	SlowCloses            uint64
 	RateLimited           uint64
+	ControlFloods         uint64 // connections failed with 1008 for control frames over ControlLimit
 	Rooms, Members        int // rooms with members on this node, and their memberships
 	// History: bytes and publications kept by all rooms' histories, publications a history could not
 	// keep (over MaxEntry or the budget), joins from a position that recovered (missed nothing) or
@@ -166,6 +168,7 @@ func (s *Stats) add(ls *loopStats) {
 	s.ReadPauses += ls.readPauses.Load()
 	s.PipelineOverflows += ls.pipelineOverflows.Load()
 	s.RateLimited += ls.rateLimited.Load()
+	s.ControlFloods += ls.controlFloods.Load()
 	for i := range s.Rejected {
 		s.Rejected[i] += ls.rejected[i].Load()
 	}

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/openspeed/wsd/engine"
 )
 
 // Config is wsd's configuration: defaults, then a YAML file (-config, or $WSD_CONFIG), then
@@ -44,6 +46,8 @@ type Config struct {
 	RejectMissingOrigin bool            `yaml:"reject_missing_origin"`
 
 	History     HistoryConfig     `yaml:"history"`
+	ControlLimit ControlLimitConfig `yaml:"control_limit"`
+
 	Compression CompressionConfig `yaml:"compression"`
 
 	Auth    AuthConfig    `yaml:"auth"`
@@ -99,6 +103,13 @@ type EventRate struct {
 	Burst     int     `yaml:"burst"`
 }
 
+// ControlLimitConfig is engine.Config.ControlLimit in configuration form: control frames (pings and
+// pongs) a WebSocket may send; past it the connection is closed with 1008. per_second 0 turns it off.
+type ControlLimitConfig struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"` // 0: max(1, per_second)
+}
+
 // AuthConfig turns on JWT authentication of WebSocket upgrades (see auth.go).
 type AuthConfig struct {
 	JWTSecret  string `yaml:"jwt_secret"`   // HS256 secret, at least minHS256Secret bytes
@@ -144,9 +155,9 @@ type RoutesConfig struct {
 }
 
 // RouteConfig is one WebSocket route: on/off, and overrides of the top-level limits (nil inherits;
-// the values mean what the top-level keys mean). A rate_limit block replaces the top-level one
-// whole: rate_limit: {} turns rate limiting off for the route; so does a history block (without its
-// budget, which is the server's).
+// the values mean what the top-level keys mean). A rate_limit or control_limit block replaces the
+// top-level one whole: rate_limit: {} turns rate limiting off for the route; so does a history block
+// (without its budget, which is the server's).
 type RouteConfig struct {
 	Enabled             bool             `yaml:"enabled"`
 	MaxMessageSize      *Size            `yaml:"max_message_size,omitempty"`
@@ -162,6 +173,8 @@ type RouteConfig struct {
 	AllowedOrigins      *[]string        `yaml:"allowed_origins,omitempty"`
 	RejectMissingOrigin *bool            `yaml:"reject_missing_origin,omitempty"`
 	Compression         RouteCompression `yaml:"compression,omitempty"`
+
+	ControlLimit *ControlLimitConfig `yaml:"control_limit,omitempty"`
 }
 
 // defaults is the configuration before any file, environment variable or flag. Unlike the engine's
@@ -194,6 +207,7 @@ func defaults() *Config {
 			Budget: 256 << 20},
 		RetryAfter:     Duration(5 * time.Second),
 		RateLimit:      RateLimitConfig{Messages: 100, Burst: 200, Bytes: 1 << 20, Events: map[string]EventRate{}},
+		ControlLimit:   ControlLimitConfig{PerSecond: engine.DefaultControlRate, Burst: engine.DefaultControlBurst},
 		AllowedOrigins: []string{},
 		Compression:    CompressionConfig{Threshold: 256},
 		API:            APIConfig{Enabled: true},

@@ -30,6 +30,7 @@ func (c *Config) engineConfig(log *slog.Logger, onReject func(engine.RejectReaso
 		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
 		RetryAfter:          time.Duration(c.RetryAfter),
 		RateLimit:           c.RateLimit.engine(),
+		ControlLimit:        c.ControlLimit.engine(),
 		MaxBackpressure:     off(int64(c.MaxBackpressure)),
 		SlowConsumer:        c.SlowConsumer.engine(),
 		MaxRoomMembers:      c.MaxRoomMembers,
@@ -75,6 +76,14 @@ func (r RateLimitConfig) engine() engine.RateLimit {
 	return rl
 }
 
+// engine maps the control-frame limit; wsd's per_second 0 (off) is the engine's negative rate.
+func (r ControlLimitConfig) engine() engine.Rate {
+	if r.PerSecond == 0 {
+		return engine.Rate{PerSecond: -1}
+	}
+	return engine.Rate{PerSecond: r.PerSecond, Burst: r.Burst}
+}
+
 func (p SlowPolicy) engine() engine.SlowConsumerPolicy {
 	if p == "close" {
 		return engine.SlowClose
@@ -116,6 +125,9 @@ func (c *Config) routeOptions(r *RouteConfig) engine.RouteOptions {
 	if r.RateLimit != nil {
 		rl := r.RateLimit.engine()
 		o.RateLimit = &rl
+	}
+	if r.ControlLimit != nil {
+		o.ControlLimit = r.ControlLimit.engine()
 	}
 	o.Compression = c.routeCompression(r)
 	c.routeOrigins(r, &o)

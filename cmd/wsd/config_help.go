@@ -111,6 +111,8 @@ var configHelp = []keyHelp{
 	{"rate_limit.close", groupRateLimits, "", "close a client over a limit with 1008 instead of dropping its message with an error event"},
 	{"rate_limit.events", groupRateLimits, "", "extra caps per custom event type, e.g. {publish: {per_second: 10, burst: 20}}"},
 
+	{"control_limit.per_second", groupRateLimits, "", "pings and pongs per second one WebSocket may send (1008 past it); 0 = no cap"},
+	{"control_limit.burst", groupRateLimits, "", "pings and pongs a WebSocket may send at once; 0 = max(1, per_second)"},
 	{"history.size", groupHistory, "", "publications each room keeps for clients that rejoin from a position; 0 = none"},
 	{"history.bytes", groupHistory, "", "bytes of publications one room keeps; 0 = no cap"},
 	{"history.ttl", groupHistory, "", "how long a room keeps a publication; 0 = no limit"},

@@ -75,6 +75,7 @@ var (
 	descDrops       = desc("dropped_messages_total", "Messages skipped for connections over max_backpressure (slow_consumer: drop).")
 	descSlowCloses  = desc("slow_consumer_closes_total", "Connections closed with 1008 for being over max_backpressure (slow_consumer: close).")
 	descRateLimited = desc("rate_limited_messages_total", "Messages refused by a rate limit.")
+	descCtlFloods   = desc("control_flood_closes_total", "Connections closed with 1008 for sending control frames (ping, pong) over control_limit.")
 	descRooms       = desc("rooms", "Rooms with at least one member.")
 	descMembers     = desc("room_members", "Room memberships (a connection in two rooms counts twice).")
 	descLoopLag     = desc("loop_lag_seconds", "Longest wait of a task queued on an event loop, at the last probe (every metrics.lag_interval).")
@@ -118,7 +119,7 @@ type statsCollector struct{ s *server }
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descWebSockets, descOpened, descClosed,
 		descUpgrades, descCloses, descRejected, descMsgsIn, descBytesIn, descMsgsOut, descBytesOut,
-		descBroadcasts, descDeliveries, descDrops, descSlowCloses, descRateLimited, descRooms,
+		descBroadcasts, descDeliveries, descDrops, descSlowCloses, descRateLimited, descCtlFloods, descRooms,
 		descMembers, descLoopLag, descBuild, descReadPauses, descPipelineOverflows, descRecoveries,
 		descRecovered, descHistBytes, descHistLen, descNotKept} {
 		ch <- d
@@ -158,6 +159,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRateLimited, st.RateLimited)
 	counter(descReadPauses, st.ReadPauses)
 	counter(descPipelineOverflows, st.PipelineOverflows)
+	counter(descCtlFloods, st.ControlFloods)
 	counter(descRecoveries, st.Recovered, "recovered")
 	counter(descRecoveries, st.RecoveryFailed, "failed")
 	counter(descRecovered, st.Replayed)

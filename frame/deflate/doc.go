@@ -11,7 +11,11 @@
 //   - No context takeover (the default): [Pools.Compress] and
 //     [Pools.Decompress], with compressors and inflaters pooled per server.
 //     Nothing is held per connection, and one encoding of a broadcast goes
-//     to every member that negotiated permessage-deflate.
+//     to every member that negotiated permessage-deflate with a 32 KiB
+//     server window.
+//   - Small server windows ([Params.SmallWindow]: server_max_window_bits
+//     below 15): [Pools.CompressHuffman], Huffman-only blocks that refer
+//     back to nothing, so one encoding fits every window.
 //   - Context takeover (opt-in, per connection): [Pools.NewWriter] and
 //     [Pools.NewReader] keep the LZ77 window across messages; Release them
 //     when the connection closes.
@@ -43,14 +47,23 @@
 // table construction, to save about 40% of it, so the engine's threshold
 // (send small messages uncompressed) should sit at a few hundred bytes.
 //
-// server_max_window_bits below 15 is declined (that offer only; the next
-// offer is tried). klauspost's regular encoders always use the full 32 KiB
-// window; its NewWriterWindow bounds distances but runs the slower level 5
-// search. More importantly, a broadcast is compressed once for every member
-// of a room, which works only if they all accept the same window. Declining
-// costs little: browsers do not send server_max_window_bits, and clients
-// that do usually add a fallback offer without it. server_max_window_bits=15
-// is accepted and echoed.
+// server_max_window_bits is accepted with every valid value (8 to 15) and
+// echoed: the server then must not refer back farther than 2^bits bytes
+// (RFC 7692 §7.1.2.1). Below 15, messages to that client are compressed with
+// [Pools.CompressHuffman]: klauspost's flate.HuffmanOnly, whose blocks code
+// every byte as a literal (or are stored), so they fit any window, even the
+// 256 bytes of 8 bits. The answer then always carries
+// server_no_context_takeover too (a server may add it unasked, §7.1.1.1):
+// Huffman-only coding uses no context anyway, and the client may drop its
+// window between messages. klauspost's NewWriterWindow would bound distances
+// instead, but it runs the slower level 5 search, and one encoding per window
+// size would break encode-once broadcasts; Huffman-only output is the same
+// for every window, so a broadcast is compressed once for all small-window
+// members (and once for all 32 KiB ones). The price is ratio: on the
+// benchmark's JSON-ish text Huffman-only leaves 0.57 of 4 and 64 KiB messages
+// (0.69 of 256 B ones) against 0.29 and 0.24 (0.57) at level 1, for 0.45 to
+// 0.65 of the CPU (BenchmarkCompressHuffman against BenchmarkCompress;
+// figures in docs/compression.md). Incompressible data is stored either way.
 //
 // client_max_window_bits is accepted and never answered: our inflater
 // always has a 32 KiB window, so asking the client for less saves nothing
@@ -65,9 +78,11 @@
 // v1.20.4):
 //
 //   - No context takeover: nothing per connection. The Pools hold one
-//     compressor (about 810 KiB) and one inflater (about 37 KiB) per
+//     compressor (about 810 KiB; a Huffman-only one is about 320 KiB, most
+//     of it klauspost's token buffer) and one inflater (about 37 KiB) per
 //     goroutine compressing or inflating at the same moment (one per event
-//     loop); sync.Pool frees idle ones after two garbage collections.
+//     loop); sync.Pool frees idle ones after two garbage collections
+//     (TestMemoryCompressors).
 //   - Context takeover: a Writer or Reader is 24 B until its first message.
 //     From then on a Writer holds a compressor, 828,060 B (about 809 KiB),
 //     and a Reader holds an inflater, 38,224 B (about 37 KiB: the 32 KiB
@@ -85,10 +100,11 @@
 //
 // # Allocation
 //
-// Compress, Decompress, Writer.Compress and Reader.Decompress allocate
-// nothing once the pools are warm and dst has room for the result
-// (BenchmarkCompress, BenchmarkDecompress, BenchmarkWriterContext,
-// BenchmarkReaderContext report 0 allocs/op). Decompress reads its input in
+// Compress, CompressHuffman, Decompress, Writer.Compress and
+// Reader.Decompress allocate nothing once the pools are warm and dst has
+// room for the result (BenchmarkCompress, BenchmarkCompressHuffman,
+// BenchmarkDecompress, BenchmarkWriterContext, BenchmarkReaderContext
+// report 0 allocs/op). Decompress reads its input in
 // place (no copy of the compressed message). Negotiate allocates its
 // response string; it runs once per handshake.
 //

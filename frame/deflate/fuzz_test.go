@@ -28,6 +28,7 @@ func FuzzDecompress(f *testing.F) {
 	f.Add([]byte{0x00, 0x05, 0x00, 0xfa, 0xff, 'H', 'e', 'l', 'l', 'o', 0x00}, uint16(100))
 	f.Add(pools.Compress(nil, textData(500, 1)), uint16(1000))
 	f.Add(pools.Compress(nil, randomData(300, 2)), uint16(299))
+	f.Add(pools.CompressHuffman(nil, textData(700, 3)), uint16(700))
 	f.Add(pools.Compress(nil, make([]byte, 60000)), uint16(65535))
 	f.Fuzz(func(t *testing.T, src []byte, limit uint16) {
 		checkNoPanic(t, &pools, src, int64(limit))

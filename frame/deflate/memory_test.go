@@ -58,3 +58,28 @@ func TestMemoryPerConnection(t *testing.T) {
 		t.Errorf("Writer %d B, Reader %d B: far above the numbers in doc.go", writer, reader)
 	}
 }
+
+// TestMemoryCompressors measures one pooled compressor of each kind (the
+// numbers quoted in doc.go): the Huffman-only one, for small-window peers,
+// has no match finder (most of what it holds is klauspost's token buffer,
+// part of every compressor whether used or not).
+func TestMemoryCompressors(t *testing.T) {
+	msg := textData(1024, 5)
+	var pools Pools
+	lz := heldPer(16, func(int) any {
+		c := new(Pools).getCompressor()
+		c.fw.Reset(&c.out)
+		c.compress(nil, msg)
+		return c
+	})
+	huff := heldPer(16, func(int) any {
+		c := pools.getHuffman()
+		c.fw.Reset(&c.out)
+		c.compress(nil, msg)
+		return c
+	})
+	t.Logf("heap per compressor: level %d %d B, Huffman-only %d B", level, lz, huff)
+	if huff == 0 || huff >= lz/2 {
+		t.Errorf("Huffman-only compressor %d B, LZ77 one %d B: want under half", huff, lz)
+	}
+}

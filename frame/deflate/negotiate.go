@@ -1,6 +1,9 @@
 package deflate
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // ExtensionName is the extension token of RFC 7692.
 const ExtensionName = "permessage-deflate"
@@ -25,11 +28,23 @@ type Params struct {
 	// message, so the server inflates with Pools.Decompress; otherwise it
 	// keeps one Reader per connection.
 	ClientNoContextTakeover bool
-	// ServerMaxWindowBits is always 15: offers asking for less are declined.
+	// ServerMaxWindowBits is the server's LZ77 window the client agreed to
+	// (RFC 7692 §7.1.2.1): the value of its server_max_window_bits, 15 when
+	// it sent none. Below 15 (see SmallWindow) messages to it must be
+	// compressed with Pools.CompressHuffman, and ServerNoContextTakeover is
+	// always set.
 	ServerMaxWindowBits int // 8..15; 15 when not negotiated
 	// ClientMaxWindowBits is always 15: the server never answers
 	// client_max_window_bits, since its inflater has a 32 KiB window anyway.
 	ClientMaxWindowBits int // 8..15; 15 when not negotiated
+}
+
+// SmallWindow reports whether the client asked for a server window below
+// 32 KiB: messages to it must then be compressed with Pools.CompressHuffman,
+// whose output refers back to nothing, instead of Compress or a Writer.
+// False for the zero Params (nothing negotiated).
+func (p Params) SmallWindow() bool {
+	return p.ServerMaxWindowBits > 0 && p.ServerMaxWindowBits < maxWindowBits
 }
 
 // Policy is what the server allows. The zero value is the memory-safe
@@ -64,9 +79,11 @@ type offer struct {
 //
 // Rules (RFC 7692 §7.1): an offer with an unknown parameter, a duplicated
 // parameter, a value where none is allowed, or an invalid window size is
-// declined and the next offer is tried. An offer with server_max_window_bits
-// below 15 is declined too: the server compresses every message with a
-// 32 KiB window (see the package doc). server_max_window_bits=15 is echoed.
+// declined and the next offer is tried. server_max_window_bits is accepted
+// with any valid value and echoed (the server must then refer back at most
+// that far); below 15 the answer also carries server_no_context_takeover,
+// since such messages are compressed with Huffman-only blocks that refer
+// back to nothing, not even the previous message (see the package doc).
 // client_max_window_bits (with or without a value) is accepted and left out
 // of the response, which tells the client it may use a 32 KiB window.
 // server_no_context_takeover and client_no_context_takeover requested by
@@ -100,6 +117,14 @@ func accept(o offer, p Policy) (Params, string, bool) {
 		ServerMaxWindowBits:     maxWindowBits,
 		ClientMaxWindowBits:     maxWindowBits,
 	}
+	if o.serverMaxWindow != 0 {
+		params.ServerMaxWindowBits = o.serverMaxWindow
+	}
+	if params.SmallWindow() {
+		// A server MAY answer server_no_context_takeover unasked (RFC 7692
+		// §7.1.1.1); it lets the client drop its window between messages.
+		params.ServerNoContextTakeover = true
+	}
 	resp := ExtensionName
 	if params.ServerNoContextTakeover {
 		resp += "; " + paramServerNoContext
@@ -108,7 +133,7 @@ func accept(o offer, p Policy) (Params, string, bool) {
 		resp += "; " + paramClientNoContext
 	}
 	if o.serverMaxWindow != 0 {
-		resp += "; " + paramServerMaxWindow + "=15"
+		resp += "; " + paramServerMaxWindow + "=" + strconv.Itoa(o.serverMaxWindow)
 	}
 	return params, resp, true
 }
@@ -164,8 +189,7 @@ func (o *offer) apply(idx int, value string, hasValue bool) bool {
 	case 2:
 		bits, ok := windowBits(value)
 		o.serverMaxWindow = bits
-		// A smaller server window cannot be honoured: see the package doc.
-		return hasValue && ok && bits == maxWindowBits
+		return hasValue && ok
 	default: // client_max_window_bits: optional value, never answered.
 		if !hasValue {
 			return true

@@ -16,7 +16,7 @@ var (
 	clientOnly   = Policy{ClientContextTakeover: true}
 )
 
-// params builds the expected Params (window bits are always 15).
+// params builds the expected Params with a 32 KiB server window.
 func params(serverNoCtx, clientNoCtx bool) Params {
 	return Params{
 		ServerNoContextTakeover: serverNoCtx,
@@ -24,6 +24,14 @@ func params(serverNoCtx, clientNoCtx bool) Params {
 		ServerMaxWindowBits:     15,
 		ClientMaxWindowBits:     15,
 	}
+}
+
+// small builds the expected Params for an accepted server_max_window_bits
+// below 15: server_no_context_takeover is always answered.
+func small(bits int, clientNoCtx bool) Params {
+	p := params(true, clientNoCtx)
+	p.ServerMaxWindowBits = bits
+	return p
 }
 
 type negotiateCase struct {
@@ -64,8 +72,18 @@ var acceptedCases = []negotiateCase{
 	{"trailing comma", []string{"permessage-deflate,"}, noTakeover, params(true, true), respBoth},
 	{"empty list elements", []string{", ,permessage-deflate"}, noTakeover, params(true, true), respBoth},
 	{"quoted comma in other extension", []string{`foo; a="x,permessage-deflate;y", permessage-deflate; server_no_context_takeover`}, fullTakeover, params(true, false), respServer},
-	// The RFC 7692 §5.1 example: the first offer asks for a smaller server window.
-	{"rfc fallback offer", []string{"permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate; client_max_window_bits"}, noTakeover, params(true, true), respBoth},
+	// Smaller server windows are accepted and echoed, always with
+	// server_no_context_takeover (Huffman-only messages refer to nothing).
+	{"server_max_window_bits=8", []string{"permessage-deflate; server_max_window_bits=8"}, noTakeover, small(8, true), respBoth + "; server_max_window_bits=8"},
+	{"server_max_window_bits=9/full", []string{"permessage-deflate; server_max_window_bits=9"}, fullTakeover, small(9, false), respServer + "; server_max_window_bits=9"},
+	{"server_max_window_bits=10/server takeover", []string{"permessage-deflate; server_max_window_bits=10"}, serverOnly, small(10, true), respBoth + "; server_max_window_bits=10"},
+	{"server_max_window_bits=14/client takeover", []string{"permessage-deflate; server_max_window_bits=14"}, clientOnly, small(14, false), respServer + "; server_max_window_bits=14"},
+	{"quoted small server_max_window_bits", []string{`permessage-deflate; server_max_window_bits="9"`}, noTakeover, small(9, true), respBoth + "; server_max_window_bits=9"},
+	{"small window with all parameters", []string{"permessage-deflate; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=9"}, fullTakeover, small(12, true), respBoth + "; server_max_window_bits=12"},
+	{"small window after a bad offer", []string{"permessage-deflate; foo, permessage-deflate; server_max_window_bits=9"}, noTakeover, small(9, true), respBoth + "; server_max_window_bits=9"},
+	// The RFC 7692 §5.1 example: the first offer, with a smaller server
+	// window, is taken.
+	{"rfc fallback offer", []string{"permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate; client_max_window_bits"}, noTakeover, small(10, true), respBoth + "; server_max_window_bits=10"},
 	{"first of two acceptable", []string{"permessage-deflate; server_no_context_takeover, permessage-deflate"}, fullTakeover, params(true, false), respServer},
 	{"declined then accepted", []string{"permessage-deflate; foo", "permessage-deflate; client_no_context_takeover"}, fullTakeover, params(false, true), respClient},
 }
@@ -84,15 +102,14 @@ var declinedCases = []string{
 	"permessage-deflate; client_max_window_bits; client_max_window_bits",
 	"permessage-deflate; client_max_window_bits=10; client_max_window_bits",
 	"permessage-deflate; server_max_window_bits=15; server_max_window_bits=15",
+	"permessage-deflate; server_max_window_bits=10; server_max_window_bits=10",
 	"permessage-deflate; server_no_context_takeover=1",
 	`permessage-deflate; client_no_context_takeover=""`,
 	"permessage-deflate; server_max_window_bits",
-	"permessage-deflate; server_max_window_bits=8",
-	"permessage-deflate; server_max_window_bits=10",
-	"permessage-deflate; server_max_window_bits=14",
-	`permessage-deflate; server_max_window_bits="9"`,
 	"permessage-deflate; server_max_window_bits=16",
 	"permessage-deflate; server_max_window_bits=7",
+	"permessage-deflate; server_max_window_bits=09",
+	"permessage-deflate; server_max_window_bits=1",
 	"permessage-deflate; server_max_window_bits=0",
 	"permessage-deflate; server_max_window_bits=015",
 	"permessage-deflate; server_max_window_bits=+15",
@@ -111,7 +128,6 @@ var declinedCases = []string{
 	"permessage-deflate;",
 	"permessage-deflate;; client_max_window_bits",
 	"permessage-deflate; client max window bits",
-	"permessage-deflate; foo, permessage-deflate; server_max_window_bits=9",
 	"permessage-deflate; client_max_window_bits;",
 }
 
@@ -122,7 +138,13 @@ func TestNegotiateAccepted(t *testing.T) {
 			if !ok || resp != tc.resp || got != tc.want {
 				t.Fatalf("Negotiate(%q) = %+v, %q, %v; want %+v, %q, true", tc.offers, got, resp, ok, tc.want, tc.resp)
 			}
+			if small := got.ServerMaxWindowBits < 15; got.SmallWindow() != small {
+				t.Fatalf("SmallWindow() = %v with ServerMaxWindowBits %d", !small, got.ServerMaxWindowBits)
+			}
 		})
+	}
+	if (Params{}).SmallWindow() {
+		t.Fatal("the zero Params report a small window")
 	}
 }
 

@@ -34,10 +34,11 @@ const minChunk = 512
 // Pools holds pooled compressors and decompressors: one Pools per server
 // (keep it in the server's state, never in a package variable). The zero
 // value is ready; a Pools must not be copied after first use. Safe for
-// concurrent use: any goroutine may call Compress, Decompress, NewWriter and
-// NewReader.
+// concurrent use: any goroutine may call Compress, CompressHuffman,
+// Decompress, NewWriter and NewReader.
 type Pools struct {
-	compressors sync.Pool // *compressor
+	compressors sync.Pool // *compressor at level
+	huffman     sync.Pool // *compressor at flate.HuffmanOnly
 	inflaters   sync.Pool // *inflater
 }
 
@@ -71,6 +72,17 @@ func (p *Pools) getCompressor() *compressor {
 	}
 	c := new(compressor)
 	c.fw, _ = flate.NewWriter(&c.out, level) // err is nil for a valid level
+	return c
+}
+
+// getHuffman takes a Huffman-only compressor from the pool or builds one.
+// It holds no context worth keeping, but Reset it before use anyway.
+func (p *Pools) getHuffman() *compressor {
+	if c, _ := p.huffman.Get().(*compressor); c != nil {
+		return c
+	}
+	c := new(compressor)
+	c.fw, _ = flate.NewWriter(&c.out, flate.HuffmanOnly) // err is nil for a valid level
 	return c
 }
 
@@ -113,6 +125,26 @@ func (p *Pools) Compress(dst, src []byte) []byte {
 	c.fw.Reset(&c.out)
 	dst = c.compress(dst, src)
 	p.compressors.Put(c)
+	return dst
+}
+
+// CompressHuffman is Compress with Huffman-only blocks: every byte is coded
+// as a literal (or the block is stored), never as a back-reference, so the
+// output fits every LZ77 window, down to the 256 bytes of
+// server_max_window_bits=8 (RFC 7692 §7.1.2.1). It compresses less than
+// Compress (text to about half to two thirds of its size instead of about a
+// third) at less CPU. Messages to a peer whose Params.SmallWindow is true
+// must be compressed with it.
+//
+// Like Compress, the output depends on src alone, so one encoding can be
+// sent to every such connection, and it does not retain dst or src. Safe
+// for concurrent use; allocation-free once the pool is warm and dst has
+// room.
+func (p *Pools) CompressHuffman(dst, src []byte) []byte {
+	c := p.getHuffman()
+	c.fw.Reset(&c.out)
+	dst = c.compress(dst, src)
+	p.huffman.Put(c)
 	return dst
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,6 +91,23 @@ func (r *Raw) Write(b []byte) {
 	if _, err := r.Conn.Write(b); err != nil {
 		r.t.Fatalf("write: %v", err)
 	}
+}
+
+// WriteOrClosed writes b and reports whether the connection took it: false when the server has closed
+// the socket (EPIPE, ECONNRESET), as it does right after failing a connection, while the client may
+// still be sending the rest of a frame. Any other error fails the test.
+func (r *Raw) WriteOrClosed(b []byte) bool {
+	r.t.Helper()
+	_ = r.Conn.SetWriteDeadline(time.Now().Add(r.Timeout))
+	_, err := r.Conn.Write(b)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+		return false
+	}
+	r.t.Fatalf("write: %v", err)
+	return false
 }
 
 // Frame encodes a masked client frame (random key).

@@ -1,0 +1,7 @@
+package wstest
+
+import "testing"
+
+func TestMain(m *testing.M) {
+	VerifyTestMain(m)
+}
