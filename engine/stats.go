@@ -112,7 +112,7 @@ type Stats struct {
 	SlowCloses            uint64
 	RateLimited           uint64
 	ControlFloods         uint64 // connections failed with 1008 for control frames over ControlLimit
-	Rooms, Members        int // rooms with members on this node, and their memberships
+	Rooms, Members        int    // rooms with members on this node, and their memberships
 	// History: bytes and publications kept by all rooms' histories, publications a history could not
 	// keep (over MaxEntry or the budget), joins from a position that recovered (missed nothing) or
 	// could not, and publications replayed by recoveries.

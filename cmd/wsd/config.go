@@ -45,7 +45,7 @@ type Config struct {
 	AllowedOrigins      []string        `yaml:"allowed_origins"`
 	RejectMissingOrigin bool            `yaml:"reject_missing_origin"`
 
-	History     HistoryConfig     `yaml:"history"`
+	History      HistoryConfig      `yaml:"history"`
 	ControlLimit ControlLimitConfig `yaml:"control_limit"`
 
 	Compression CompressionConfig `yaml:"compression"`
