@@ -17,3 +17,5 @@ require (
 )
 
 replace github.com/openspeed/wsd => ../
+
+replace github.com/panjf2000/gnet/v2 => ../third_party/gnet
