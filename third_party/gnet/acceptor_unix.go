@@ -18,6 +18,7 @@ package gnet
 
 import (
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,16 +29,23 @@ import (
 )
 
 func (el *eventloop) accept0(fd int, _ netpoll.IOEvent, _ netpoll.IOFlags) error {
+	var delay time.Duration // wsd patch: backoff while out of descriptors (acceptor_backoff_unix.go)
 	for {
 		nfd, sa, err := socket.Accept(fd)
 		switch err {
 		case nil:
+			delay = 0
 		case unix.EAGAIN: // the Accept queue has been drained out, we can return now
 			return nil
 		case unix.EINTR, unix.ECONNRESET, unix.ECONNABORTED:
 			// ECONNRESET or ECONNABORTED could indicate that a socket
 			// in the Accept queue was closed before we Accept()ed it.
 			// It's a silly error, let's retry it.
+			continue
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM: // wsd patch: temporary, back off
+			if !el.acceptBackoff(err, &delay) {
+				return nil // the engine is stopping
+			}
 			continue
 		default:
 			el.getLogger().Errorf("Accept() failed due to error: %v", err)
