@@ -32,3 +32,5 @@ replace (
 	github.com/openspeed/wsd => ../
 	github.com/openspeed/wsd/loadtest => ../loadtest
 )
+
+replace github.com/panjf2000/gnet/v2 => ../third_party/gnet

@@ -90,12 +90,23 @@ type fanMember struct {
 
 func (m *fanMember) LoopIndex() int                            { return m.loop }
 func (m *fanMember) Membership() *rooms.Membership[*fanMember] { return &m.ms }
+func (m *fanMember) Variant() uint8                            { return 0 }
+func (m *fanMember) Presence() (rooms.Client, bool)            { return rooms.Client{}, false }
 
 // countingFan stands in for the engine's loop queues: it counts each recipient and takes (and drops)
 // one frame reference per recipient in one atomic step per loop, as the engine's batch does.
 type countingFan struct{ delivered int }
 
-func (f *countingFan) Deliver(_ int, members []*fanMember, skip *fanMember, hasSkip bool, fs rooms.Frames) int {
+func (f *countingFan) Prepare(p *rooms.Pub, variants []uint8) {
+	for _, v := range variants {
+		if p.Frames[v] == nil {
+			p.Main.Retain(1)
+			p.Frames[v] = p.Main
+		}
+	}
+}
+
+func (f *countingFan) Deliver(_ int, members []*fanMember, skip *fanMember, hasSkip bool, p *rooms.Pub) int {
 	n := 0
 	for _, m := range members {
 		if hasSkip && m == skip {
@@ -104,11 +115,13 @@ func (f *countingFan) Deliver(_ int, members []*fanMember, skip *fanMember, hasS
 		m.got++
 		n++
 	}
-	fs[0].Retain(n)
-	fs[0].Release(n)
+	p.Frames[0].Retain(n)
+	p.Frames[0].Release(n)
 	f.delivered += n
 	return n
 }
+
+func (f *countingFan) Replay(*fanMember, *rooms.Pub) {}
 
 // BenchmarkRoomFanout broadcasts a 64-byte text frame, encoded once into a pooled frame, to a room of
 // 1k and 10k members spread over 2 loops, skipping the sender (the raw relay).
@@ -117,24 +130,27 @@ func BenchmarkRoomFanout(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
 			fan := &countingFan{}
-			table := rooms.New[*fanMember](2, fan)
+			fp := rooms.NewFramePool(&frame.Pool{})
+			table := rooms.New(rooms.Options[*fanMember]{Loops: 2, Fanout: fan, Frames: fp})
 			members := make([]*fanMember, n)
 			for i := range members {
 				members[i] = &fanMember{loop: i % 2}
-				if err := table.Join("r", members[i], rooms.RoomOptions{}); err != nil {
+				if _, err := table.Join("r", members[i], rooms.RoomOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			fp := rooms.NewFramePool(&frame.Pool{})
 			b.ReportAllocs()
 			for b.Loop() {
 				buf := fp.Buffer()
 				buf.B = append(buf.B, payload...)
-				f := fp.Finish(buf, frame.OpText)
-				if got := table.Broadcast("r", members[0], true, rooms.Frames{f}); got != n-1 {
+				p := table.NewPub("r")
+				p.Main = fp.Finish(buf, frame.OpText)
+				table.Skip(p, members[0])
+				before := fan.delivered
+				table.Publish(p)
+				if got := fan.delivered - before; got != n-1 {
 					b.Fatalf("delivered to %d, want %d", got, n-1)
 				}
-				f.Release(1)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n-1), "ns/recipient")
 		})

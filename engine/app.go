@@ -51,13 +51,16 @@ type App struct {
 	drained      chan struct{} // closed when draining and conns reach 0
 	drainMu      sync.Mutex
 
-	eng      gnet.Engine
-	addr     net.Addr
-	started  atomic.Bool
-	booted   chan error
-	runDone  chan struct{}
-	runErr   error
-	stopOnce sync.Once
+	eng       gnet.Engine
+	addr      atomic.Pointer[net.TCPAddr]
+	started   atomic.Bool
+	booted    chan error
+	runDone   chan struct{} // closed once the engine has stopped and everything the App started is gone
+	runErr    error         // set before runDone is closed
+	stopAsked atomic.Bool   // stopEngine was called: the engine's end is not a failure
+	gnetErrs  *errorTail    // gnet's last error lines: the account of an unasked stop
+	stopOnce  sync.Once
+	busy      []byte // the 503 answer to a socket refused at accept whose request has arrived
 
 	lastSweep  time.Time // last history sweep (ticker goroutine only)
 	poke       chan struct{}
@@ -78,7 +81,9 @@ func New(cfg Config) *App {
 		poke:       make(chan struct{}, 1),
 		stopTicker: make(chan struct{}),
 		tickerDone: make(chan struct{}),
+		gnetErrs:   &errorTail{},
 	}
+	a.busy = busyResponse(a.cfg.RetryAfter)
 	if a.cfg.MaxConnectionsPerIP > 0 {
 		a.ips = newIPTable()
 	}
@@ -105,8 +110,15 @@ func randomID() string {
 // Config returns the effective configuration (defaults applied). Safe from any goroutine.
 func (a *App) Config() Config { return a.cfg }
 
+// ErrEngineStopped is returned by Listen, Run and Err when the event loops stopped without a Shutdown
+// or Drain asking for it (an error gnet cannot recover from, such as a listening socket that fails).
+// The message carries gnet's last error log lines (gnet itself returns no error). Every connection
+// was dropped; the App cannot be started again.
+var ErrEngineStopped = errors.New("engine: event loops stopped unexpectedly")
+
 // Start binds addr (host:port; port 0 picks a free one) and serves in the background. It returns once
-// the server is listening, or the bind error. Call it once, after registering routes.
+// the server is listening, or the bind error. Call it once, after registering routes. If the server
+// later stops without a Shutdown, Done is closed and Err says why.
 func (a *App) Start(addr string) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("engine: App already started")
@@ -117,24 +129,31 @@ func (a *App) Start(addr string) error {
 	go a.runTicker()
 	go a.run(addr)
 	if err := <-a.booted; err != nil {
-		a.stopOnce.Do(func() { close(a.stopTicker) })
-		<-a.tickerDone
-		_ = a.table.Close()
+		<-a.runDone
 		return err
 	}
 	return nil
 }
 
-// Wait blocks until the server stops and returns why: nil after Shutdown or Drain, else the error
-// that stopped it. Safe from any goroutine.
-func (a *App) Wait() error {
-	<-a.runDone
-	return a.runErr
+// Done is closed once the server has stopped, after a Shutdown or Drain or on its own (then Err is
+// not nil), and every goroutine the App started has returned. Safe from any goroutine.
+func (a *App) Done() <-chan struct{} { return a.runDone }
+
+// Err is nil while the server runs and after a Shutdown or Drain; once the server has stopped on its
+// own it is the reason (wrapping ErrEngineStopped). Safe from any goroutine.
+func (a *App) Err() error {
+	select {
+	case <-a.runDone:
+		return a.runErr
+	default:
+		return nil
+	}
 }
 
 // Run serves on addr until ctx is done, then shuts down gracefully (Shutdown, giving connections
-// Config.ShutdownTimeout to close). It returns the bind error, the error that stopped the server, or
-// the Shutdown's error. Call it once, after registering routes.
+// Config.ShutdownTimeout to close). It returns the bind error, the error that stopped the server
+// (wrapping ErrEngineStopped when it stopped on its own), or the Shutdown's error. Call it once, after
+// registering routes, from any goroutine.
 func (a *App) Run(ctx context.Context, addr string) error {
 	if err := a.Start(addr); err != nil {
 		return err
@@ -149,16 +168,30 @@ func (a *App) Run(ctx context.Context, addr string) error {
 	}
 }
 
+// run runs gnet until its engine stops, then stops what the App started (the timer goroutine, the
+// broker) and records why it stopped: gnet.Run returns nil even when an event loop failed, so an end
+// nobody asked for (stopEngine) is reported as ErrEngineStopped.
 func (a *App) run(addr string) {
 	defer close(a.runDone)
 	h := &handler{app: a}
 	err := gnet.Run(h, "tcp://"+addr, a.gnetOptions()...)
-	if !h.booted.Load() {
+	switch {
+	case !h.booted.Load():
 		if err == nil {
 			err = fmt.Errorf("engine: listen %s: gnet did not start", addr)
 		}
 		a.booted <- err
+	case !a.stopAsked.Load():
+		cause := a.gnetErrs.String()
+		if err != nil {
+			cause = err.Error()
+		}
+		err = fmt.Errorf("%w: %s", ErrEngineStopped, cause)
+		a.cfg.Logger.Error("engine stopped unexpectedly: every connection was dropped", "err", err)
 	}
+	a.stopOnce.Do(func() { close(a.stopTicker) })
+	<-a.tickerDone
+	_ = a.table.Close()
 	a.runErr = err
 }
 
@@ -169,7 +202,9 @@ func (a *App) gnetOptions() []gnet.Option {
 		gnet.WithReadBufferCap(a.cfg.ReadBufferSize),
 		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{a.cfg.Logger}),
+		gnet.WithLogger(gnetLogger{l: a.cfg.Logger, errs: a.gnetErrs}),
+		// ReusePort stays off: the main reactor accepts, and it is the acceptor that backs off when
+		// descriptors run out (third_party/gnet/README.md); with ReusePort the event loops would accept.
 	}
 	if a.cfg.TCPKeepAlive > 0 {
 		opts = append(opts, gnet.WithTCPKeepAlive(a.cfg.TCPKeepAlive))
@@ -177,8 +212,13 @@ func (a *App) gnetOptions() []gnet.Option {
 	return opts
 }
 
-// Addr is the bound listening address once Start has returned (nil before). Safe from any goroutine.
-func (a *App) Addr() net.Addr { return a.addr }
+// Addr is the bound listening address once the server listens (nil before). Safe from any goroutine.
+func (a *App) Addr() net.Addr {
+	if p := a.addr.Load(); p != nil {
+		return p
+	}
+	return nil
+}
 
 // boot runs in gnet's OnBoot: it learns the bound address.
 func (a *App) boot(eng gnet.Engine) {
@@ -186,14 +226,14 @@ func (a *App) boot(eng gnet.Engine) {
 	fd, err := eng.Dup()
 	if err == nil {
 		if sa, err := unix.Getsockname(fd); err == nil {
-			a.addr = sockaddrToTCP(sa)
+			a.addr.Store(sockaddrToTCP(sa))
 		}
 		_ = unix.Close(fd)
 	}
 	a.booted <- nil
 }
 
-func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
+func sockaddrToTCP(sa unix.Sockaddr) *net.TCPAddr {
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
@@ -289,11 +329,8 @@ func (a *App) Drain(ctx context.Context, code frame.CloseCode, reason string) (D
 		rep.Dropped = int(max(a.conns.Load(), 0))
 		rep.Closed = rep.Connections - rep.Dropped
 		a.stopEngine()
-		defer func() { _ = a.table.Close() }()
 	}
-	<-a.runDone
-	a.stopOnce.Do(func() { close(a.stopTicker) })
-	<-a.tickerDone
+	<-a.runDone // run has stopped the timer goroutine and closed the broker
 	return rep, err
 }
 
@@ -310,6 +347,7 @@ func (a *App) closeAll(code frame.CloseCode, reason string) {
 
 // stopEngine tells gnet to stop and does not wait (gnet's Stop polls every 500 ms; we wait on run).
 func (a *App) stopEngine() {
+	a.stopAsked.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = a.eng.Stop(ctx)
@@ -317,8 +355,12 @@ func (a *App) stopEngine() {
 
 // gnetLogger routes gnet's log lines to the App's logger. gnet reports epoll events that arrive for a
 // socket it closed earlier in the same batch as "stale connection" warnings; they are normal under
-// churn and are dropped.
-type gnetLogger struct{ l *slog.Logger }
+// churn and are dropped. The last error lines are kept in errs: when the engine stops on its own,
+// gnet.Run returns nil and they are the only account of why.
+type gnetLogger struct {
+	l    *slog.Logger
+	errs *errorTail
+}
 
 func (g gnetLogger) Debugf(string, ...any) {}
 func (g gnetLogger) Infof(string, ...any)  {}
@@ -329,8 +371,39 @@ func (g gnetLogger) Warnf(f string, args ...any) {
 	g.l.Warn("gnet: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
 }
 func (g gnetLogger) Errorf(f string, args ...any) {
-	g.l.Error("gnet: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+	g.error("gnet: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
 }
 func (g gnetLogger) Fatalf(f string, args ...any) {
-	g.l.Error("gnet fatal: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+	g.error("gnet fatal: " + strings.TrimSpace(fmt.Sprintf(f, args...)))
+}
+func (g gnetLogger) error(msg string) {
+	g.errs.add(msg)
+	g.l.Error(msg)
+}
+
+// errorTail keeps the last few lines of a log. Safe from any goroutine.
+type errorTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const errorTailLines = 4
+
+func (e *errorTail) add(line string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.lines) == errorTailLines {
+		e.lines = append(e.lines[:0], e.lines[1:]...)
+	}
+	e.lines = append(e.lines, line)
+}
+
+// String joins the lines kept, oldest first.
+func (e *errorTail) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.lines) == 0 {
+		return "gnet logged no error"
+	}
+	return strings.Join(e.lines, "; ")
 }

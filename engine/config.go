@@ -82,12 +82,18 @@ type Config struct {
 	// cap (Autobahn sends 4 MiB in 64-byte frames).
 	MaxFragments int
 
-	// MaxConnections caps open sockets; a request that arrives over the cap is answered 503 with
-	// Retry-After and closed. Default 0: no cap (the process's file descriptor limit still applies).
+	// MaxConnections caps open sockets, WebSocket or plain HTTP. It is applied as gnet accepts a
+	// socket: one over the cap is closed at once (answered 503 with Retry-After and Connection: close
+	// when its request has already arrived), counted in Stats.Rejected[RejectTooMany] and reported to
+	// OnReject (status 503, no path). So sockets that connect and send nothing cannot hold descriptors
+	// past the cap. Default 0: no cap. Keep it below the process's descriptor limit (RLIMIT_NOFILE)
+	// with room for the process's own descriptors: past the limit, accept(2) fails with EMFILE and
+	// the acceptor backs off (retrying every 5 to 500 ms, new clients waiting in the listen backlog)
+	// until descriptors are freed, while established connections are served as usual.
 	MaxConnections int
 
-	// MaxConnectionsPerIP caps open sockets per client IP address, with the same 503 answer.
-	// Default 0: no cap.
+	// MaxConnectionsPerIP caps open sockets per client IP address, applied at accept like
+	// MaxConnections. Default 0: no cap. Behind a proxy every client has the proxy's address.
 	MaxConnectionsPerIP int
 
 	// RetryAfter is the Retry-After of 503 answers. Default: 5 s.

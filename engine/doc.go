@@ -67,4 +67,9 @@
 //     411), no compression, no HTTP/2. It exists for the API next to the WebSocket routes.
 //   - Shutdown stops accepting by refusing new connections; the listening socket stays bound until the
 //     event loops stop.
+//   - Running out of file descriptors does not stop the server: accept backs off and retries while the
+//     open connections are served (gnet is patched for this, third_party/gnet). Keep MaxConnections
+//     below the descriptor limit so that sockets are refused at the cap instead. If the event loops
+//     stop for another reason, every connection is dropped, Done is closed and Listen, Run and Err
+//     report ErrEngineStopped.
 package engine

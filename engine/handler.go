@@ -22,18 +22,19 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
+// OnOpen admits a socket gnet has just accepted, or refuses it at once when it is over MaxConnections
+// or MaxConnectionsPerIP (connlimit.go), before it can hold a descriptor for HandshakeTimeout.
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	a := h.app
-	if a.draining.Load() || a.shedding() {
+	if a.draining.Load() {
 		return nil, gnet.Close
 	}
 	l := a.loopFor(gc.EventLoop())
+	if !a.admit(gc) {
+		return a.refuse(l, gc), gnet.Close
+	}
 	c := &Conn{gc: gc, loop: l, tidx: -1}
 	gc.SetContext(c)
-	a.conns.Add(1)
-	if a.ips != nil {
-		a.ips.add(remoteIP(gc.RemoteAddr()), 1)
-	}
 	l.enter()
 	l.stats.opened.Add(1)
 	c.armDeadline(a.cfg.HandshakeTimeout)

@@ -5,9 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/openspeed/wsd/engine/internal/http1"
 )
@@ -71,11 +69,6 @@ func (c *Conn) readHTTP(b []byte) int {
 		hs.headerLen = n
 	}
 	n := hs.headerLen
-	if a.overLimit(c) {
-		secs := strconv.Itoa(int(max(a.cfg.RetryAfter/time.Second, 1)))
-		c.httpError(http.StatusServiceUnavailable, "too many connections", field{"Retry-After", secs})
-		return len(b)
-	}
 	ep, vals := a.router.match(ctx.req.Path, ctx.pbuf[:0])
 	ctx.params = vals
 	if isUpgrade(&ctx.req) {

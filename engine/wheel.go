@@ -172,13 +172,19 @@ func (a *App) pokeTicker() {
 }
 
 // runTicker is the App's timer goroutine: it sleeps until the earliest due tick and queues a tick task
-// on every loop that has something due.
+// on every loop that has something due. It returns when the engine has stopped (App.run closes
+// stopTicker). A loop that refuses the task (gnet is stopping) is retried a tick later, not at once:
+// its timers stay due, and retrying at once would spin.
 func (a *App) runTicker() {
 	defer close(a.tickerDone)
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	refused := false
 	for {
 		if wait, ok := a.untilNextTick(); ok {
+			if refused {
+				wait = max(wait, tickDur)
+			}
 			t.Reset(wait)
 		} else {
 			t.Stop()
@@ -189,19 +195,27 @@ func (a *App) runTicker() {
 		case <-a.poke:
 		case <-t.C:
 		}
-		now := a.now()
-		a.sweepHistory()
-		for _, l := range a.loopList() {
-			w := &l.wheel
-			n := w.next.Load()
-			if n >= 0 && int32(now-uint32(n)) >= 0 && w.pending.CompareAndSwap(false, true) {
-				l.queuedAt.Store(int64(time.Since(a.start)))
-				if l.el.Execute(a.bg, l.tickTask) != nil {
-					w.pending.Store(false)
-				}
+		refused = a.queueTicks()
+	}
+}
+
+// queueTicks queues a tick task on every loop with a due timer and none queued yet. It reports
+// whether a loop refused one.
+func (a *App) queueTicks() (refused bool) {
+	now := a.now()
+	a.sweepHistory()
+	for _, l := range a.loopList() {
+		w := &l.wheel
+		n := w.next.Load()
+		if n >= 0 && int32(now-uint32(n)) >= 0 && w.pending.CompareAndSwap(false, true) {
+			l.queuedAt.Store(int64(time.Since(a.start)))
+			if l.el.Execute(a.bg, l.tickTask) != nil {
+				w.pending.Store(false)
+				refused = true
 			}
 		}
 	}
+	return refused
 }
 
 // untilNextTick returns how long to sleep until the earliest due tick of the loops without a queued

@@ -221,31 +221,47 @@ func defaults() *Config {
 // ptr returns a pointer to a copy of v (route overrides in defaults and tests).
 func ptr[T any](v T) *T { return &v }
 
-// fdReserve is what the default max_connections leaves of the open-file limit for everything else.
-const fdReserve = 512
-
 // resolve replaces the "automatic" zero values with what they stand for on this machine, so
 // -print-config shows what the server will use: loops 0 is the number of CPUs, max_connections 0 is
-// the open-file limit minus fdReserve.
+// the open-file limit minus fdHeadroom.
 func (c *Config) resolve() {
 	if c.Loops == 0 {
 		c.Loops = runtime.NumCPU()
 	}
 	if c.MaxConnections == 0 {
-		c.MaxConnections = autoMaxConnections()
+		c.MaxConnections = autoMaxConnections(c.Loops)
 	}
 }
 
-// autoMaxConnections is the soft RLIMIT_NOFILE (which Go raises to the hard limit at start-up)
-// minus fdReserve (half the limit when that is small), counting an unlimited limit as 1<<24.
-func autoMaxConnections() int {
+// autoMaxConnections is maxConnectionsFor the soft RLIMIT_NOFILE (which Go raises to the hard limit
+// at start-up), counting an unlimited limit as 1<<24 and an unknown one as 1024.
+func autoMaxConnections(loops int) int {
 	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
-		return 1024 - fdReserve
+	limit := uint64(1024)
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 0 {
+		limit = min(uint64(rl.Cur), 1<<24)
 	}
-	limit := min(rl.Cur, 1<<24)
-	if limit <= 2*fdReserve {
-		return int(limit / 2)
-	}
-	return int(limit - fdReserve)
+	return maxConnectionsFor(limit, loops)
+}
+
+// maxConnectionsFor is the default max_connections under a descriptor limit: the limit minus
+// fdHeadroom.
+func maxConnectionsFor(limit uint64, loops int) int {
+	return int(limit - fdHeadroom(limit, loops))
+}
+
+// fdHeadroom is what the default max_connections leaves of the descriptor limit, so that sockets are
+// refused at the cap (closed at once, counted) before accept(2) ever fails with EMFILE:
+//
+//   - 128 for the process's own descriptors: stdio, the Go runtime's poller, the listener, NATS,
+//     the pprof listener and its connections, files opened at start-up, with room to spare;
+//   - 2 per event loop and 2 for gnet's main reactor (an epoll and an eventfd each);
+//   - limit/64 for sockets in flight in a connection storm: accepted by the main reactor but not
+//     yet refused by their loop, each holding a descriptor meanwhile (16k at a 1M limit).
+//
+// It is at most half the limit, so tiny limits still serve connections. Measured against 1k-16M
+// limits in TestMaxConnectionsDefault.
+func fdHeadroom(limit uint64, loops int) uint64 {
+	h := 128 + 2*uint64(max(loops, 1)+1) + limit/64
+	return min(h, limit/2)
 }

@@ -28,6 +28,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -149,7 +150,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // serve starts s and drains it on SIGTERM/SIGINT (1001) or SIGUSR1 (1012). The drain gets
-// drain_delay + shutdown_grace; a second signal cuts it short.
+// drain_delay + shutdown_grace; a second signal cuts it short. If the engine stops on its own (every
+// connection is lost then), serve returns its error, so wsd exits non-zero and a supervisor restarts it.
 func serve(s *server, logger *slog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
@@ -165,7 +167,18 @@ func serve(s *server, logger *slog.Logger) error {
 		attrs = append(attrs, "node", s.broker.NodeID(), "nats", redactURLs(s.cfg.Cluster.NATS))
 	}
 	logger.Info("wsd listening", attrs...)
-	sig := <-sigs
+	var sig os.Signal
+	select {
+	case sig = <-sigs:
+	case <-s.Done():
+		s.stopExtras()
+		err := s.Err()
+		if err == nil {
+			err = errors.New("engine stopped")
+		}
+		logger.Error("wsd stopped: the engine stopped on its own", "err", err)
+		return err
+	}
 	code, reason := engine.CloseGoingAway, "server shutting down"
 	if sig == syscall.SIGUSR1 {
 		code, reason = engine.CloseServiceRestart, "server restarting"

@@ -1,0 +1,70 @@
+//go:build linux
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/openspeed/wsd/internal/wstest"
+	"go.uber.org/goleak"
+)
+
+// The engine stops for a reason other than Shutdown (issue 13.1): the listening socket is broken for
+// real (wstest.BreakListener shuts it down: accept(2) then fails with EINVAL, which no acceptor can
+// retry). Listen and Run return ErrEngineStopped, Start's caller learns it from Done and Err,
+// the open WebSocket is dropped, and no goroutine of the App outlives the engine.
+func TestEngineStopReported(t *testing.T) {
+	for _, how := range []string{"Run", "Start"} {
+		t.Run(how, func(t *testing.T) { esCheck(t, how) })
+	}
+}
+
+func esCheck(t *testing.T, how string) {
+	defer goleak.VerifyNone(t, append(wstest.LeakOptions(), goleak.IgnoreCurrent())...)
+	app := New(Config{Loops: 2, Logger: silentLogger()})
+	app.WS("/echo", echoOpen)
+	stopped := make(chan error, 1)
+	switch how {
+	case "Run":
+		go func() { stopped <- app.Run(context.Background(), "127.0.0.1:0") }()
+	case "Start":
+		if err := app.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			<-app.Done()
+			stopped <- app.Err()
+		}()
+	}
+	ptWaitFor(t, "the App to listen", func() bool { return app.Addr() != nil })
+	addr := app.Addr()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr.String()+"/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	afEcho(t, ws, "before")
+
+	if err := wstest.BreakListener(os.Getpid(), addr); err != nil {
+		t.Fatal(err)
+	}
+	err = ptRecv(t, stopped, "the App to report that its engine stopped")
+	if !errors.Is(err, ErrEngineStopped) {
+		t.Fatalf("%s after the engine stopped: %v, want ErrEngineStopped", how, err)
+	}
+	t.Logf("%s: %v", how, err)
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := ws.ReadMessage(); err == nil {
+		t.Fatal("the WebSocket still reads after the engine stopped")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := app.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after the engine stopped: %v", err)
+	}
+}

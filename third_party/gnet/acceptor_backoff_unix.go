@@ -1,0 +1,50 @@
+// Copyright (c) 2026 The wsd authors. Licensed under the Apache License, Version 2.0, like the rest
+// of this copy of gnet. Added by wsd's patch of gnet v2.9.7 (see README.md in this directory).
+
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package gnet
+
+import "time"
+
+// Backoff of the main reactor's acceptor when accept(2) fails for lack of a local resource (EMFILE,
+// ENFILE, ENOBUFS, ENOMEM): the connections already open are not affected, so the engine keeps
+// running and accept is retried after a pause, as net/http's Server.Serve does.
+const (
+	acceptBackoffMin  = 5 * time.Millisecond
+	acceptBackoffMax  = 500 * time.Millisecond
+	acceptLogInterval = 10 * time.Second
+)
+
+// acceptBackoff sleeps before accept0 retries: 5 ms after the first failure, doubling up to 500 ms
+// while the failures go on (*delay carries the last pause; accept0 resets it when a socket is
+// accepted). The error is logged at most once per acceptLogInterval. The pause ends early, returning
+// false, when the engine is stopping, so Stop is never held up by it.
+//
+// Sleeping on the main reactor is what makes this work: its listener is edge-triggered, so returning
+// without draining the accept queue would leave the queued sockets there until another one arrives,
+// and a level-triggered one would spin. The main reactor does nothing but accept (ReusePort off), and
+// the event loops keep serving the open connections meanwhile.
+func (el *eventloop) acceptBackoff(err error, delay *time.Duration) bool {
+	switch {
+	case *delay < acceptBackoffMin:
+		*delay = acceptBackoffMin
+	case *delay < acceptBackoffMax/2:
+		*delay *= 2
+	default:
+		*delay = acceptBackoffMax
+	}
+	if now := time.Now(); now.Sub(el.acceptLogged) >= acceptLogInterval {
+		el.acceptLogged = now
+		el.getLogger().Errorf("Accept() failed due to error: %v; retrying with backoff (up to %v), "+
+			"this is logged at most once per %v", err, acceptBackoffMax, acceptLogInterval)
+	}
+	t := time.NewTimer(*delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-el.engine.concurrency.ctx.Done():
+		return false
+	}
+}
