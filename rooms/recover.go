@@ -32,6 +32,7 @@ func (t *Table[M]) JoinFrom(name string, m M, opts RoomOptions, since Position, 
 			t.joinSequenced(r, m, since, done, false)
 			return
 		}
+		t.freshen(r)
 		t.trim(r, time.Now().UnixNano())
 		idx, reason := r.st.check(since)
 		t.joinReplay(r, m, nil, idx, reason, done, false, false) // unlocks r.pubMu

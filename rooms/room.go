@@ -93,6 +93,7 @@ func (t *Table[M]) Join(name string, m M, opts RoomOptions) (Position, error) {
 			r.pubMu.Unlock()
 			continue
 		}
+		t.freshen(r)
 		added, err := t.joinLocked(r, m)
 		pos := r.st.position()
 		if t.sequenced() && !r.synced.Load() {
@@ -207,6 +208,16 @@ func (t *Table[M]) remoteCount(name string) int {
 		return 0
 	}
 	return t.broker.RemoteCount(name)
+}
+
+// freshen starts a new epoch for a room a relay node had no interest in: the publications other
+// nodes made meanwhile never reached this node, so its history of the room is not complete, and a
+// recovery from a position of before must fail. Caller holds r.pubMu (and r.mu or nothing).
+func (t *Table[M]) freshen(r *Room[M]) {
+	if t.broker == nil || t.broker.Sequenced() || r.interested() || (r.st.last == 0 && r.st.n == 0) {
+		return
+	}
+	t.restart(r, Position{Offset: r.st.last, Epoch: t.newEpoch()})
 }
 
 // gainInterest tells the broker that r now has members or pending joins. A sequencing broker owes a

@@ -330,3 +330,42 @@ func TestSequencedInterestFollowsPendingJoins(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// relayStub is a relay Broker (Sequenced false) that carries nothing: what matters here is the
+// interest the table reports.
+type relayStub struct{ fakeSeq }
+
+func (r *relayStub) Sequenced() bool                                   { return false }
+func (r *relayStub) Start(Inbound) error                               { return nil }
+func (r *relayStub) Publish(*Pub)                                      {}
+func (r *relayStub) Interest(string, bool)                             {}
+func (r *relayStub) History(string, Position, int, func(HistoryReply)) {}
+func (r *relayStub) Close() error                                      { return nil }
+
+// TestRelayHistoryAfterInterestLapse: with a relay, a node that had no member in a room did not
+// receive the other nodes' publications meanwhile: its history of the room is no longer complete,
+// so a rejoin from a position of before must not claim recovery (a new epoch starts).
+func TestRelayHistoryAfterInterestLapse(t *testing.T) {
+	tb := New(Options[*fakeConn]{Loops: 1, Fanout: &countingFan{}, Broker: &relayStub{},
+		Frames: NewFramePool(&frame.Pool{})})
+	conns := newConns(2, 1)
+	a := conns[0]
+	opts := RoomOptions{History: HistoryOptions{Size: 100}}
+	pos := join(t, tb, "r", a, opts)
+	publish(tb, "r", "1", nil)
+	tb.Leave("r", a) // the node loses interest: other nodes' publications no longer arrive
+	publish(tb, "r", "2", nil)
+	rec := joinFrom(t, tb, "r", a, Position{Offset: 1, Epoch: pos.Epoch})
+	if rec.Recovered || rec.Reason != ReasonEpoch || rec.Position.Epoch == pos.Epoch {
+		t.Fatalf("rejoin after the interest lapsed: %+v", rec)
+	}
+	// While the node keeps interest, recovery works.
+	b := conns[1]
+	join(t, tb, "r", b, opts)
+	last := publish(tb, "r", "3", nil).Position
+	tb.Leave("r", a)
+	publish(tb, "r", "4", nil)
+	if rec := joinFrom(t, tb, "r", a, last); !rec.Recovered || rec.Missed != 1 {
+		t.Fatalf("rejoin while another member kept the interest: %+v", rec)
+	}
+}
