@@ -391,7 +391,9 @@ func (s *sink) Deliver(p *rooms.Pub) {
 
 func (s *sink) PresenceEvent(rooms.PresenceChange) {}
 
-func (s *sink) Sync(room string, pos rooms.Position, err error) { s.syncs <- syncAnswer{room, pos, err} }
+func (s *sink) Sync(room string, pos rooms.Position, err error) {
+	s.syncs <- syncAnswer{room, pos, err}
+}
 
 func (s *sink) next(tb testing.TB) delivery {
 	tb.Helper()

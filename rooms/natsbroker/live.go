@@ -26,20 +26,20 @@ type liveRoom struct {
 	synced       bool // seq, off and epoch are known
 	seq, off     uint64
 	epoch        string
-	busy         bool   // a read is in flight
-	catching     bool   // reading the stream forward: live messages wait in buf
+	busy         bool // a read is in flight
+	catching     bool // reading the stream forward: live messages wait in buf
 	buf          []*nats.Msg
 	tries        int // failed attempts in a row
 }
 
 // Worker-side limits.
 const (
-	liveBuffer   = 4096                   // live messages a room holds while catching up (more are read back from the stream)
-	recheckDelay = time.Second            // after a Sync, the room's last message is read again once (NATS clusters propagate subscriptions asynchronously)
-	maxTries     = 5                      // reads that do not reach a message the live subject already delivered, before giving up on it
-	retryBase    = 50 * time.Millisecond  // first pause after a failed read, doubled per failure
-	retryMax     = 2 * time.Second        // longest pause
-	workerTick   = 25 * time.Millisecond  // resolution of the workers' delayed actions
+	liveBuffer   = 4096                  // live messages a room holds while catching up (more are read back from the stream)
+	recheckDelay = time.Second           // after a Sync, the room's last message is read again once (NATS clusters propagate subscriptions asynchronously)
+	maxTries     = 5                     // reads that do not reach a message the live subject already delivered, before giving up on it
+	retryBase    = 50 * time.Millisecond // first pause after a failed read, doubled per failure
+	retryMax     = 2 * time.Second       // longest pause
+	workerTick   = 25 * time.Millisecond // resolution of the workers' delayed actions
 )
 
 // errNoInterest answers an Interest(on) call that a later Interest(off) overtook.
@@ -128,8 +128,8 @@ func (w *worker) synced(lr *liveRoom, st *stored) {
 	lr.synced, lr.tries = true, 0
 	lr.seq, lr.off, lr.epoch = st.seq, st.last(), st.epoch
 	w.answer(lr, nil)
-		w.b.js.seq.setLive(lr.name, true, lr.seq)
-		w.flush(lr)
+	w.b.js.seq.setLive(lr.name, true, lr.seq)
+	w.flush(lr)
 	w.later(recheckDelay, func() { w.recheck(lr.name) })
 }
 
