@@ -34,6 +34,7 @@ type Broker struct {
 	started   bool        // Start was called (under life); it is not retried after an error
 	ready     atomic.Bool // Start finished: nc and the goroutines exist
 	closing   atomic.Bool
+	silent    atomic.Bool // Close without goodbye (tests: a crash as the other nodes see it)
 	connected atomic.Bool // maintained by the connection handlers
 	sequenced atomic.Bool // JetStream mode (set by Start, constant afterwards)
 	js        *jsMode     // JetStream mode's state (set by Start)

@@ -23,3 +23,9 @@ func (b *Broker) DebugSeq() string {
 	b.js.rq.mu.Unlock()
 	return out
 }
+
+// Crash stops the broker the way a crashed node stops: no goodbye, nothing more sent.
+func (b *Broker) Crash() {
+	b.silent.Store(true)
+	_ = b.Close()
+}

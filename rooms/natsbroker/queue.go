@@ -155,6 +155,9 @@ func (b *Broker) control() {
 			b.pres.sweep(now)
 			b.deliverEvents(b.remote.sweep(now))
 		case <-b.stop:
+			if b.silent.Load() {
+				return
+			}
 			b.drain(subs)
 			b.sendBye()
 			return
