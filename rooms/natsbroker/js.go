@@ -155,7 +155,7 @@ func (b *Broker) noteTransient(err error) {
 // recheck asks room's worker to read the room's last stored message and catch up if behind.
 func (b *Broker) recheck(room string) {
 	w := b.workerFor(b.liveSubject(room))
-	w.mail.post(func() { w.recheck(room) })
+	w.mail.post(func() { w.recheckRoom(room) })
 }
 
 // recheckAll asks every worker to recheck all its rooms (after a reconnect or a slow consumer).
@@ -163,7 +163,7 @@ func (b *Broker) recheckAll() {
 	for _, w := range b.workers {
 		w.mail.post(func() {
 			for room := range w.rooms {
-				w.recheck(room)
+				w.recheckRoom(room)
 			}
 		})
 	}

@@ -26,8 +26,10 @@ type liveRoom struct {
 	synced       bool // seq, off and epoch are known
 	seq, off     uint64
 	epoch        string
-	busy         bool // a read is in flight
-	catching     bool // reading the stream forward: live messages wait in buf
+	busy         bool      // a read (or an epoch marker) is in flight
+	catching     bool      // reading the stream forward: live messages wait in buf
+	recheck      bool      // read the room's last message when idle
+	pause        time.Time // no read before then (after a failure)
 	buf          []*nats.Msg
 	tries        int // failed attempts in a row
 }
@@ -59,12 +61,10 @@ func (w *worker) start(room string, n int) {
 		w.rooms[room] = lr
 	}
 	lr.owed += n
-	switch {
-	case lr.synced:
+	if lr.synced {
 		w.answer(lr, nil)
-	case !lr.busy:
-		w.readSync(lr)
 	}
+	w.pump(lr)
 }
 
 // stop forgets room (the control goroutine unsubscribed) and answers n Interest(on) calls that the
@@ -93,7 +93,32 @@ func (w *worker) answer(lr *liveRoom, err error) {
 // the room was stopped).
 func (w *worker) current(lr *liveRoom) bool { return w.rooms[lr.name] == lr }
 
-// read sends a direct get and hands its reply to fn on the worker goroutine.
+// pump starts the read lr needs next, if any and none is in flight: every event that may change
+// what a room needs (a reply, a gap, a timer) ends with it.
+func (w *worker) pump(lr *liveRoom) {
+	if !w.current(lr) || lr.busy || time.Now().Before(lr.pause) {
+		return
+	}
+	switch {
+	case !lr.synced:
+		w.readSync(lr)
+	case lr.catching:
+		w.catchUp(lr)
+	case lr.recheck:
+		lr.recheck = false
+		w.readLast(lr)
+	}
+}
+
+// failed pauses lr's reads after a failure and pumps again after the pause.
+func (w *worker) failed(lr *liveRoom) {
+	lr.tries++
+	d := backoff(lr.tries)
+	lr.pause = time.Now().Add(d)
+	w.later(d, func() { w.pump(lr) })
+}
+
+// read sends a direct get and hands its reply to fn on the worker goroutine, then pumps.
 func (w *worker) read(lr *liveRoom, m *nats.Msg, fn func(*stored, error)) {
 	lr.busy = true
 	w.b.js.rq.send(m, func(reply *nats.Msg, err error) {
@@ -102,6 +127,7 @@ func (w *worker) read(lr *liveRoom, m *nats.Msg, fn func(*stored, error)) {
 			lr.busy = false
 			if w.current(lr) {
 				fn(st, derr)
+				w.pump(lr)
 			}
 		})
 	})
@@ -110,15 +136,14 @@ func (w *worker) read(lr *liveRoom, m *nats.Msg, fn func(*stored, error)) {
 // readSync reads the room's last stored message: the position the Syncs report.
 func (w *worker) readSync(lr *liveRoom) {
 	w.read(lr, w.b.lastReq(lr.stored), func(st *stored, err error) {
-		if err != nil {
+		switch {
+		case err != nil:
 			w.syncFailed(lr, err)
-			return
-		}
-		if st == nil {
+		case st == nil:
 			w.writeMarker(lr)
-			return
+		default:
+			w.synced(lr, st)
 		}
-		w.synced(lr, st)
 	})
 }
 
@@ -130,7 +155,7 @@ func (w *worker) synced(lr *liveRoom, st *stored) {
 	w.answer(lr, nil)
 	w.b.js.seq.setLive(lr.name, true, lr.seq)
 	w.flush(lr)
-	w.later(recheckDelay, func() { w.recheck(lr.name) })
+	w.later(recheckDelay, func() { w.recheckRoom(lr.name) })
 }
 
 // writeMarker stores an epoch marker for a room without stored messages (see stored), unless
@@ -148,55 +173,53 @@ func (w *worker) writeMarker(lr *liveRoom) {
 		out, seq, cause := classify(reply, err)
 		w.mail.post(func() {
 			lr.busy = false
-			switch {
-			case !w.current(lr):
-			case out == outStored:
+			if !w.current(lr) {
+				return
+			}
+			switch out {
+			case outStored:
 				w.synced(lr, &stored{seq: seq, first: 1, epoch: epoch})
-			case out == outConflict || out == outUncertain:
-				w.readSync(lr)
+			case outConflict, outUncertain: // pump reads again
 			default:
 				w.syncFailed(lr, cause)
 			}
+			w.pump(lr)
 		})
 	})
 }
 
-// syncFailed answers the Syncs owed with err and tries again later.
+// syncFailed answers the Syncs owed with err (the joins waiting go on without recovery) and tries
+// again after a pause.
 func (w *worker) syncFailed(lr *liveRoom, err error) {
-	w.answer(lr, err) // the joins waiting go on without recovery; keep trying
-	lr.tries++
-	w.later(backoff(lr.tries), func() {
-		if w.current(lr) && !lr.synced && !lr.busy {
-			w.readSync(lr)
-		}
-	})
+	w.answer(lr, err)
+	w.failed(lr)
 }
 
-// recheck reads room's last stored message and catches up when this node is behind it.
-func (w *worker) recheck(room string) {
-	lr := w.rooms[room]
-	if lr == nil || !lr.synced || lr.busy || lr.catching {
-		return
+// recheckRoom has room's last stored message read (when the room is idle) and catches up when this
+// node is behind it.
+func (w *worker) recheckRoom(room string) {
+	if lr := w.rooms[room]; lr != nil {
+		lr.recheck = true
+		w.pump(lr)
 	}
+}
+
+// readLast reads the room's last stored message for a recheck.
+func (w *worker) readLast(lr *liveRoom) {
 	w.read(lr, w.b.lastReq(lr.stored), func(st *stored, err error) {
-		if err == nil && st != nil && st.seq > lr.seq && !lr.catching {
+		if err == nil && st != nil && st.seq > lr.seq {
 			lr.catching = true
-			w.catchUp(lr)
 		}
 	})
 }
 
-// catchUp reads the room's next stored message after lr.seq, delivers it, and goes on until the
-// stream has nothing more; then the live messages held meanwhile follow.
+// catchUp reads the room's next stored message after lr.seq and delivers it; pump goes on until the
+// stream has nothing more, then the live messages held meanwhile follow.
 func (w *worker) catchUp(lr *liveRoom) {
-	if lr.busy {
-		return
-	}
 	w.read(lr, w.b.nextReq(lr.stored, lr.seq+1), func(st *stored, err error) {
 		switch {
 		case err != nil:
-			lr.tries++
-			w.later(backoff(lr.tries), func() { w.catchUpIfCurrent(lr) })
+			w.failed(lr)
 		case st == nil:
 			w.flush(lr)
 		default:
@@ -204,19 +227,12 @@ func (w *worker) catchUp(lr *liveRoom) {
 			if !w.dup(lr, st) {
 				w.deliver(lr, st) // the next stored message: what lies between is gone from the stream
 			}
-			w.catchUp(lr)
 		}
 	})
 }
 
-func (w *worker) catchUpIfCurrent(lr *liveRoom) {
-	if w.current(lr) {
-		w.catchUp(lr)
-	}
-}
-
 // flush delivers the live messages held while the room was syncing or catching up, as long as they
-// continue the position.
+// continue the position; the room is then caught up.
 func (w *worker) flush(lr *liveRoom) {
 	for len(lr.buf) > 0 {
 		st, err := decodeStored(lr.buf[0])
@@ -228,10 +244,9 @@ func (w *worker) flush(lr *liveRoom) {
 			w.deliver(lr, &st)
 		default:
 			// The stream had nothing after lr.seq, yet this later message was republished: the read
-			// came from a replica behind the stream's leader. Read again in a moment.
-			lr.tries++
+			// came from a replica behind the stream's leader. Read again after a pause.
 			lr.catching = true
-			w.later(backoff(lr.tries), func() { w.catchUpIfCurrent(lr) })
+			w.failed(lr)
 			return
 		}
 		lr.buf[0] = nil
@@ -265,7 +280,7 @@ func (w *worker) receiveLive(m *nats.Msg) {
 	default:
 		lr.catching = true
 		lr.buf = append(lr.buf, m)
-		w.catchUp(lr)
+		w.pump(lr)
 	}
 }
 
@@ -307,7 +322,7 @@ func (w *worker) deliver(lr *liveRoom, st *stored) {
 			b.stats.decodeErrors.Add(1)
 		}
 	}
-	lr.seq, lr.off, lr.epoch, lr.tries = st.seq, st.last(), st.epoch, 0
+	lr.seq, lr.off, lr.epoch = st.seq, st.last(), st.epoch
 	for _, p := range pubs {
 		b.in.Deliver(p)
 	}
