@@ -122,9 +122,12 @@ func (sq *sequencer) sweep(now time.Time) {
 			delete(sq.busy, r)
 		}
 	}
-	for name, r := range sq.rooms {
-		if !sq.busy[r] && !r.live && now.Sub(r.used) > idleFor {
-			delete(sq.rooms, name)
+	if now.Sub(sq.forgot) > idleFor/4 {
+		sq.forgot = now
+		for name, r := range sq.rooms {
+			if !sq.busy[r] && !r.live && now.Sub(r.used) > idleFor {
+				delete(sq.rooms, name)
+			}
 		}
 	}
 	sq.mu.Unlock()

@@ -29,3 +29,22 @@ func (b *Broker) Crash() {
 	b.silent.Store(true)
 	_ = b.Close()
 }
+
+// LiveRooms is the number of rooms the workers deliver with a known position (JetStream mode).
+func (b *Broker) LiveRooms() int {
+	n := 0
+	for _, w := range b.workers {
+		done := make(chan int)
+		w.mail.post(func() {
+			k := 0
+			for _, lr := range w.rooms {
+				if lr.synced {
+					k++
+				}
+			}
+			done <- k
+		})
+		n += <-done
+	}
+	return n
+}

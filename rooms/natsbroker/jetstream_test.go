@@ -528,3 +528,29 @@ func TestJetStreamReconnectCatchesUp(t *testing.T) {
 		t.Error("b never read back from the stream")
 	}
 }
+
+// TestInterestAnswersEveryOn: in JetStream mode the broker answers every Interest(on) call with
+// exactly one Sync, in call order, however the calls coalesce: the answer to the last one (the
+// interest is on) carries the room's position; earlier ones may carry an error.
+func TestInterestAnswersEveryOn(t *testing.T) {
+	s := startJS(t, -1, "")
+	b, in := startBroker(t, s.ClientURL(), jsOpts("x"))
+	const flaps = 100
+	for range flaps {
+		b.Interest("r", true)
+		b.Interest("r", false)
+	}
+	b.Interest("r", true)
+	var last syncAnswer
+	for range flaps + 1 {
+		last = in.nextSync(t)
+	}
+	if last.room != "r" || last.err != nil || last.pos.Epoch == "" || last.pos.Offset != 0 {
+		t.Fatalf("last answer %+v", last)
+	}
+	select {
+	case extra := <-in.syncs:
+		t.Fatalf("one answer too many: %+v", extra)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -52,6 +52,7 @@ type sequencer struct {
 	bytes   int               // queued publication bytes
 	nextID  uint64
 	closed  bool
+	forgot  time.Time    // last pass forgetting idle rooms
 	rejects []*rooms.Pub // publications too large for a message, failed by the next drain
 }
 
