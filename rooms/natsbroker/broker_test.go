@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/openspeed/wsd/engine"
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/rooms"
 	"github.com/openspeed/wsd/rooms/natsbroker"
@@ -213,5 +214,14 @@ func TestPublishQueueFull(t *testing.T) {
 	flush(t, &node{b: b})
 	if st := b.Stats(); st.PublishFailures != 1 || st.Published != 0 {
 		t.Errorf("stats %+v, want 1 failure and nothing published", st)
+	}
+}
+
+// TestHistoryDefaultsMatchEngine: the stream's default retention is the engine's default history.
+func TestHistoryDefaultsMatchEngine(t *testing.T) {
+	if natsbroker.DefaultHistorySize != engine.DefaultHistorySize || natsbroker.DefaultHistoryTTL != engine.DefaultHistoryTTL ||
+		natsbroker.DefaultHistoryBytes != engine.DefaultHistoryBudget {
+		t.Errorf("stream defaults %d, %v, %d; engine %d, %v, %d", natsbroker.DefaultHistorySize, natsbroker.DefaultHistoryTTL,
+			natsbroker.DefaultHistoryBytes, engine.DefaultHistorySize, engine.DefaultHistoryTTL, engine.DefaultHistoryBudget)
 	}
 }
