@@ -25,7 +25,10 @@ type Broker interface {
 	// it came back through Inbound.Deliver (which then does the finishing).
 	Publish(p *Pub)
 	// Interest tells the broker that this node now needs a room's publications (on) or no longer does
-	// (off). A sequencer answers an interest with Inbound.Sync.
+	// (off). The table calls it only at changes, in order. A sequencer answers every Interest(room,
+	// true) call with exactly one Inbound.Sync, in call order, even when the interest turned off again
+	// meanwhile (coalescing calls is fine as long as each gets its answer): the table trusts only the
+	// answer to its last call, and delivers nothing of the room before it.
 	Interest(room string, on bool)
 	// RemoteCount is the number of members of room on the other nodes (eventually consistent).
 	RemoteCount(room string) int
@@ -68,9 +71,10 @@ type Inbound interface {
 	Deliver(p *Pub)
 	// PresenceEvent delivers a presence change of another node's member to this node's members.
 	PresenceEvent(ch PresenceChange)
-	// Sync gives a sequencer's current position of room, after Interest turned on: deliveries follow
-	// from the next offset. err reports that the position could not be read (joins waiting for it then
-	// complete without recovery).
+	// Sync answers an Interest(room, true) call: pos is the sequencer's position of room, read after
+	// the broker started receiving the room's publications, and the deliveries that follow continue
+	// from pos.Offset+1, in order and without gaps. err reports that the position could not be read
+	// (joins waiting for it then complete without recovery, reason "failed").
 	Sync(room string, pos Position, err error)
 }
 
@@ -82,8 +86,9 @@ type tableStats struct {
 	recovered      atomic.Uint64 // joins from a position that missed nothing
 	failed         atomic.Uint64 // joins from a position that could not recover
 	replayed       atomic.Uint64 // publications replayed by recoveries
-	broadcasts     atomic.Uint64 // publications delivered to at least one member of this node
+	broadcasts     atomic.Uint64 // publications made on this node that reached a member of this node
 	deliveries     atomic.Uint64 // frames queued to members by publications
+	refetched      atomic.Uint64 // history reads from a sequencing broker retried
 }
 
 // Stats is a snapshot of the table's counters.
@@ -94,7 +99,7 @@ type Stats struct {
 	Recovered      uint64 // joins from a position that missed nothing
 	RecoveryFailed uint64 // joins from a position that could not recover
 	Replayed       uint64 // publications replayed by recoveries
-	Broadcasts     uint64 // publications delivered to at least one member of this node
+	Broadcasts     uint64 // publications made on this node that reached at least one member of it
 	Deliveries     uint64 // frames queued to members by publications
 }
 

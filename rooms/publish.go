@@ -34,6 +34,7 @@ type Pub struct {
 
 	scratch [8]uint8 // the variants of the room's members, for Prepare (no allocation)
 	skip    any      // the member not to deliver to (a Conn.Broadcast's sender), when hasSkip
+	local   bool     // published on this node (Table.Publish), for Stats.Broadcasts
 	hasSkip bool
 	done    func(PubResult)
 	table   releaser
@@ -109,6 +110,7 @@ func (t *Table[M]) Publish(p *Pub) {
 		p.Finish(PubResult{Err: err})
 		return
 	}
+	p.local = true
 	if t.sequenced() {
 		t.broker.Publish(p)
 		return
@@ -169,8 +171,10 @@ func (t *Table[M]) deliverLocked(r *Room[M], p *Pub) int {
 		}
 	}
 	if n > 0 {
-		t.stats.broadcasts.Add(1)
 		t.stats.deliveries.Add(uint64(n))
+		if p.local {
+			t.stats.broadcasts.Add(1)
+		}
 	}
 	return n
 }

@@ -15,17 +15,14 @@ const reasonFresh = "\x00fresh"
 // done runs exactly once with the outcome: during
 // the call when it is known at once (always on a single node; async false); otherwise later, on a
 // broker goroutine (async true). On an error (ErrFull, ErrName) m is not in the room.
+//
+// With a sequencing broker the join may have to wait for the cluster's position of the room (Sync)
+// and read what this node's history lacks from the broker (History): meanwhile the join holds the
+// room's interest (Room.pending), so the room keeps receiving, and is not forgotten, even when it
+// has no member yet or its last member leaves.
 func (t *Table[M]) JoinFrom(name string, m M, opts RoomOptions, since Position, done JoinDone) {
-	t.joinFrom(name, m, opts, since, done, false)
-}
-
-// JoinDone receives the outcome of JoinFrom; async reports whether it runs after JoinFrom returned
-// (on a broker goroutine).
-type JoinDone func(rec Recovery, err error, async bool)
-
-func (t *Table[M]) joinFrom(name string, m M, opts RoomOptions, since Position, done JoinDone, async bool) {
 	if err := t.CheckName(name); err != nil {
-		done(Recovery{}, err, async)
+		done(Recovery{}, err, false)
 		return
 	}
 	for {
@@ -35,44 +32,86 @@ func (t *Table[M]) joinFrom(name string, m M, opts RoomOptions, since Position, 
 			r.pubMu.Unlock()
 			continue
 		}
-		if t.sequenced() && !r.synced.Load() {
-			t.wait(r, func() { t.joinFrom(name, m, opts, since, done, true) })
+		if t.sequenced() {
+			t.hold(r)
+			t.joinSequenced(r, m, since, done, false)
 			return
 		}
+		t.freshen(r)
 		t.trim(r, time.Now().UnixNano())
 		if since == (Position{}) {
-			t.joinReplay(r, m, nil, r.st.n, reasonFresh, done, async) // from now: nothing to recover
+			t.joinReplay(r, m, nil, r.st.n, reasonFresh, done, false, false) // from now: nothing to recover
 			return
 		}
 		idx, reason := r.st.check(since)
-		if reason == ReasonExpired && t.sequenced() {
-			r.pubMu.Unlock()
-			t.fetch(r, m, since, done)
-			return
-		}
-		t.joinReplay(r, m, nil, idx, reason, done, async) // unlocks r.pubMu
+		t.joinReplay(r, m, nil, idx, reason, done, false, false) // unlocks r.pubMu
 		return
 	}
 }
 
-// wait parks a join until the cluster's position of r is known (Sync). Caller holds r.pubMu; wait
-// releases it.
-func (t *Table[M]) wait(r *Room[M], join func()) {
-	r.waiters = append(r.waiters, join)
-	first := len(r.waiters) == 1 && r.count.Load() == 0
-	r.pubMu.Unlock()
-	if first {
-		t.interest(r.name, true) // nobody here yet: subscribe so that the position arrives
+// JoinDone receives the outcome of JoinFrom; async reports whether it runs after JoinFrom returned
+// (on a broker goroutine).
+type JoinDone func(rec Recovery, err error, async bool)
+
+// hold makes a join from a position hold r's interest until it completes. Caller holds r.pubMu.
+func (t *Table[M]) hold(r *Room[M]) {
+	r.mu.Lock()
+	r.pending++
+	if r.pending == 1 && r.count.Load() == 0 {
+		t.gainInterest(r) // nobody here yet: subscribe so that the position arrives
 	}
+	r.mu.Unlock()
+}
+
+// unhold drops a join's hold on r. Caller holds r.pubMu and r.mu.
+func (t *Table[M]) unhold(r *Room[M]) {
+	r.pending--
+	if r.pending == 0 && r.count.Load() == 0 {
+		t.loseInterest(r)
+	}
+}
+
+// joinSequenced continues a join from a position with a sequencing broker: it waits until the
+// room's cluster position is known, then joins from the history, or reads the older publications
+// from the broker first. Caller holds r.pubMu and one hold on r; joinSequenced releases both (the
+// hold once the join completed).
+func (t *Table[M]) joinSequenced(r *Room[M], m M, since Position, done JoinDone, async bool) {
+	if !r.synced.Load() {
+		r.waiters = append(r.waiters, func() {
+			r.pubMu.Lock()
+			t.joinSequenced(r, m, since, done, true)
+		})
+		r.pubMu.Unlock()
+		return
+	}
+	t.trim(r, time.Now().UnixNano())
+	if since == (Position{}) {
+		t.joinReplay(r, m, nil, r.st.n, reasonFresh, done, async, true) // from now: nothing to recover
+		return
+	}
+	idx, reason := r.st.check(since)
+	switch {
+	case r.failed:
+		reason = ReasonFailed
+	case reason == ReasonExpired:
+		r.pubMu.Unlock()
+		t.fetch(r, m, since, done, 1)
+		return
+	}
+	t.joinReplay(r, m, nil, idx, reason, done, async, true)
 }
 
 // joinReplay adds m to r, replays fetched (publications from the broker that precede the history)
 // and the history from index idx on, and calls done. reason != "" means recovery failed: m joins
-// without replay. Caller holds r.pubMu; joinReplay releases it.
+// without replay. held: the join holds r's interest (released here). Caller holds r.pubMu;
+// joinReplay releases it.
 func (t *Table[M]) joinReplay(r *Room[M], m M, fetched []*Pub, idx int, reason string, done JoinDone,
-	async bool) {
+	async, held bool) {
 	r.mu.Lock()
 	added, err := t.joinLocked(r, m)
+	if held {
+		t.unhold(r)
+	}
 	r.mu.Unlock()
 	if err != nil {
 		r.pubMu.Unlock()
@@ -88,21 +127,8 @@ func (t *Table[M]) joinReplay(r *Room[M], m M, fetched []*Pub, idx int, reason s
 		for _, p := range fetched {
 			t.replay(m, p)
 		}
-		s := &r.st
-		for i := idx; i < s.n; i++ {
-			e := s.at(i)
-			p := t.NewPub(r.name)
-			p.Position, p.At = Position{Offset: e.off, Epoch: s.epoch}, e.at
-			p.Main = e.main
-			e.main.Retain(1)
-			if e.alt != nil {
-				p.Alt = e.alt
-				e.alt.Retain(1)
-			}
-			t.replay(m, p)
-			p.Release()
-		}
-		rec.Missed = len(fetched) + s.n - idx
+		t.replayHistory(r, m, idx)
+		rec.Missed = len(fetched) + r.st.n - idx
 	}
 	r.pubMu.Unlock()
 	switch {
@@ -119,6 +145,24 @@ func (t *Table[M]) joinReplay(r *Room[M], m M, fetched []*Pub, idx int, reason s
 	done(rec, nil, async)
 }
 
+// replayHistory replays r's history from index idx on to m. Caller holds r.pubMu.
+func (t *Table[M]) replayHistory(r *Room[M], m M, idx int) {
+	s := &r.st
+	for i := idx; i < s.n; i++ {
+		e := s.at(i)
+		p := t.NewPub(r.name)
+		p.Position, p.At = Position{Offset: e.off, Epoch: s.epoch}, e.at
+		p.Main = e.main
+		e.main.Retain(1)
+		if e.alt != nil {
+			p.Alt = e.alt
+			e.alt.Retain(1)
+		}
+		t.replay(m, p)
+		p.Release()
+	}
+}
+
 // replay queues one publication to m.
 func (t *Table[M]) replay(m M, p *Pub) {
 	v := [1]uint8{m.Variant()}
@@ -126,33 +170,43 @@ func (t *Table[M]) replay(m M, p *Pub) {
 	t.fan.Replay(m, p)
 }
 
+// fetchAttempts bounds the reads of one recovery from a sequencing broker: a read that no longer
+// reaches the history (publications kept arriving and pushed the history past what the read
+// returned) is retried.
+const fetchAttempts = 4
+
 // fetch reads the publications after since from a sequencing broker, then joins m with them and what
-// the room's history holds after them.
-func (t *Table[M]) fetch(r *Room[M], m M, since Position, done JoinDone) {
+// the room's history holds after them. The join's hold on r keeps the room alive meanwhile.
+func (t *Table[M]) fetch(r *Room[M], m M, since Position, done JoinDone, attempt int) {
 	t.broker.History(r.name, since, maxFetch, func(h HistoryReply) {
 		defer releasePubs(h.Pubs)
-		for {
-			r.pubMu.Lock()
-			if !r.dead {
-				break
-			}
-			r.pubMu.Unlock()
-			r = t.getOrCreate(r.name, RoomOptions{Limit: int(r.limit), History: r.hist})
-		}
+		r.pubMu.Lock()
+		first := r.st.first()
 		reason := ""
 		switch {
 		case h.Err != nil:
 			reason = ReasonFailed
 		case h.Position.Epoch != r.st.epoch || since.Epoch != r.st.epoch:
 			reason = ReasonEpoch
-		case !covers(h.Pubs, since.Offset, r.st.first()):
+		case since.Offset >= first:
+			// the history caught up meanwhile: nothing to take from the broker
+		case !covers(h.Pubs, since.Offset, first):
 			reason = ReasonExpired
+			if h.Position.Offset < first-1 && len(h.Pubs) < maxFetch && attempt < fetchAttempts {
+				r.pubMu.Unlock() // the history moved past the read: read again
+				t.stats.refetched.Add(1)
+				t.fetch(r, m, since, done, attempt+1)
+				return
+			}
 		}
 		var use []*Pub
-		if reason == "" {
-			use = h.Pubs[:r.st.first()-since.Offset-1]
+		idx := 0
+		if reason == "" && since.Offset < first {
+			use = h.Pubs[:first-since.Offset-1]
+		} else if reason == "" {
+			idx = int(since.Offset + 1 - first)
 		}
-		t.joinReplay(r, m, use, 0, reason, done, true)
+		t.joinReplay(r, m, use, idx, reason, done, true, true)
 	})
 }
 
@@ -187,21 +241,24 @@ func (t *Table[M]) Deliver(p *Pub) {
 		p.Finish(PubResult{Position: p.Position})
 		return
 	}
+	res := PubResult{Position: p.Position}
 	r.pubMu.Lock()
 	r.mu.RLock()
-	s := &r.st
-	res := PubResult{Position: p.Position}
-	if !r.dead && (p.Position.Epoch != s.epoch || p.Position.Offset > s.last) {
-		if p.Position.Epoch != s.epoch || p.Position.Offset != s.last+1 {
-			t.restart(r, Position{Offset: p.Position.Offset - 1, Epoch: p.Position.Epoch})
+	// Only while the room is synced: before the Sync answering the last Interest(on), deliveries may
+	// come from an older subscription, with a gap before the next one.
+	if !r.dead && r.interested() && r.owed == 0 && r.synced.Load() {
+		s := &r.st
+		if p.Position.Epoch != s.epoch || p.Position.Offset > s.last {
+			if p.Position.Epoch != s.epoch || p.Position.Offset != s.last+1 {
+				t.restart(r, Position{Offset: p.Position.Offset - 1, Epoch: p.Position.Epoch})
+			}
+			s.last = p.Position.Offset
+			r.failed = false
+			res.Delivered = t.deliverLocked(r, p)
 		}
-		s.last = p.Position.Offset
-		res.Delivered = t.deliverLocked(r, p)
 	}
 	r.mu.RUnlock()
-	waiters := t.markSynced(r)
 	r.pubMu.Unlock()
-	runAll(waiters)
 	p.Finish(res)
 }
 
@@ -233,24 +290,31 @@ func runAll(fns []func()) {
 	}
 }
 
-// Sync implements Inbound.
+// Sync implements Inbound. Only the answer to the last Interest(on) call counts (the broker answers
+// each call, in order).
 func (t *Table[M]) Sync(room string, pos Position, err error) {
 	r := t.Lookup(room)
 	if r == nil {
-		return
+		return // a room is kept while it is owed a Sync: this answers nothing
 	}
+	var waiters []func()
 	r.pubMu.Lock()
-	if err == nil && !r.synced.Load() {
-		t.restart(r, pos)
+	if r.owed > 0 {
+		r.owed--
 	}
-	if err != nil && !r.synced.Load() {
-		t.restart(r, Position{Epoch: "unknown-" + t.newEpoch()}) // no recovery until a publication arrives
+	if r.owed == 0 && !r.dead && r.interested() && !r.synced.Load() {
+		if err == nil {
+			t.restart(r, pos)
+		} else {
+			t.restart(r, Position{Epoch: "unknown-" + t.newEpoch()}) // no recovery until a publication arrives
+		}
+		r.failed = err != nil
+		waiters = t.markSynced(r)
 	}
-	waiters := t.markSynced(r)
+	empty := r.owed == 0 && !r.interested()
 	r.pubMu.Unlock()
 	runAll(waiters)
-	if r.count.Load() == 0 {
-		t.interest(room, false) // the waiting joins failed or left
+	if empty {
 		t.removeIfEmpty(r)
 	}
 }

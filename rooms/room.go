@@ -24,6 +24,9 @@ type Room[M any] struct {
 	st      stream      // guarded by pubMu
 	waiters []func()    // joins waiting for the cluster's position of the room (guarded by pubMu)
 	synced  atomic.Bool // a sequencing broker gave the room's position since interest last turned on
+	failed  bool        // the broker could not read the room's position (guarded by pubMu)
+	owed    int32       // Syncs the sequencing broker owes for Interest(on) calls (guarded by pubMu)
+	pending int32       // joins from a position in progress (waiting or reading history): they hold the interest (guarded by mu, written under pubMu too)
 	mu      sync.RWMutex
 	members [][]M // per event loop
 	needs   []need
@@ -90,6 +93,7 @@ func (t *Table[M]) Join(name string, m M, opts RoomOptions) (Position, error) {
 			r.pubMu.Unlock()
 			continue
 		}
+		t.freshen(r)
 		added, err := t.joinLocked(r, m)
 		pos := r.st.position()
 		if t.sequenced() && !r.synced.Load() {
@@ -125,8 +129,8 @@ func (t *Table[M]) joinLocked(r *Room[M], m M) (bool, error) {
 	ms.add(ref[M]{room: r, idx: int32(len(r.members[loop]))})
 	r.members[loop] = append(r.members[loop], m)
 	r.addNeed(m.Variant(), 1)
-	if r.count.Add(1) == 1 {
-		t.interest(r.name, true)
+	if r.count.Add(1) == 1 && r.pending == 0 {
+		t.gainInterest(r)
 	}
 	return true, nil
 }
@@ -183,9 +187,8 @@ func (t *Table[M]) leaveLocked(r *Room[M], m M) bool {
 	list[last] = zero
 	r.members[loop] = shrink(list[:last])
 	r.addNeed(m.Variant(), -1)
-	if r.count.Add(-1) == 0 {
-		r.synced.Store(false) // no more deliveries: the position goes stale
-		t.interest(r.name, false)
+	if r.count.Add(-1) == 0 && r.pending == 0 {
+		t.loseInterest(r)
 	}
 	return true
 }
@@ -207,10 +210,38 @@ func (t *Table[M]) remoteCount(name string) int {
 	return t.broker.RemoteCount(name)
 }
 
-// interest reports a room's local membership turning on or off to the broker.
-func (t *Table[M]) interest(name string, on bool) {
+// freshen starts a new epoch for a room a relay node had no interest in: the publications other
+// nodes made meanwhile never reached this node, so its history of the room is not complete, and a
+// recovery from a position of before must fail. Caller holds r.pubMu (and r.mu or nothing).
+func (t *Table[M]) freshen(r *Room[M]) {
+	if t.broker == nil || t.broker.Sequenced() || r.interested() || (r.st.last == 0 && r.st.n == 0) {
+		return
+	}
+	t.restart(r, Position{Offset: r.st.last, Epoch: t.newEpoch()})
+}
+
+// gainInterest tells the broker that r now has members or pending joins. A sequencing broker owes a
+// Sync for it. Caller holds r.pubMu and r.mu.
+func (t *Table[M]) gainInterest(r *Room[M]) {
+	if t.broker == nil {
+		return
+	}
+	if t.broker.Sequenced() {
+		r.owed++
+	}
+	t.broker.Interest(r.name, true)
+}
+
+// interested reports whether the node needs r's publications: it has members, or joins from a
+// position in progress. Caller holds r.mu or r.pubMu.
+func (r *Room[M]) interested() bool { return r.count.Load() > 0 || r.pending > 0 }
+
+// loseInterest tells the broker that r has neither members nor pending joins any more: deliveries
+// stop, so the position goes stale. Caller holds r.mu.
+func (t *Table[M]) loseInterest(r *Room[M]) {
+	r.synced.Store(false)
 	if t.broker != nil {
-		t.broker.Interest(name, on)
+		t.broker.Interest(r.name, false)
 	}
 }
 

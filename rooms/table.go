@@ -197,7 +197,7 @@ func (t *Table[M]) removeIfEmpty(r *Room[M]) {
 	s.mu.Lock()
 	r.pubMu.Lock()
 	r.mu.Lock()
-	if r.count.Load() == 0 && r.st.n == 0 && r.waiters == nil && !r.dead {
+	if r.count.Load() == 0 && r.pending == 0 && r.owed == 0 && r.st.n == 0 && r.waiters == nil && !r.dead {
 		r.dead = true
 		if s.rooms[r.name] == r {
 			delete(s.rooms, r.name)

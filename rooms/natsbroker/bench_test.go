@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/openspeed/wsd/engine"
 	"github.com/openspeed/wsd/rooms/natsbroker"
 )
 
@@ -22,15 +25,19 @@ const benchWindow = 256
 
 // BenchmarkBroadcast measures one sender broadcasting to benchReceivers members of a room:
 //
-//	single      one node, no broker
-//	same-node   two nodes on NATS, sender and receivers on the same node (the broker's publish cost)
-//	cross-node  two nodes on NATS, sender on one, receivers on the other (through NATS)
+//	single         one node, no broker
+//	same-node      two nodes on core NATS (relay), sender and receivers on the same node (the broker's
+//	               publish cost)
+//	cross-node     two nodes on core NATS (relay), sender on one, receivers on the other
+//	js-same-node   two nodes on JetStream (file storage), sender and receivers on the same node: every
+//	               publication is stored and comes back from the stream before it is delivered
+//	js-cross-node  two nodes on JetStream, sender on one, receivers on the other
 //
 // throughput sends b.N broadcasts with at most benchWindow in flight and reports deliveries/s;
 // latency sends one broadcast at a time and reports the p50 and p99 of send-to-receive time, from
 // timestamps in the payloads (same clock: one process).
 func BenchmarkBroadcast(b *testing.B) {
-	for _, topo := range []string{"single", "same-node", "cross-node"} {
+	for _, topo := range []string{"single", "same-node", "cross-node", "js-same-node", "js-cross-node"} {
 		b.Run(topo+"/throughput", func(b *testing.B) { benchBroadcast(b, topo, false) })
 		b.Run(topo+"/latency", func(b *testing.B) { benchBroadcast(b, topo, true) })
 	}
@@ -54,6 +61,7 @@ func benchBroadcast(b *testing.B, topo string, paced bool) {
 	}
 	if sendNode.b != nil {
 		settle(b, "bench", nodes, local)
+		waitSynced(b, nodes, "bench")
 	} else {
 		waitFor(b, "members", func() bool { return sendNode.app.LocalCount("bench") == local[0] })
 	}
@@ -90,10 +98,18 @@ func benchTopology(b *testing.B, topo string) (*node, *node) {
 		n := startNode(b, "", natsbroker.Options{})
 		return n, n
 	}
-	s := startNATS(b, -1)
-	a := startNode(b, s.ClientURL(), natsbroker.Options{NodeID: "a", PresenceInterval: time.Second})
-	c := startNode(b, s.ClientURL(), natsbroker.Options{NodeID: "b", PresenceInterval: time.Second})
-	if topo == "same-node" {
+	o := natsbroker.Options{PresenceInterval: time.Second, History: natsbroker.HistoryOff}
+	var s *server.Server
+	if strings.HasPrefix(topo, "js-") {
+		s, o.History = startJS(b, -1, ""), natsbroker.HistoryJetStream
+	} else {
+		s = startNATS(b, -1)
+	}
+	o.NodeID = "a"
+	a := startNode(b, s.ClientURL(), o)
+	o.NodeID = "b"
+	c := startNode(b, s.ClientURL(), o)
+	if strings.HasSuffix(topo, "same-node") {
 		return a, a
 	}
 	return a, c
@@ -159,4 +175,57 @@ func (r *benchReceiver) samples() []time.Duration {
 func (r *benchReceiver) close() {
 	r.cl.close()
 	<-r.done
+}
+
+// waitSynced waits until every JetStream node knows room's position (its Sync came): before, a
+// broadcast is stored but not yet delivered to the node's members.
+func waitSynced(tb testing.TB, nodes []*node, room string) {
+	for _, n := range nodes {
+		if n.b.Sequenced() {
+			waitFor(tb, "the room's position", func() bool { return n.b.LiveRooms() > 0 })
+		}
+	}
+}
+
+// BenchmarkRecovery measures a member that missed 1,000 publications rejoining on another node of a
+// JetStream cluster: "ring" on a node that received them (its own history serves the recovery),
+// "stream" on a node without members in the room (the recovery reads JetStream). The time from the
+// join request to the last recovered publication is reported per recovery.
+func BenchmarkRecovery(b *testing.B) {
+	const missed = 1000
+	s := startJS(b, -1, "")
+	o := natsbroker.Options{PresenceInterval: time.Second, History: natsbroker.HistoryJetStream}
+	var nodes []*node
+	for _, id := range []string{"a", "b", "c"} {
+		o.NodeID = id
+		nodes = append(nodes, startNode(b, s.ClientURL(), o))
+	}
+	src := dialRec(b, nodes[0], "rec", engine.Position{})
+	keep := dialRec(b, nodes[1], "rec", engine.Position{})
+	pos := src.join.pos
+	for _, target := range []struct {
+		name   string
+		n      *node
+		others int
+	}{{"ring", nodes[1], 1}, {"stream", nodes[2], 0}} {
+		b.Run(target.name, func(b *testing.B) {
+			var total time.Duration
+			for range b.N {
+				publishN(b, src.client, "m", missed)
+				ps := src.expectRun(b, pos, missed)
+				keep.expectRun(b, pos, missed)
+				began := time.Now()
+				m := dialRec(b, target.n, "rec", pos)
+				if !m.join.recovered {
+					b.Fatalf("not recovered: %+v", m.join)
+				}
+				m.expectRun(b, pos, missed)
+				total += time.Since(began)
+				m.close()
+				pos = engine.Position{Offset: ps[missed-1].off, Epoch: ps[missed-1].epoch}
+				waitFor(b, "the member to leave", func() bool { return target.n.app.LocalCount("rec") == target.others })
+			}
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/recovery")
+		})
+	}
 }

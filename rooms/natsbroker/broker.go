@@ -17,23 +17,32 @@ import (
 
 // Broker is a rooms.Broker over NATS. Create it with New, hand it to engine.Config.Broker; the engine
 // calls Start, and Close at shutdown. Every method is safe from any goroutine; none of the rooms.Broker
-// methods blocks (they queue work for the broker's goroutine or read local state).
+// methods blocks (they queue work for the broker's goroutines or read local state).
 type Broker struct {
 	opts      Options
 	natsOpts  nats.Options
-	roomPfx   string // "<prefix>.room."
+	roomPfx   string // "<prefix>.room." (relay)
+	storedPfx string // "<prefix>.js." (JetStream: stored subjects)
+	livePfx   string // "<prefix>.live." (JetStream: republished subjects)
 	presSubj  string // "<prefix>.presence"
+	membSubj  string // "<prefix>.members"
 	pres      *presence
+	local     localMembers
+	remote    *remoteMembers
 	stats     counters
 	life      sync.Mutex  // serializes Start and Close
 	started   bool        // Start was called (under life); it is not retried after an error
 	ready     atomic.Bool // Start finished: nc and the goroutines exist
 	closing   atomic.Bool
+	silent    atomic.Bool // Close without goodbye (tests: a crash as the other nodes see it)
 	connected atomic.Bool // maintained by the connection handlers
+	sequenced atomic.Bool // JetStream mode (set by Start, constant afterwards)
+	js        *jsMode     // JetStream mode's state (set by Start)
 	subjects  sync.Map    // room → subject, for rooms this node is subscribed to
 	hashed    sync.Map    // subject → room, for long (hashed) room names this node is subscribed to
 	nc        *nats.Conn
 	in        rooms.Inbound
+	inbox     string // where other nodes send this node presence snapshots
 	workers   []*worker
 	queue     queue
 	spare     []outMsg // the control goroutine's recycled publish slice
@@ -44,6 +53,8 @@ type Broker struct {
 	wg        sync.WaitGroup
 	bufs      sync.Pool     // envelope buffers (*[]byte)
 	natsGone  chan struct{} // closed by nats.go's ClosedHandler
+	firstConn chan struct{} // closed at the first connection
+	firstOnce sync.Once
 }
 
 // New checks opts, fills in its defaults and returns a Broker that is not connected yet (Start
@@ -55,16 +66,22 @@ func New(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		opts:     o,
-		roomPfx:  o.Prefix + ".room.",
-		presSubj: o.Prefix + ".presence",
-		pres:     newPresence(o.NodeID, o.PresenceTTL),
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		ctlDone:  make(chan struct{}),
-		wstop:    make(chan struct{}),
-		natsGone: make(chan struct{}),
+		opts:      o,
+		roomPfx:   o.Prefix + ".room.",
+		storedPfx: o.Prefix + ".js.",
+		livePfx:   o.Prefix + ".live.",
+		presSubj:  o.Prefix + ".presence",
+		membSubj:  o.Prefix + ".members",
+		pres:      newPresence(o.NodeID, o.PresenceTTL),
+		wake:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		ctlDone:   make(chan struct{}),
+		wstop:     make(chan struct{}),
+		natsGone:  make(chan struct{}),
+		firstConn: make(chan struct{}),
 	}
+	b.local.rooms = make(map[string]map[string]string)
+	b.remote = &remoteMembers{self: o.NodeID, ttl: o.PresenceTTL, nodes: make(map[string]*remoteNode), ask: b.askSnapshot}
 	b.queue.limit = o.PublishQueue
 	b.bufs.New = func() any { p := make([]byte, 0, 512); return &p }
 	if err := b.buildNATSOptions(); err != nil {
@@ -103,6 +120,7 @@ func (b *Broker) wrapHandlers(no *nats.Options) {
 	userClosed, userAsyncErr := no.ClosedCB, no.AsyncErrorCB
 	no.ConnectedCB = func(nc *nats.Conn) {
 		b.connected.Store(true)
+		b.firstOnce.Do(func() { close(b.firstConn) })
 		log.Info("natsbroker: connected", "node", b.opts.NodeID, "server", nc.ConnectedUrlRedacted())
 		callConn(userConnected, nc)
 	}
@@ -110,6 +128,10 @@ func (b *Broker) wrapHandlers(no *nats.Options) {
 		b.connected.Store(true)
 		b.stats.reconnects.Add(1)
 		log.Info("natsbroker: reconnected", "node", b.opts.NodeID, "server", nc.ConnectedUrlRedacted())
+		if b.ready.Load() && b.js != nil {
+			b.recheckAll() // live messages were lost meanwhile: read them back from the stream
+		}
+		b.kick()
 		callConn(userReconnected, nc)
 	}
 	no.DisconnectedCB = nil
@@ -134,6 +156,9 @@ func (b *Broker) wrapHandlers(no *nats.Options) {
 	no.AsyncErrorCB = func(nc *nats.Conn, sub *nats.Subscription, err error) {
 		if errors.Is(err, nats.ErrSlowConsumer) {
 			b.stats.slowConsumer.Add(1)
+			if b.ready.Load() && b.js != nil {
+				b.recheckAll()
+			}
 		}
 		log.Warn("natsbroker: async error", "node", b.opts.NodeID, "err", err)
 		if userAsyncErr != nil {
@@ -157,11 +182,16 @@ func (b *Broker) Subject(room string) string {
 	return b.roomPfx + tok
 }
 
-// Start connects to NATS and starts the broker's goroutines; messages from other nodes go to in.
-// Called once (by the engine), before any other method. It returns an error only when the connection
-// cannot even be attempted (bad TLS or credential options...): an unreachable server is retried in the
-// background forever (nats.RetryOnFailedConnect), local delivery works meanwhile, and the
-// subscriptions and presence reports queued in the meantime go out once connected.
+// Start connects to NATS, chooses the mode (Options.History) and starts the broker's goroutines;
+// messages from other nodes go to in. Called once (by the engine), before any other method.
+//
+// With History off, Start does not wait: an unreachable server is retried in the background
+// forever (nats.RetryOnFailedConnect), local delivery works meanwhile, and the subscriptions and
+// presence reports queued in the meantime go out once connected. With History auto or jetstream,
+// Start waits up to StartTimeout for the first connection and the stream, because the mode must be
+// known before the first publication: auto then falls back to the relay (logged), jetstream
+// returns an error. Start also fails when the connection cannot even be attempted (bad TLS or
+// credential options...).
 func (b *Broker) Start(in rooms.Inbound) error {
 	b.life.Lock()
 	defer b.life.Unlock()
@@ -173,14 +203,74 @@ func (b *Broker) Start(in rooms.Inbound) error {
 	if err != nil {
 		return fmt.Errorf("natsbroker: connect: %w", err)
 	}
-	if _, err := nc.Subscribe(b.presSubj, b.onPresence); err != nil {
-		nc.Close()
-		return fmt.Errorf("natsbroker: subscribe presence: %w", err)
-	}
 	b.nc = nc
+	err = b.chooseMode()
+	if err == nil {
+		err = b.subscribeCluster()
+	}
+	if err != nil {
+		if b.js != nil {
+			b.js.rq.close()
+		}
+		nc.Close()
+		<-b.natsGone
+		return err
+	}
 	b.startWorkers()
 	go b.control()
 	b.ready.Store(true)
+	return nil
+}
+
+// chooseMode decides between JetStream and the relay (Options.History) and logs it once.
+func (b *Broker) chooseMode() error {
+	log, o := b.logger(), b.opts
+	if o.History == HistoryOff {
+		log.Info("natsbroker: history off: live fan-out only: clients cannot recover across nodes", "node", o.NodeID)
+		return nil
+	}
+	deadline := time.Now().Add(o.StartTimeout)
+	var reason error
+	select {
+	case <-b.firstConn:
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		m, err := b.setupJetStream(ctx)
+		cancel()
+		if err == nil {
+			b.js = m
+			b.sequenced.Store(true)
+			log.Info("natsbroker: JetStream history: offsets and history are cluster-wide", "node", o.NodeID,
+				"stream", o.Stream, "storage", o.Storage, "history_size", o.HistorySize, "history_ttl", o.HistoryTTL)
+			return nil
+		}
+		reason = err
+	case <-time.After(o.StartTimeout):
+		reason = fmt.Errorf("natsbroker: NATS not reachable within %v", o.StartTimeout)
+	}
+	if o.History == HistoryJetStream {
+		return fmt.Errorf("natsbroker: History %q: %w", o.History, reason)
+	}
+	log.Warn("natsbroker: live fan-out only: clients cannot recover across nodes", "node", o.NodeID,
+		"reason", reason.Error())
+	return nil
+}
+
+// subscribeCluster subscribes to the counts reports, the presence messages and this node's
+// snapshot inbox.
+func (b *Broker) subscribeCluster() error {
+	b.inbox = b.nc.NewInbox()
+	subs := []struct {
+		subj string
+		fn   nats.MsgHandler
+	}{{b.presSubj, b.onPresence}, {b.membSubj, b.onMembers}, {b.inbox, b.onMembers}}
+	for _, s := range subs {
+		sub, err := b.nc.Subscribe(s.subj, s.fn)
+		if err != nil {
+			return fmt.Errorf("natsbroker: subscribe %s: %w", s.subj, err)
+		}
+		_ = sub.SetPendingLimits(-1, 64<<20)
+	}
+	b.local.inc = randomInc()
 	return nil
 }
 
@@ -190,7 +280,8 @@ func (b *Broker) startWorkers() {
 	n := min(max(runtime.GOMAXPROCS(0), 1), 8)
 	b.workers = make([]*worker, n)
 	for i := range b.workers {
-		w := &worker{b: b, ch: make(chan *nats.Msg, b.opts.InboundQueue), variants: make([][]byte, maxVariants)}
+		w := &worker{b: b, ch: make(chan *nats.Msg, b.opts.InboundQueue), variants: make([][]byte, maxVariants),
+			rooms: make(map[string]*liveRoom), mail: mailbox{ready: make(chan struct{}, 1)}}
 		b.workers[i] = w
 		b.wg.Add(1)
 		go w.run()
@@ -234,6 +325,12 @@ func (b *Broker) Close() error {
 	}
 	close(b.stop)
 	<-b.ctlDone
+	if m := b.js; m != nil {
+		m.cancel()
+		m.rq.close()
+		m.seq.close()
+		m.hwg.Wait()
+	}
 	b.nc.Close() // flushes what is buffered
 	close(b.wstop)
 	b.wg.Wait()
@@ -245,17 +342,9 @@ func (b *Broker) Close() error {
 	return nil
 }
 
-// Sequenced implements rooms.Broker: over core NATS the broker is a relay (every node sequences what it
-// delivers itself).
-func (b *Broker) Sequenced() bool { return false }
-
-// errNotSequenced answers History: a relay keeps no history.
-var errNotSequenced = errors.New("natsbroker: no cluster history (core NATS relay)")
-
-// History implements rooms.Broker: a relay has no cluster history.
-func (b *Broker) History(room string, since rooms.Position, limit int, done func(rooms.HistoryReply)) {
-	done(rooms.HistoryReply{Err: errNotSequenced})
-}
+// Sequenced implements rooms.Broker: true in JetStream mode (the stream sequences publications),
+// false for the core NATS relay (every node sequences what it delivers itself). Fixed by Start.
+func (b *Broker) Sequenced() bool { return b.sequenced.Load() }
 
 // RemoteCount is the number of members of room on the other nodes, as they last reported (within
 // PresenceTTL). It reads local state under a read lock; safe from event loops with room locks held.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/openspeed/wsd/engine"
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/rooms"
 	"github.com/openspeed/wsd/rooms/natsbroker"
@@ -28,8 +29,10 @@ func TestNewOptions(t *testing.T) {
 	if got, want := b.Subject("a.b c"), "wsd.room.a%2Eb%20c"; got != want {
 		t.Errorf("Subject = %q, want %q", got, want)
 	}
-	b.Publish("x", rooms.Frames{}) // before Start: counted, not sent
-	if st := b.Stats(); st.PublishFailures != 1 || st.Connected {
+	p := textPub(rooms.NewFramePool(new(frame.Pool)), "x", "m")
+	b.Publish(p) // before Start: counted, not sent
+	p.Release()
+	if st := b.Stats(); st.PublishFailures != 1 || st.Connected || st.JetStream {
 		t.Errorf("stats before Start: %+v", st)
 	}
 	if err := b.Close(); err != nil {
@@ -45,6 +48,10 @@ func TestNewOptions(t *testing.T) {
 		{Prefix: "w sd"},
 		{NodeID: strings.Repeat("n", 256)},
 		{NATS: []nats.Option{func(*nats.Options) error { return fmt.Errorf("bad option") }}},
+		{History: "sometimes"},
+		{Storage: "tape"},
+		{Replicas: 7},
+		{Stream: "a.b"},
 	}
 	for _, o := range bad {
 		if _, err := natsbroker.New(o); err == nil {
@@ -69,7 +76,7 @@ func envelope(origin string, wire []byte) []byte {
 // counted, a message from another node is delivered with its frame bytes intact.
 func TestOwnOriginAndDecodeErrors(t *testing.T) {
 	s := startNATS(t, -1)
-	b, in := startBroker(t, s.ClientURL(), natsbroker.Options{NodeID: "me"})
+	b, in := startBroker(t, s.ClientURL(), natsbroker.Options{NodeID: "me", History: natsbroker.HistoryOff})
 	b.Interest("x", true)
 	flush(t, &node{b: b})
 
@@ -120,8 +127,8 @@ func TestInterestCoalesces(t *testing.T) {
 // subject token (hashed) travel between two brokers under their own names.
 func TestRoomNamesAcrossNodes(t *testing.T) {
 	s := startNATS(t, -1)
-	a, _ := startBroker(t, s.ClientURL(), natsbroker.Options{NodeID: "a"})
-	b, in := startBroker(t, s.ClientURL(), natsbroker.Options{NodeID: "b"})
+	a, _ := startBroker(t, s.ClientURL(), natsbroker.Options{NodeID: "a", History: natsbroker.HistoryOff})
+	b, in := startBroker(t, s.ClientURL(), natsbroker.Options{NodeID: "b", History: natsbroker.HistoryOff})
 	fp := rooms.NewFramePool(new(frame.Pool))
 	names := []string{"plain", "a.b", "*", ">", "with space", "100%", "#tag", "", "日本", strings.Repeat("x.", 3000)}
 	for _, room := range names {
@@ -129,9 +136,9 @@ func TestRoomNamesAcrossNodes(t *testing.T) {
 	}
 	flush(t, &node{b: b})
 	for i, room := range names {
-		fs := textFrames(fp, fmt.Sprint(i))
-		a.Publish(room, fs)
-		releaseFrames(fs)
+		p := textPub(fp, room, fmt.Sprint(i))
+		a.Publish(p)
+		p.Release()
 	}
 	got := map[string]string{}
 	for range names {
@@ -199,13 +206,22 @@ func TestFlushAfterClose(t *testing.T) {
 // call returns at once.
 func TestPublishQueueFull(t *testing.T) {
 	s := startNATS(t, -1)
-	b, _ := startBroker(t, s.ClientURL(), natsbroker.Options{PublishQueue: 8})
+	b, _ := startBroker(t, s.ClientURL(), natsbroker.Options{PublishQueue: 8, History: natsbroker.HistoryOff})
 	fp := rooms.NewFramePool(new(frame.Pool))
-	fs := textFrames(fp, "more than eight bytes with the envelope")
-	b.Publish("x", fs)
-	releaseFrames(fs)
+	p := textPub(fp, "x", "more than eight bytes with the envelope")
+	b.Publish(p)
+	p.Release()
 	flush(t, &node{b: b})
 	if st := b.Stats(); st.PublishFailures != 1 || st.Published != 0 {
 		t.Errorf("stats %+v, want 1 failure and nothing published", st)
+	}
+}
+
+// TestHistoryDefaultsMatchEngine: the stream's default retention is the engine's default history.
+func TestHistoryDefaultsMatchEngine(t *testing.T) {
+	if natsbroker.DefaultHistorySize != engine.DefaultHistorySize || natsbroker.DefaultHistoryTTL != engine.DefaultHistoryTTL ||
+		natsbroker.DefaultHistoryBytes != engine.DefaultHistoryBudget {
+		t.Errorf("stream defaults %d, %v, %d; engine %d, %v, %d", natsbroker.DefaultHistorySize, natsbroker.DefaultHistoryTTL,
+			natsbroker.DefaultHistoryBytes, engine.DefaultHistorySize, engine.DefaultHistoryTTL, engine.DefaultHistoryBudget)
 	}
 }

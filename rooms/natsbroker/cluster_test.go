@@ -197,7 +197,7 @@ func TestCountsConverge(t *testing.T) {
 	dial(t, c, "r")
 	s1 := dial(t, a, "s")
 	waitCounts(t, nodes, map[string]int{"r": 6, "s": 1})
-	info, err := b.app.RoomInfo("s")
+	info, err := b.app.RoomInfo("s", 0, 0)
 	if err != nil || info.Connections != 1 {
 		t.Errorf("RoomInfo(s) on a node without members = %+v, %v; want 1 connection", info, err)
 	}
@@ -207,7 +207,7 @@ func TestCountsConverge(t *testing.T) {
 	s1.close()
 	waitCounts(t, nodes, map[string]int{"r": 4})
 	for _, n := range nodes {
-		if _, err := n.app.RoomInfo("s"); !errors.Is(err, engine.ErrNoRoom) {
+		if _, err := n.app.RoomInfo("s", 0, 0); !errors.Is(err, engine.ErrNoRoom) {
 			t.Errorf("RoomInfo(s) after everyone left: %v, want ErrNoRoom", err)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/openspeed/wsd/rooms"
 )
 
-func frames(fp *rooms.FramePool, payloads ...string) rooms.Frames {
-	var fs rooms.Frames
+func frames(fp *rooms.FramePool, payloads ...string) [maxVariants]*rooms.Frame {
+	var fs [maxVariants]*rooms.Frame
 	for i, p := range payloads {
 		if p == "" {
 			continue

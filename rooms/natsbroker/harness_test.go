@@ -2,9 +2,11 @@ package natsbroker_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,11 +29,26 @@ const testInterval = 100 * time.Millisecond
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// startNATS starts an embedded NATS server on 127.0.0.1 (port -1: a random free port). The test's
-// cleanup shuts it down.
+// startNATS starts an embedded NATS server on 127.0.0.1 (port -1: a random free port), without
+// JetStream. The test's cleanup shuts it down.
 func startNATS(tb testing.TB, port int) *server.Server {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	return runNATS(tb, &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+}
+
+// startJS starts an embedded NATS server with JetStream storing in dir (tb.TempDir() when "").
+func startJS(tb testing.TB, port int, dir string) *server.Server {
+	tb.Helper()
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	return runNATS(tb, &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: dir})
+}
+
+func runNATS(tb testing.TB, o *server.Options) *server.Server {
+	tb.Helper()
+	s, err := server.NewServer(o)
 	if err != nil {
 		tb.Fatalf("nats server: %v", err)
 	}
@@ -60,8 +77,15 @@ func subsFor(tb testing.TB, s *server.Server, subject string) int {
 	return sz.Total
 }
 
-// node is one wsd engine with a NATS broker and the route /room/:room: open joins the room; a text
-// message starting with "all:" is relayed with BroadcastAll, any other with Broadcast.
+// node is one wsd engine with a NATS broker and three routes:
+//
+//	/room/:room  open joins the room; a text message starting with "all:" is relayed with
+//	             BroadcastAll, any other with Broadcast; members receive publications as published.
+//	/rec/:room   open joins from the position in the query (?offset=N&epoch=E) and sends
+//	             "joined <recovered> <offset> <epoch> <missed> <reason>"; every text message is
+//	             published with BroadcastAll; members receive "<offset> <epoch> <text>".
+//	/p/:room     presence (?user=U): open joins, members receive "msg <text>", "join <user> <conn>"
+//	             and "leave <user> <conn>".
 type node struct {
 	app  *engine.App
 	b    *natsbroker.Broker
@@ -72,6 +96,16 @@ type node struct {
 // from the App, no logging). url "" starts a single node without a broker. The test's cleanup shuts it
 // down.
 func startNode(tb testing.TB, url string, o natsbroker.Options) *node {
+	tb.Helper()
+	n, err := tryNode(tb, url, o)
+	if err != nil {
+		tb.Fatalf("start: %v", err)
+	}
+	return n
+}
+
+// tryNode is startNode that returns Start's error.
+func tryNode(tb testing.TB, url string, o natsbroker.Options) (*node, error) {
 	tb.Helper()
 	n := &node{}
 	o.URL = url
@@ -94,12 +128,19 @@ func startNode(tb testing.TB, url string, o natsbroker.Options) *node {
 	}
 	n.app = engine.New(cfg)
 	n.app.Route("/room/:room", engine.Handlers{Open: n.open, Message: n.message})
+	n.app.Route("/rec/:room", engine.Handlers{Open: n.openFrom, Message: n.publishAll,
+		Options: engine.RouteOptions{Render: renderPositions}})
+	n.app.Route("/p/:room", engine.Handlers{Open: n.openPresence, Message: n.publishAll,
+		Options: engine.RouteOptions{Presence: true, PresenceEvents: true, Render: renderPresence}})
 	if err := n.app.Start("127.0.0.1:0"); err != nil {
-		tb.Fatalf("start: %v", err)
+		if n.b != nil {
+			_ = n.b.Close()
+		}
+		return nil, err
 	}
 	n.addr = n.app.Addr().String()
 	tb.Cleanup(func() { n.stop(tb) })
-	return n
+	return n, nil
 }
 
 // stop shuts the node down (its broker too). Safe to call twice.
@@ -118,7 +159,7 @@ func (n *node) open(ws *engine.Conn, ctx *engine.Context) {
 	room := ctx.Param("room")
 	ws.SetData(room)
 	if err := ws.Join(room); err != nil {
-		ws.Close(1011, err.Error())
+		ws.CloseWith(1011, err.Error())
 	}
 }
 
@@ -126,10 +167,61 @@ func (n *node) message(ws *engine.Conn, m engine.Message) {
 	room, _ := ws.Data().(string)
 	text := m.Text()
 	if strings.HasPrefix(text, "all:") {
-		_, _ = ws.BroadcastAll(room, text)
+		_ = ws.BroadcastAll(room, text)
 		return
 	}
-	_, _ = ws.Broadcast(room, text)
+	_ = ws.Broadcast(room, text)
+}
+
+func (n *node) publishAll(ws *engine.Conn, m engine.Message) {
+	room, _ := ws.Data().(string)
+	_ = ws.BroadcastAll(room, m.Text())
+}
+
+func (n *node) openFrom(ws *engine.Conn, ctx *engine.Context) {
+	room := ctx.Param("room")
+	ws.SetData(room)
+	off, _ := strconv.ParseUint(ctx.Query("offset"), 10, 64)
+	since := engine.Position{Offset: off, Epoch: ctx.Query("epoch")}
+	ws.JoinFrom(room, since, func(rec engine.Recovery, err error) {
+		if err != nil {
+			ws.CloseWith(1011, err.Error())
+			return
+		}
+		_ = ws.Send(fmt.Sprintf("joined %v %d %s %d %s", rec.Recovered, rec.Position.Offset,
+			rec.Position.Epoch, rec.Missed, rec.Reason))
+	})
+}
+
+func (n *node) openPresence(ws *engine.Conn, ctx *engine.Context) {
+	room := ctx.Param("room")
+	ws.SetData(room)
+	ws.SetUser(ctx.Query("user"))
+	if err := ws.Join(room); err != nil {
+		ws.CloseWith(1011, err.Error())
+	}
+}
+
+func renderPositions(dst []byte, p engine.Publication) ([]byte, engine.Opcode) {
+	if p.Presence != nil {
+		return append(dst, "presence"...), engine.OpText
+	}
+	dst = strconv.AppendUint(dst, p.Position.Offset, 10)
+	dst = append(dst, ' ')
+	dst = append(dst, p.Position.Epoch...)
+	dst = append(dst, ' ')
+	return append(dst, p.Message.Data()...), engine.OpText
+}
+
+func renderPresence(dst []byte, p engine.Publication) ([]byte, engine.Opcode) {
+	if ch := p.Presence; ch != nil {
+		ev := "leave "
+		if ch.Joined {
+			ev = "join "
+		}
+		return append(append(append(append(dst, ev...), ch.Client.User...), ' '), ch.Client.Conn...), engine.OpText
+	}
+	return append(append(dst, "msg "...), p.Message.Data()...), engine.OpText
 }
 
 // flush waits until every node's broker has handed its queued work to NATS and the server processed it.
@@ -178,7 +270,12 @@ type client struct {
 // dial connects a client to room on n. The test's cleanup closes it.
 func dial(tb testing.TB, n *node, room string) *client {
 	tb.Helper()
-	u := "ws://" + n.addr + "/room/" + url.PathEscape(room)
+	return dialURL(tb, "ws://"+n.addr+"/room/"+url.PathEscape(room))
+}
+
+// dialURL connects a client to u. The test's cleanup closes it.
+func dialURL(tb testing.TB, u string) *client {
+	tb.Helper()
 	c, _, err := gorilla.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		tb.Fatalf("dial %s: %v", u, err)
@@ -249,21 +346,53 @@ func (cl *client) expect(tb testing.TB, want ...string) {
 }
 
 // sink is an Inbound that records what a broker delivers.
-type sink struct{ ch chan delivery }
+type sink struct {
+	fp    *rooms.FramePool
+	ch    chan delivery
+	syncs chan syncAnswer
+}
 
 type delivery struct {
 	room     string
+	pos      rooms.Position
 	variants [][]byte
 }
 
-func newSink() *sink { return &sink{ch: make(chan delivery, 1024)} }
+type syncAnswer struct {
+	room string
+	pos  rooms.Position
+	err  error
+}
 
-func (s *sink) DeliverRemote(room string, variants [][]byte) {
-	d := delivery{room: room}
-	for _, v := range variants {
-		d.variants = append(d.variants, append([]byte(nil), v...))
+func newSink() *sink {
+	return &sink{fp: rooms.NewFramePool(new(frame.Pool)), ch: make(chan delivery, 1<<14), syncs: make(chan syncAnswer, 1024)}
+}
+
+func (s *sink) NewPub(room string) *rooms.Pub {
+	p := new(rooms.Pub)
+	p.Room = room
+	return p
+}
+
+func (s *sink) FromWire(wire []byte) *rooms.Frame { return s.fp.FromWire(wire) }
+
+func (s *sink) Deliver(p *rooms.Pub) {
+	d := delivery{room: p.Room, pos: p.Position}
+	for _, f := range []*rooms.Frame{p.Main, p.Alt} {
+		var v []byte
+		if f != nil {
+			v = append(v, f.Wire()...)
+		}
+		d.variants = append(d.variants, v)
 	}
 	s.ch <- d
+	p.Finish(rooms.PubResult{Position: p.Position})
+}
+
+func (s *sink) PresenceEvent(rooms.PresenceChange) {}
+
+func (s *sink) Sync(room string, pos rooms.Position, err error) {
+	s.syncs <- syncAnswer{room, pos, err}
 }
 
 func (s *sink) next(tb testing.TB) delivery {
@@ -274,6 +403,17 @@ func (s *sink) next(tb testing.TB) delivery {
 	case <-time.After(wait):
 		tb.Fatal("timed out waiting for a delivery")
 		return delivery{}
+	}
+}
+
+func (s *sink) nextSync(tb testing.TB) syncAnswer {
+	tb.Helper()
+	select {
+	case a := <-s.syncs:
+		return a
+	case <-time.After(wait):
+		tb.Fatal("timed out waiting for a Sync")
+		return syncAnswer{}
 	}
 }
 
@@ -299,17 +439,11 @@ func startBroker(tb testing.TB, url string, o natsbroker.Options) (*natsbroker.B
 	return b, s
 }
 
-// textFrames encodes payload as one text frame, the way the engine does for a string.
-func textFrames(fp *rooms.FramePool, payload string) rooms.Frames {
+// textPub is a publication of payload to room as one text frame, the way the engine encodes a string.
+func textPub(fp *rooms.FramePool, room, payload string) *rooms.Pub {
 	buf := fp.Buffer()
 	buf.B = append(buf.B, payload...)
-	return rooms.Frames{fp.Finish(buf, frame.OpText)}
-}
-
-func releaseFrames(fs rooms.Frames) {
-	for _, f := range fs {
-		if f != nil {
-			f.Release(1)
-		}
-	}
+	p := new(rooms.Pub)
+	p.Room, p.Main = room, fp.Finish(buf, frame.OpText)
+	return p
 }

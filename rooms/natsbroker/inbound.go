@@ -2,6 +2,8 @@ package natsbroker
 
 import (
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -13,6 +15,37 @@ type worker struct {
 	b        *Broker
 	ch       chan *nats.Msg
 	variants [][]byte // scratch, len maxVariants
+
+	// JetStream mode (worker goroutine only, but mail)
+	mail   mailbox              // work for this worker's rooms from other goroutines
+	rooms  map[string]*liveRoom // the rooms this worker delivers
+	timers []timed              // delayed actions
+}
+
+// mailbox queues functions for a worker goroutine. It is unbounded, but what it holds is bounded by
+// the rooms and the requests in flight: at most one read per room, one start or stop per Interest.
+type mailbox struct {
+	mu    sync.Mutex
+	items []func()
+	ready chan struct{}
+}
+
+func (mb *mailbox) post(fn func()) {
+	mb.mu.Lock()
+	mb.items = append(mb.items, fn)
+	mb.mu.Unlock()
+	select {
+	case mb.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (mb *mailbox) take() []func() {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	items := mb.items
+	mb.items = nil
+	return items
 }
 
 // workerFor picks the worker of a room subject (FNV-1a of the subject).
@@ -27,6 +60,10 @@ func (b *Broker) workerFor(subj string) *worker {
 
 func (w *worker) run() {
 	defer w.b.wg.Done()
+	if w.b.js != nil {
+		w.runLive()
+		return
+	}
 	for {
 		select {
 		case m := <-w.ch:
@@ -37,11 +74,37 @@ func (w *worker) run() {
 	}
 }
 
+// runLive is the worker's loop in JetStream mode.
+func (w *worker) runLive() {
+	tick := time.NewTicker(workerTick)
+	defer tick.Stop()
+	for {
+		select {
+		case m := <-w.ch:
+			w.receiveLive(m)
+		case <-w.mail.ready:
+			for _, fn := range w.mail.take() {
+				fn()
+			}
+		case now := <-tick.C:
+			w.runDue(now)
+		case <-w.b.wstop:
+			for _, fn := range w.mail.take() {
+				fn()
+			}
+			for _, lr := range w.rooms {
+				w.answer(lr, errClosed)
+			}
+			return
+		}
+	}
+}
+
 // receive decodes one room message and hands it to the engine, unless this node sent it.
 func (w *worker) receive(m *nats.Msg) {
 	b := w.b
 	b.stats.received.Add(1)
-	room, ok := b.roomOf(m.Subject)
+	room, ok := b.roomOf(m.Subject, b.roomPfx)
 	if !ok {
 		b.stats.decodeErrors.Add(1)
 		return
@@ -71,10 +134,10 @@ func (w *worker) receive(m *nats.Msg) {
 	b.stats.delivered.Add(1)
 }
 
-// roomOf returns the room name of a room subject. A hashed (long) name is known only while this node is
-// subscribed to it.
-func (b *Broker) roomOf(subj string) (string, bool) {
-	tok, ok := strings.CutPrefix(subj, b.roomPfx)
+// roomOf returns the room name of a room subject (relay or live) starting with pfx. A hashed (long)
+// name is known only while this node is subscribed to it.
+func (b *Broker) roomOf(subj, pfx string) (string, bool) {
+	tok, ok := strings.CutPrefix(subj, pfx)
 	if !ok || tok == "" {
 		return "", false
 	}

@@ -61,6 +61,54 @@ type Options struct {
 	// Stats.SlowConsumer, logged).
 	InboundQueue int
 
+	// History selects where room positions and history live: HistoryAuto (the zero value "" or
+	// "auto"), HistoryJetStream ("jetstream") or HistoryOff ("off").
+	//
+	//   - off: core NATS only (a relay): live fan-out across nodes, every node numbers what it
+	//     delivers itself, so a client can recover only on the node it was on. Start never waits.
+	//   - jetstream: NATS JetStream is the authority for offsets and history (a sequencer): recovery
+	//     works on every node and across node restarts. Start waits up to StartTimeout for NATS and
+	//     fails when JetStream is not available there.
+	//   - auto: jetstream when the NATS server offers JetStream at Start (Start waits up to
+	//     StartTimeout for the first connection), else off.
+	//
+	// The mode is fixed once Start returns, and logged once. Every node of a cluster must run the
+	// same mode: nodes in different modes do not exchange publications.
+	History string
+
+	// StartTimeout bounds how long Start waits for the first connection and the JetStream stream
+	// (History auto or jetstream). Default: 5 s.
+	StartTimeout time.Duration
+
+	// Stream is the JetStream stream holding the rooms' publications (History jetstream). Default:
+	// the Prefix in upper case with dots as underscores ("WSD"). Clusters sharing one NATS use
+	// different prefixes, hence different streams.
+	Stream string
+
+	// Storage is the stream's storage: "file" (the default: history survives NATS restarts) or
+	// "memory".
+	Storage string
+
+	// Replicas is the stream's replica count in a clustered JetStream (1 to 5). Default: 1.
+	Replicas int
+
+	// HistorySize is the number of stored messages kept per room (MaxMsgsPerSubject): at least that
+	// many publications, more when several publications of a room were committed together. Default:
+	// DefaultHistorySize (the engine's default history size); negative: no cap.
+	HistorySize int
+
+	// HistoryTTL drops publications older than this from the stream (MaxAge). Default:
+	// DefaultHistoryTTL (the engine's); negative: no age limit.
+	HistoryTTL time.Duration
+
+	// HistoryBytes caps the whole stream (MaxBytes, oldest publications of any room go first).
+	// Default: DefaultHistoryBytes (the engine's default history budget); negative: no cap.
+	HistoryBytes int64
+
+	// PublishTimeout is how long a publication may wait for the stream (NATS or JetStream down, or
+	// the publish queue ahead of it) before it fails with an error (History jetstream). Default: 10 s.
+	PublishTimeout time.Duration
+
 	// Logger receives connection events and errors. Default: slog.Default(). Nothing is logged per message.
 	Logger *slog.Logger
 
@@ -78,7 +126,21 @@ const (
 	DefaultPresenceInterval = 2 * time.Second
 	DefaultPublishQueue     = 8 << 20
 	DefaultInboundQueue     = 1 << 14
-	defaultReconnectWait    = time.Second
+	DefaultStartTimeout     = 5 * time.Second
+	DefaultPublishTimeout   = 10 * time.Second
+	// DefaultHistorySize, DefaultHistoryTTL and DefaultHistoryBytes equal the engine's
+	// DefaultHistorySize, DefaultHistoryTTL and DefaultHistoryBudget.
+	DefaultHistorySize   = 1000
+	DefaultHistoryTTL    = 5 * time.Minute
+	DefaultHistoryBytes  = 64 << 20
+	defaultReconnectWait = time.Second
+)
+
+// History modes (Options.History).
+const (
+	HistoryAuto      = "auto"
+	HistoryJetStream = "jetstream"
+	HistoryOff       = "off"
 )
 
 // withDefaults validates o and fills in its defaults.
@@ -118,7 +180,62 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	return o.jetStreamDefaults()
+}
+
+// jetStreamDefaults validates and fills in the JetStream fields.
+func (o Options) jetStreamDefaults() (Options, error) {
+	switch o.History {
+	case "":
+		o.History = HistoryAuto
+	case HistoryAuto, HistoryJetStream, HistoryOff:
+	default:
+		return o, fmt.Errorf("natsbroker: invalid History %q: auto, jetstream or off", o.History)
+	}
+	o.StartTimeout = defaulted(o.StartTimeout, DefaultStartTimeout)
+	o.PublishTimeout = defaulted(o.PublishTimeout, DefaultPublishTimeout)
+	if o.Stream == "" {
+		o.Stream = streamName(o.Prefix)
+	}
+	if strings.ContainsAny(o.Stream, ".*> \t\r\n/\\") {
+		return o, fmt.Errorf("natsbroker: invalid Stream %q", o.Stream)
+	}
+	switch o.Storage {
+	case "":
+		o.Storage = "file"
+	case "file", "memory":
+	default:
+		return o, fmt.Errorf("natsbroker: invalid Storage %q: file or memory", o.Storage)
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.Replicas < 1 || o.Replicas > 5 {
+		return o, fmt.Errorf("natsbroker: invalid Replicas %d: 1 to 5", o.Replicas)
+	}
+	o.HistorySize = defaulted(o.HistorySize, DefaultHistorySize)
+	o.HistoryTTL = defaulted(o.HistoryTTL, DefaultHistoryTTL)
+	o.HistoryBytes = defaulted(o.HistoryBytes, DefaultHistoryBytes)
 	return o, nil
+}
+
+func defaulted[T int | int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// streamName derives a stream name from a subject prefix: upper case, characters other than
+// letters, digits, '-' and '_' as '_'.
+func streamName(prefix string) string {
+	b := []byte(strings.ToUpper(prefix))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // parseURLs splits a comma-separated server list and checks every entry.

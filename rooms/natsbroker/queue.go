@@ -15,7 +15,9 @@ import (
 type queue struct {
 	mu       sync.Mutex
 	want     map[string]bool // latest Interest per room since the last drain (on/off flapping coalesces)
+	ons      map[string]int  // Interest(on) calls per room since the last drain (JetStream answers each)
 	order    []string        // the rooms of want, in first-change order
+	asks     []string        // nodes to ask for a presence snapshot ("": all)
 	pubs     []outMsg
 	bytes    int // sum of len(pubs[i].data)
 	limit    int // Options.PublishQueue
@@ -41,8 +43,10 @@ func (b *Broker) putBuf(p *[]byte) {
 
 // Interest records that this node now has members in room (on) or no longer has (off). It never
 // blocks: the broker's goroutine subscribes or unsubscribes later, applying only the latest state of
-// each room. Messages other nodes publish before the subscription reaches the NATS server (about one
-// round trip after the first member joined) are not received.
+// each room. In relay mode, messages other nodes publish before the subscription reaches the NATS
+// server (about one round trip after the first member joined) are not received. In JetStream mode
+// every Interest(on) call is answered with Inbound.Sync, and the room's publications are delivered
+// from the position it reports, none missed.
 func (b *Broker) Interest(room string, on bool) {
 	if b.closing.Load() {
 		return
@@ -50,21 +54,34 @@ func (b *Broker) Interest(room string, on bool) {
 	q := &b.queue
 	q.mu.Lock()
 	if q.want == nil {
-		q.want = make(map[string]bool)
+		q.want, q.ons = make(map[string]bool), make(map[string]int)
 	}
 	if _, ok := q.want[room]; !ok {
 		q.order = append(q.order, room)
 	}
 	q.want[room] = on
+	if on {
+		q.ons[room]++
+	}
 	q.mu.Unlock()
 	b.kick()
 }
 
-// Publish sends a publication already delivered to this node's members to the other nodes (the broker
-// is a relay: it keeps nothing of p). It encodes the envelope (the frames' wire bytes, once) and
-// queues it; it never blocks. A publication that cannot be queued (broker closed, queue full) is
-// counted in Stats.PublishFailures and not sent.
+// Publish implements rooms.Broker; it never blocks.
+//
+// In relay mode it sends a publication already delivered to this node's members to the other nodes
+// (it keeps nothing of p): it encodes the envelope (the frames' wire bytes, once) and queues it. A
+// publication that cannot be queued (broker closed, queue full) is counted in Stats.PublishFailures
+// and not sent.
+//
+// In JetStream mode it takes p over and queues it for its room's next commit to the stream; p is
+// finished once stored (and delivered on this node, through its echo, when the node has interest in
+// the room), or with an error (ErrQueueFull, ErrTooLarge, ErrPublishTimeout) when it cannot be.
 func (b *Broker) Publish(p *rooms.Pub) {
+	if b.js != nil {
+		b.js.seq.publish(p) // the sequencer takes p over
+		return
+	}
 	if !b.ready.Load() || b.closing.Load() {
 		b.stats.publishFailures.Add(1)
 		return
@@ -108,28 +125,54 @@ func (b *Broker) kick() {
 	}
 }
 
-// control is the broker's goroutine: it applies Interest changes, publishes queued broadcasts, sends
-// presence reports and forgets silent nodes. It owns subs.
+// control is the broker's goroutine: it applies Interest changes, publishes queued broadcasts and
+// commits, sends presence messages and counts reports, and forgets silent nodes. It owns subs.
 func (b *Broker) control() {
 	defer close(b.ctlDone)
 	subs := make(map[string]*nats.Subscription)
 	epoch := uint64(time.Now().UnixNano())
-	b.sendPresence(subs, epoch)
+	b.sendMembers([]string{""}) // learn the members already there
+	b.sendReports(subs, epoch)
 	tick := time.NewTicker(b.opts.PresenceInterval)
 	defer tick.Stop()
+	var fast <-chan time.Time
+	if b.js != nil {
+		t := time.NewTicker(sweepEvery)
+		defer t.Stop()
+		fast = t.C
+	}
 	for {
 		select {
 		case <-b.wake:
 			b.drain(subs)
+		case now := <-fast:
+			b.js.rq.sweep(now)
+			b.js.seq.sweep(now)
+			b.drain(subs)
 		case now := <-tick.C:
 			epoch++
-			b.sendPresence(subs, epoch)
+			b.sendReports(subs, epoch)
 			b.pres.sweep(now)
+			b.deliverEvents(b.remote.sweep(now))
 		case <-b.stop:
+			if b.silent.Load() {
+				return
+			}
 			b.drain(subs)
 			b.sendBye()
 			return
 		}
+	}
+}
+
+// sweepEvery is how often the JetStream side looks for timeouts and retries.
+const sweepEvery = 100 * time.Millisecond
+
+// sendReports publishes this node's counts and its presence beat.
+func (b *Broker) sendReports(subs map[string]*nats.Subscription, epoch uint64) {
+	b.sendPresence(subs, epoch)
+	if err := b.nc.Publish(b.membSubj, b.local.beat(b.opts.NodeID)); err == nil {
+		b.stats.presenceSent.Add(1)
 	}
 }
 
@@ -140,21 +183,29 @@ func (b *Broker) drain(subs map[string]*nats.Subscription) {
 	q := &b.queue
 	for {
 		q.mu.Lock()
-		want, order, pubs, flushers := q.want, q.order, q.pubs, q.flushers
-		q.want, q.order, q.pubs, q.flushers, q.bytes = nil, nil, b.spare[:0], nil, 0
+		want, ons, order, pubs, flushers, asks := q.want, q.ons, q.order, q.pubs, q.flushers, q.asks
+		q.want, q.ons, q.order, q.pubs, q.flushers, q.asks, q.bytes = nil, nil, nil, b.spare[:0], nil, nil, 0
 		q.mu.Unlock()
 		for _, room := range order {
-			b.applyInterest(subs, room, want[room])
+			if b.js != nil {
+				b.applyLive(subs, room, want[room], ons[room])
+			} else {
+				b.applyInterest(subs, room, want[room])
+			}
 		}
 		for i := range pubs {
 			b.publishNow(pubs[i])
 			pubs[i] = outMsg{}
 		}
+		b.sendMembers(asks)
+		if b.js != nil {
+			b.js.seq.drain()
+		}
 		for _, f := range flushers {
 			close(f)
 		}
 		b.spare = pubs
-		if len(order) == 0 && len(pubs) == 0 && len(flushers) == 0 {
+		if len(order) == 0 && len(pubs) == 0 && len(flushers) == 0 && len(asks) == 0 {
 			return
 		}
 	}
@@ -170,33 +221,65 @@ func (b *Broker) publishNow(m outMsg) {
 	b.putBuf(m.data)
 }
 
-// applyInterest subscribes to or unsubscribes from room's subject.
+// applyInterest subscribes to or unsubscribes from room's subject (relay mode).
 func (b *Broker) applyInterest(subs map[string]*nats.Subscription, room string, on bool) {
 	sub, have := subs[room]
 	switch {
 	case on && !have:
-		tok, hashed := roomToken(room)
-		subj := b.roomPfx + tok
-		s, err := b.nc.ChanSubscribe(subj, b.workerFor(subj).ch)
-		if err != nil {
-			b.logger().Error("natsbroker: subscribe", "node", b.opts.NodeID, "subject", subj, "err", err)
-			return
-		}
-		subs[room] = s
-		b.subjects.Store(room, subj)
-		if hashed {
-			b.hashed.Store(subj, room)
-		}
-		b.stats.rooms.Add(1)
+		b.subscribe(subs, room, b.roomPfx)
 	case !on && have:
-		if err := sub.Unsubscribe(); err != nil && !b.closing.Load() {
-			b.logger().Warn("natsbroker: unsubscribe", "node", b.opts.NodeID, "subject", sub.Subject, "err", err)
-		}
-		delete(subs, room)
-		b.subjects.Delete(room)
-		b.hashed.Delete(sub.Subject)
-		b.stats.rooms.Add(-1)
+		b.unsubscribe(subs, room, sub)
 	}
+}
+
+// applyLive subscribes to or unsubscribes from room's live subject (JetStream mode) and has the
+// room's worker answer the ons Interest(on) calls: with the room's position when the interest is
+// still on, else with an error (the table ignores it, but counts it).
+func (b *Broker) applyLive(subs map[string]*nats.Subscription, room string, on bool, ons int) {
+	sub, have := subs[room]
+	w := b.workerFor(b.liveSubject(room))
+	switch {
+	case on && !have && !b.subscribe(subs, room, b.livePfx):
+		on = false // the subscription failed (connection closed): answer with errors
+	case !on && have:
+		b.unsubscribe(subs, room, sub)
+	}
+	switch {
+	case on:
+		w.mail.post(func() { w.start(room, ons) })
+	case have || ons > 0:
+		w.mail.post(func() { w.stop(room, ons) })
+	}
+}
+
+// subscribe subscribes to room's subject under pfx, delivering to the room's worker.
+func (b *Broker) subscribe(subs map[string]*nats.Subscription, room, pfx string) bool {
+	tok, hashed := roomToken(room)
+	subj := pfx + tok
+	w := b.workerFor(subj)
+	s, err := b.nc.ChanSubscribe(subj, w.ch)
+	if err != nil {
+		b.logger().Error("natsbroker: subscribe", "node", b.opts.NodeID, "subject", subj, "err", err)
+		return false
+	}
+	subs[room] = s
+	b.subjects.Store(room, subj)
+	if hashed {
+		b.hashed.Store(subj, room)
+	}
+	b.stats.rooms.Add(1)
+	return true
+}
+
+// unsubscribe drops room's subscription.
+func (b *Broker) unsubscribe(subs map[string]*nats.Subscription, room string, sub *nats.Subscription) {
+	if err := sub.Unsubscribe(); err != nil && !b.closing.Load() {
+		b.logger().Warn("natsbroker: unsubscribe", "node", b.opts.NodeID, "subject", sub.Subject, "err", err)
+	}
+	delete(subs, room)
+	b.subjects.Delete(room)
+	b.hashed.Delete(sub.Subject)
+	b.stats.rooms.Add(-1)
 }
 
 // sendPresence publishes this node's local member counts.
@@ -215,10 +298,11 @@ func (b *Broker) sendPresence(subs map[string]*nats.Subscription, epoch uint64) 
 	e.finish()
 }
 
-// sendBye tells the other nodes to forget this node's counts.
+// sendBye tells the other nodes to forget this node's counts and members.
 func (b *Broker) sendBye() {
 	e := presenceEncoder{node: b.opts.NodeID, emit: b.publishPresence}
 	e.bye()
+	_ = b.nc.Publish(b.membSubj, membersHeader(nil, membersBye, b.opts.NodeID, b.local.inc, 0, 0))
 }
 
 func (b *Broker) publishPresence(data []byte) {

@@ -165,7 +165,7 @@ func TestStartWhileNATSDown(t *testing.T) {
 	stopNATS(s)
 
 	retry := []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}
-	a := startNode(t, url, natsbroker.Options{NodeID: "a", NATS: retry})
+	a := startNode(t, url, natsbroker.Options{NodeID: "a", NATS: retry, History: natsbroker.HistoryOff})
 	if a.b.Connected() {
 		t.Fatal("connected without a server")
 	}
