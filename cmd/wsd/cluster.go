@@ -29,6 +29,24 @@ type ClusterConfig struct {
 	// PresenceInterval is how often the node reports its room counts to the others; cluster-wide
 	// counts lag by about this much.
 	PresenceInterval Duration `yaml:"presence_interval"`
+	// History is where positions and history live: auto (JetStream when the server offers it),
+	// jetstream (required), off (live fan-out only: no recovery across nodes).
+	History string `yaml:"history"`
+	// StartTimeout bounds how long start-up waits for NATS and the stream (auto, jetstream).
+	StartTimeout Duration `yaml:"start_timeout"`
+	// Stream names the JetStream stream; "" = the prefix in upper case.
+	Stream string `yaml:"stream"`
+	// Storage is the stream's storage: file or memory.
+	Storage string `yaml:"storage"`
+	// Replicas is the stream's replica count in a clustered JetStream (1-5).
+	Replicas int `yaml:"replicas"`
+	// HistorySize, HistoryTTL and HistoryBytes are the stream's retention: stored messages per room,
+	// their age, the stream's size (0: no cap).
+	HistorySize  int      `yaml:"history_size"`
+	HistoryTTL   Duration `yaml:"history_ttl"`
+	HistoryBytes Size     `yaml:"history_bytes"`
+	// PublishTimeout bounds how long a publication waits for the stream before it fails.
+	PublishTimeout Duration `yaml:"publish_timeout"`
 }
 
 // clusterAliases are the short flags docs/cluster.md shows, besides the -cluster.* ones.
@@ -61,6 +79,26 @@ func (c *ClusterConfig) validate(fail func(key string, problem error) error) err
 	if c.PresenceInterval <= 0 {
 		return fail("cluster.presence_interval", errPositive)
 	}
+	return c.validateStream(fail)
+}
+
+// validateStream checks the JetStream keys.
+func (c *ClusterConfig) validateStream(fail func(key string, problem error) error) error {
+	switch {
+	case c.History != natsbroker.HistoryAuto && c.History != natsbroker.HistoryJetStream &&
+		c.History != natsbroker.HistoryOff:
+		return fail("cluster.history", errors.New("must be auto, jetstream or off"))
+	case c.Storage != "file" && c.Storage != "memory":
+		return fail("cluster.storage", errors.New("must be file or memory"))
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fail("cluster.replicas", errors.New("must be 1 to 5"))
+	case c.StartTimeout <= 0:
+		return fail("cluster.start_timeout", errPositive)
+	case c.PublishTimeout <= 0:
+		return fail("cluster.publish_timeout", errPositive)
+	case c.HistorySize < 1:
+		return fail("cluster.history_size", errors.New("must be at least 1"))
+	}
 	return nil
 }
 
@@ -86,6 +124,15 @@ func (c *ClusterConfig) broker(log *slog.Logger, localCount func(room string) in
 		Prefix:           c.Prefix,
 		PresenceInterval: time.Duration(c.PresenceInterval),
 		LocalCount:       localCount,
+		History:          c.History,
+		StartTimeout:     time.Duration(c.StartTimeout),
+		Stream:           c.Stream,
+		Storage:          c.Storage,
+		Replicas:         c.Replicas,
+		HistorySize:      c.HistorySize,
+		HistoryTTL:       off(time.Duration(c.HistoryTTL)),
+		HistoryBytes:     off(int64(c.HistoryBytes)),
+		PublishTimeout:   time.Duration(c.PublishTimeout),
 		Logger:           log,
 	})
 }

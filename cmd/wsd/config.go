@@ -213,8 +213,10 @@ func defaults() *Config {
 		API:            APIConfig{Enabled: true},
 		Metrics:        MetricsConfig{Enabled: true, LagInterval: Duration(5 * time.Second)},
 		PubSub:         PubSubConfig{MaxRooms: 100},
-		Cluster:        ClusterConfig{Prefix: "wsd", PresenceInterval: Duration(2 * time.Second)},
-		Routes:         RoutesConfig{Echo: on, Rooms: on, Chat: compressed(), WS: compressed()},
+		Cluster: ClusterConfig{Prefix: "wsd", PresenceInterval: Duration(2 * time.Second), History: "auto",
+			StartTimeout: Duration(5 * time.Second), Storage: "file", Replicas: 1, HistorySize: 1000,
+			HistoryTTL: Duration(5 * time.Minute), HistoryBytes: 64 << 20, PublishTimeout: Duration(10 * time.Second)},
+		Routes: RoutesConfig{Echo: on, Rooms: on, Chat: compressed(), WS: compressed()},
 	}
 }
 

@@ -146,6 +146,15 @@ var configHelp = []keyHelp{
 	{"cluster.node_id", groupCluster, "", `this node's name, unique in the cluster; "" = host name plus a random suffix`},
 	{"cluster.prefix", groupCluster, "", "first token(s) of the NATS subjects; clusters sharing one NATS need different ones"},
 	{"cluster.presence_interval", groupCluster, "", "how often this node reports its room counts to the others"},
+	{"cluster.history", groupCluster, "", "auto: JetStream keeps positions and history when NATS offers it; jetstream: required; off"},
+	{"cluster.start_timeout", groupCluster, "", "how long start-up waits for NATS and the stream (auto, jetstream)"},
+	{"cluster.stream", groupCluster, "", `the JetStream stream; "" = the prefix in upper case (WSD)`},
+	{"cluster.storage", groupCluster, "", "the stream's storage: file (survives NATS restarts) or memory"},
+	{"cluster.replicas", groupCluster, "", "the stream's replicas in a clustered JetStream (1-5)"},
+	{"cluster.history_size", groupCluster, "", "stored messages the stream keeps per room (each holds one or more publications)"},
+	{"cluster.history_ttl", groupCluster, "", "age after which publications leave the stream; 0 = no limit"},
+	{"cluster.history_bytes", groupCluster, "", "size cap of the whole stream (oldest of any room go first); 0 = no cap"},
+	{"cluster.publish_timeout", groupCluster, "", "how long a publication waits for the stream (NATS down) before it fails"},
 
 	{"routes.<name>.enabled", groupRoutes, "", "serve the route (404 when off)"},
 }

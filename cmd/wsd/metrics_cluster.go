@@ -27,6 +27,17 @@ var (
 	descClusterNode    = desc("cluster_node_info", "Always 1; the label is this node's id.", "node")
 )
 
+// The JetStream sequencer's metrics (cluster.history jetstream, or auto with JetStream offered).
+var (
+	descClusterJS        = desc("cluster_jetstream", "1 when the node keeps positions and history in NATS JetStream, else 0.")
+	descClusterCommits   = desc("cluster_commits_total", "Stored messages written to the stream (each holds one or more publications).")
+	descClusterConflicts = desc("cluster_commit_conflicts_total", "Commits refused because another node stored first (then retried).")
+	descClusterCaughtUp  = desc("cluster_caught_up_total", "Stored messages read back from the stream to fill a gap in live delivery.")
+	descClusterDupes     = desc("cluster_duplicates_total", "Live or read-back messages skipped as already delivered.")
+	descClusterHistReads = desc("cluster_history_reads_total", "Recoveries that read the stream's history (past this node's own).")
+	descClusterRemote    = desc("cluster_remote_members", "Members of other nodes known to presence.")
+)
+
 // clusterCollector turns the broker's Stats into the wsd_cluster_ metrics.
 type clusterCollector struct{ b *natsbroker.Broker }
 
@@ -35,7 +46,8 @@ func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClusterPublished, descClusterPubFailed, descClusterReceived,
 		descClusterDelivered, descClusterOwn, descClusterDecode, descClusterReconn, descClusterDisconn,
 		descClusterSlow, descClusterPresOut, descClusterPresIn, descClusterRooms, descClusterNodes,
-		descClusterUp, descClusterNode} {
+		descClusterUp, descClusterNode, descClusterJS, descClusterCommits, descClusterConflicts,
+		descClusterCaughtUp, descClusterDupes, descClusterHistReads, descClusterRemote} {
 		ch <- d
 	}
 }
@@ -55,12 +67,20 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		{descClusterOwn, st.DroppedOwn}, {descClusterDecode, st.DecodeErrors},
 		{descClusterReconn, st.Reconnects}, {descClusterDisconn, st.Disconnects},
 		{descClusterSlow, st.SlowConsumer}, {descClusterPresOut, st.PresenceSent},
-		{descClusterPresIn, st.PresenceReceived},
+		{descClusterPresIn, st.PresenceReceived}, {descClusterCommits, st.Commits},
+		{descClusterConflicts, st.Conflicts}, {descClusterCaughtUp, st.CaughtUp},
+		{descClusterDupes, st.Duplicates}, {descClusterHistReads, st.HistoryReads},
 	} {
 		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
 	}
 	gauge(descClusterRooms, float64(st.Rooms))
 	gauge(descClusterNodes, float64(st.Nodes))
+	gauge(descClusterRemote, float64(st.RemoteMembers))
+	js := 0.0
+	if st.JetStream {
+		js = 1
+	}
+	gauge(descClusterJS, js)
 	connected := 0.0
 	if st.Connected {
 		connected = 1
