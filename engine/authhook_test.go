@@ -23,7 +23,7 @@ func ahHook(ctx *Context) (any, error) {
 	switch ctx.Query("mode") {
 	case "401":
 		ctx.SetHeader("WWW-Authenticate", "Bearer")
-		return nil, NewHTTPError(http.StatusUnauthorized, "who are you")
+		return nil, &HTTPError{Status: http.StatusUnauthorized, Message: "who are you"}
 	case "error":
 		return nil, errors.New("no reason given")
 	case "panic":
@@ -170,7 +170,7 @@ func ahCheckOrigins(t *testing.T, addr, path string, k *ptKeeper, cases []ahOrig
 
 // Default policy: same origin (the Origin's host equals Host, example.test in wstest's requests) or
 // no Origin at all; anything else is 403.
-func TestOriginDefaultSameOrigin(t *testing.T) {
+func TestOriginDefaultsameOrigin(t *testing.T) {
 	_, addr := bootApp(t, Config{}, ptEchoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
 	ahCheckOrigins(t, addr, "/echo", k, []ahOriginCase{

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"runtime"
@@ -29,7 +30,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 		}},
 		{"seed-style", func(app *App) {
 			app.WS("/r", func(ws *Conn, ctx *Context) {
-				room, user := ctx.Param("room"), ctx.QueryDefault("user", "Anonymous")
+				room, user := ctx.Param("room"), cmp.Or(ctx.Query("user"), "Anonymous")
 				_ = ws.Join("room")
 				ws.OnMessage(func(m Message) { _ = ws.BroadcastAll(room, user+": "+m.Text()) })
 				ws.On("join-room", func(e Event) { ws.Leave(room); _ = ws.Join(e.String("room")) })

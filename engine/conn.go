@@ -198,15 +198,14 @@ func (c *Conn) snapshotUpgrade(ctx *Context, proto string) {
 	c.remote = a
 }
 
-// ID is the connection's id: unique in the cluster (a random prefix per App, then a counter). It is
-// assigned at the upgrade for routes with RouteOptions.Presence (then it is safe from any goroutine),
-// else at the first call: call it on the connection's loop (from a handler).
-func (c *Conn) ID() string {
-	x := c.x()
-	if x.id == 0 {
-		x.id = c.loop.app.ids.Add(1)
+// connID is the connection's presence id: unique in the cluster (a random prefix per App, then a
+// counter), assigned at the upgrade for routes with RouteOptions.Presence.
+func (c *Conn) connID() string {
+	var n uint64
+	if c.ext != nil {
+		n = c.ext.id
 	}
-	return c.loop.app.idBase + "." + strconv.FormatUint(x.id, 36)
+	return c.loop.app.idBase + "." + strconv.FormatUint(n, 36)
 }
 
 // SetUser names the user of the connection in presence lists and events (RouteOptions.Presence).
@@ -214,8 +213,8 @@ func (c *Conn) ID() string {
 // while the connection is in a room.
 func (c *Conn) SetUser(user string) { c.x().user = user }
 
-// User is the name set by SetUser ("" by default). Same goroutine rules as SetUser.
-func (c *Conn) User() string {
+// user is the name set by SetUser.
+func (c *Conn) user() string {
 	if c.ext == nil {
 		return ""
 	}

@@ -23,6 +23,7 @@ type Context struct {
 
 	respHdr   []field
 	responded bool
+	def       *deferral // set by Defer
 }
 
 type field struct{ name, value string }
@@ -38,11 +39,6 @@ type HTTPError struct {
 	Message string
 }
 
-// NewHTTPError returns an *HTTPError. Safe from any goroutine.
-func NewHTTPError(status int, message string) *HTTPError {
-	return &HTTPError{Status: status, Message: message}
-}
-
 func (e *HTTPError) Error() string { return e.Message }
 
 // Method is the request method ("GET", "POST", ...).
@@ -50,14 +46,6 @@ func (c *Context) Method() string { return c.req.Method }
 
 // Path is the request path, still percent-encoded, without the query.
 func (c *Context) Path() string { return c.req.Path }
-
-// Route is the pattern of the matched route, e.g. "/chat/:room".
-func (c *Context) Route() string {
-	if c.rt == nil {
-		return ""
-	}
-	return c.rt.pattern
-}
 
 // Param returns the path parameter name (":room" in the pattern; "*" for the catch-all), decoded, or ""
 // when the route has no such parameter.
@@ -83,14 +71,6 @@ func (c *Context) Param(name string) string {
 func (c *Context) Query(key string) string {
 	v, _ := queryValue(c.req.RawQuery, key)
 	return v
-}
-
-// QueryDefault returns the query parameter key, or def when it is absent or empty.
-func (c *Context) QueryDefault(key, def string) string {
-	if v, ok := queryValue(c.req.RawQuery, key); ok && v != "" {
-		return v
-	}
-	return def
 }
 
 // RawQuery is the query string as sent, without '?'.

@@ -14,25 +14,25 @@ import (
 func deferApp(t *testing.T, cfg Config) string {
 	_, addr := bootApp(t, cfg, func(a *App) {
 		a.GET("/later/:n", func(ctx *Context) error {
-			n := ctx.Param("n") // copied: the request is gone once the handler returns
-			r := ctx.Defer()
+			n := strings.Clone(ctx.Param("n")) // the request is gone once the handler returns
+			ctx.Defer()
 			go func() {
 				time.Sleep(20 * time.Millisecond)
-				_ = r.String(http.StatusOK, "later "+n)
+				_ = ctx.String(http.StatusOK, "later "+n)
 			}()
 			return nil
 		})
 		a.GET("/now", func(ctx *Context) error {
-			r := ctx.Defer()
-			return r.JSON(http.StatusOK, map[string]int{"now": 1})
+			ctx.Defer()
+			return ctx.JSON(http.StatusOK, map[string]int{"now": 1})
 		})
 		a.GET("/never", func(ctx *Context) error {
 			ctx.Defer()
 			return nil
 		})
 		a.GET("/fail", func(ctx *Context) error {
-			r := ctx.Defer()
-			go func() { _ = r.Error(NewHTTPError(http.StatusConflict, "busy")) }()
+			ctx.Defer()
+			go func() { _ = ctx.String(http.StatusConflict, "busy\n") }()
 			return nil
 		})
 	})

@@ -18,9 +18,6 @@ type Event struct{ e dispatch.Event }
 // Type is the event's "type".
 func (e Event) Type() string { return e.e.Type() }
 
-// Raw is the encoded message (JSON text, or MessagePack).
-func (e Event) Raw() []byte { return e.e.Raw() }
-
 // Field returns the raw encoding of the top-level field key (a JSON value as sent, or a MessagePack
 // value) and whether it is present (null included).
 func (e Event) Field(key string) ([]byte, bool) {

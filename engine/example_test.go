@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -14,7 +15,7 @@ func Example() {
 	app := engine.New(engine.Config{})
 	closed := make(chan engine.CloseInfo, 1)
 	app.WS("/echo/:name", func(ws *engine.Conn, ctx *engine.Context) {
-		name := ctx.QueryDefault("user", "Anonymous")
+		name := cmp.Or(ctx.Query("user"), "Anonymous")
 		_ = ws.Send("hello " + name + " from " + ctx.Param("name"))
 		ws.OnMessage(func(m engine.Message) { _ = ws.Send(m) })
 		ws.OnClose(func(c engine.CloseInfo) { closed <- c }) // runs on the event loop

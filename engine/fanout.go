@@ -35,7 +35,7 @@ func (m member) Presence() (rooms.Client, bool) {
 	if c.route == nil || !c.route.opts.Presence {
 		return rooms.Client{}, false
 	}
-	return rooms.Client{User: c.User(), Conn: c.ID()}, true
+	return rooms.Client{User: c.user(), Conn: c.connID()}, true
 }
 
 // variant is the publication variant the connection receives.
@@ -104,7 +104,10 @@ func (a *App) prepare(p *rooms.Pub, v uint8) *rooms.Frame {
 
 // render builds the frame of a route that wraps publications (RouteOptions.Render).
 func (a *App) render(p *rooms.Pub, v uint8) *rooms.Frame {
-	pub := Publication{Room: p.Room, Position: p.Position, Presence: p.Presence}
+	pub := Publication{Room: p.Room, Position: p.Position}
+	if ch := p.Presence; ch != nil {
+		pub.Presence, pub.Joined = &ch.Client, ch.Joined
+	}
 	if p.Presence == nil {
 		base := a.prepare(p, v&variantMsgPack)
 		pub.Message = NewMessage(base.Opcode(), base.Payload())

@@ -15,12 +15,12 @@ import (
 type handshake struct {
 	parser     http1.Parser
 	ctx        *Context
-	headerLen  int    // > 0: the header block is parsed, the body is still arriving
-	closeAfter bool   // shutting down: close after the current request
-	last       bool   // an answer that closes the connection is queued: nothing after it is parsed
-	paused     bool   // not read until the answers drain (httphold.go)
-	held       int64  // the backlog at the last check while paused
-	reply      *Reply // a deferred answer the connection waits for (Context.Defer)
+	headerLen  int      // > 0: the header block is parsed, the body is still arriving
+	closeAfter bool     // shutting down: close after the current request
+	last       bool     // an answer that closes the connection is queued: nothing after it is parsed
+	paused     bool     // not read until the answers drain (httphold.go)
+	held       int64    // the backlog at the last check while paused
+	deferred   *Context // a request whose deferred answer the connection waits for (Context.Defer)
 }
 
 func (c *Conn) newHandshake() *handshake {
@@ -45,7 +45,7 @@ func (c *Conn) readHTTP(b []byte) int {
 	if hs.last {
 		return len(b) // pipelined after an answer with Connection: close: ignored
 	}
-	if hs.reply != nil {
+	if hs.deferred != nil {
 		return 0 // waiting for a deferred answer: the next requests stay buffered
 	}
 	if hs.ctx == nil {
@@ -310,7 +310,7 @@ func (c *Conn) runHTTPHandler(rt *route, ctx *Context) {
 		return
 	}
 	if err == nil {
-		_ = ctx.NoContent(http.StatusNoContent)
+		_ = ctx.noContent(http.StatusNoContent)
 		return
 	}
 	var he *HTTPError

@@ -152,7 +152,3 @@ func (c *Conn) congested() {
 	c.flags |= flagCongested
 	c.rearmOpen(c.loop.app.now())
 }
-
-// OnDrain sets the handler that runs (on the loop) when a connection that had messages dropped has
-// written its backlog down to half of MaxBackpressure. Call it from a handler on the connection's loop.
-func (c *Conn) OnDrain(fn func()) { c.x().onDrain = fn }

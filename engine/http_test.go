@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -58,7 +59,7 @@ type jsonInfo struct {
 func registerHTTPRoutes(a *App) {
 	a.GET("/json", func(ctx *Context) error { return ctx.JSON(http.StatusOK, jsonInfo{"wsd", 3}) })
 	a.GET("/hello/:name", func(ctx *Context) error {
-		return ctx.String(http.StatusOK, "hello "+ctx.Param("name")+ctx.QueryDefault("suffix", ""))
+		return ctx.String(http.StatusOK, "hello "+ctx.Param("name")+cmp.Or(ctx.Query("suffix"), ""))
 	})
 	a.POST("/echo", func(ctx *Context) error {
 		ctx.SetHeader("X-Body-Len", strconv.Itoa(len(ctx.Body())))
@@ -67,7 +68,7 @@ func registerHTTPRoutes(a *App) {
 	a.GET("/res", func(ctx *Context) error { return ctx.String(http.StatusOK, "res") })
 	a.POST("/res", func(ctx *Context) error { return ctx.String(http.StatusCreated, "created") })
 	a.WS("/ws", func(ws *Conn, ctx *Context) {})
-	a.GET("/teapot", func(ctx *Context) error { return NewHTTPError(http.StatusTeapot, "x") })
+	a.GET("/teapot", func(ctx *Context) error { return &HTTPError{Status: http.StatusTeapot, Message: "x"} })
 	a.GET("/fail", func(ctx *Context) error { return errors.New("boom") })
 	a.GET("/panic", func(ctx *Context) error { panic("handler panic (expected by the test)") })
 	a.GET("/empty", func(ctx *Context) error { return nil })

@@ -32,7 +32,7 @@ func (p originPolicy) check(ctx *Context) bool {
 	if origin == "" {
 		return !p.rejectMissing
 	}
-	if SameOrigin(ctx) {
+	if sameOrigin(ctx) {
 		return true
 	}
 	return matchOrigin(p.allowed, origin)
@@ -54,9 +54,9 @@ func matchOrigin(patterns []string, origin string) bool {
 	return false
 }
 
-// SameOrigin is the default origin check: requests without Origin pass; with Origin, its host[:port]
+// sameOrigin is the default origin check: requests without Origin pass; with Origin, its host[:port]
 // must equal the Host header (case-insensitive).
-func SameOrigin(ctx *Context) bool {
+func sameOrigin(ctx *Context) bool {
 	origin := ctx.Header("Origin")
 	if origin == "" {
 		return true

@@ -18,7 +18,8 @@ func (c *Context) SetHeader(name, value string) {
 	c.respHdr = append(c.respHdr, field{stripCRLF(name), stripCRLF(value)})
 }
 
-// JSON answers status with v encoded as JSON (goccy/go-json).
+// JSON answers status with v encoded as JSON (goccy/go-json). Call it from the handler, or from any
+// goroutine after Defer.
 func (c *Context) JSON(status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -27,13 +28,18 @@ func (c *Context) JSON(status int, v any) error {
 	return c.Blob(status, "application/json", b)
 }
 
-// String answers status with s as text/plain.
+// String answers status with s as text/plain. Call it from the handler, or from any goroutine after
+// Defer.
 func (c *Context) String(status int, s string) error {
 	return c.Blob(status, "text/plain; charset=utf-8", []byte(s))
 }
 
-// Blob answers status with body of the given content type. The body is copied.
+// Blob answers status with body of the given content type. The body is copied. Call it from the
+// handler, or from any goroutine after Defer.
 func (c *Context) Blob(status int, contentType string, body []byte) error {
+	if c.def != nil {
+		return c.answerDeferred(status, contentType, body)
+	}
 	if c.responded {
 		return errResponded
 	}
@@ -50,8 +56,8 @@ func (c *Context) Blob(status int, contentType string, body []byte) error {
 	return nil
 }
 
-// NoContent answers status with no body.
-func (c *Context) NoContent(status int) error { return c.Blob(status, "", nil) }
+// noContent answers status with no body.
+func (c *Context) noContent(status int) error { return c.Blob(status, "", nil) }
 
 type response struct {
 	status    int

@@ -38,9 +38,10 @@ type Publication struct {
 	// Message is the publication as published (for a structured value, in the codec of the members
 	// being rendered for). Its bytes are valid only during the call.
 	Message Message
-	// Presence, instead of a message, is a member joining or leaving the room (for routes with
-	// RouteOptions.PresenceEvents; it has no Position).
-	Presence *PresenceChange
+	// Presence, instead of a message, is a connection that joined (Joined) or left the room, for
+	// routes with RouteOptions.PresenceEvents (it has no Position).
+	Presence *Client
+	Joined   bool
 }
 
 // renderHook is a route's Render and whether it renders presence events.
@@ -51,9 +52,6 @@ type renderHook struct {
 
 // Client is a connection as presence lists it: its user (Conn.SetUser) and its id (Conn.ID).
 type Client = rooms.Client
-
-// PresenceChange is a connection joining (Joined) or leaving a room.
-type PresenceChange = rooms.PresenceChange
 
 // Presence lists the connections in room whose route has RouteOptions.Presence: on this node, and on
 // the other nodes with a Broker (eventually consistent), sorted by user. Safe from any goroutine.
@@ -274,8 +272,3 @@ func (a *App) RoomInfo(room string, after uint64, limit int) (RoomInfo, error) {
 	}
 	return info, nil
 }
-
-// OnDrop sets the handler that runs (on the loop) after one or more messages for this connection were
-// dropped by the slow-consumer policy since it last ran. Call it from a handler on the connection's
-// loop.
-func (c *Conn) OnDrop(fn func()) { c.x().onDrop = fn }

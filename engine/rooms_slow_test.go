@@ -34,9 +34,9 @@ const (
 	rmSlowLimit = 256 << 10
 )
 
-// rmSlow is an App whose route /slow?id=NAME joins room "slow" on open. It reports drop events (the
-// connection named "stalled" sets its own with OnDrop; the others have the route's Drop) and close
-// infos, and keeps the server side of "stalled".
+// rmSlow is an App whose route /slow?id=NAME joins room "slow" on open. It reports drop events
+// ("stalled" for the connection of that name, "route Drop of <id>" for the others) and close infos,
+// and keeps the server side of "stalled".
 type rmSlow struct {
 	app     *engine.App
 	addr    string
@@ -65,13 +65,18 @@ func rmStartSlow(t *testing.T, policy engine.SlowConsumerPolicy) *rmSlow {
 			ws.SetData(id)
 			if id == "stalled" {
 				s.stalled.Store(ws)
-				ws.OnDrop(func() { rmReport(s.drops, "stalled") }) // replaces the route's Drop
 			}
 			if err := ws.Join("slow"); err != nil {
 				panic(err)
 			}
 		},
-		Drop: func(ws *engine.Conn) { rmReport(s.drops, "route Drop of "+ws.Data().(string)) },
+		Drop: func(ws *engine.Conn) {
+			if id := ws.Data().(string); id == "stalled" {
+				rmReport(s.drops, "stalled")
+			} else {
+				rmReport(s.drops, "route Drop of "+id)
+			}
+		},
 		Close: func(ws *engine.Conn, info engine.CloseInfo) {
 			rmReport(s.closes, rmClosed{ws.Data().(string), info})
 		},
@@ -214,7 +219,7 @@ func (s *rmSlow) closeEvents() string {
 	}
 }
 
-// rmNoReaderEvents fails on a close event or on a drop event other than the stalled member's OnDrop.
+// rmNoReaderEvents fails on a close event or on a drop event other than the stalled member's.
 func rmNoReaderEvents(t *testing.T, s *rmSlow) {
 	t.Helper()
 	for {
@@ -242,7 +247,7 @@ func TestRoomsSlowConsumerDrop(t *testing.T) {
 	select {
 	case id := <-s.drops:
 		if id != "stalled" {
-			t.Fatalf("first drop event: %s, want the stalled member's OnDrop", id)
+			t.Fatalf("first drop event: %s, want the stalled member's", id)
 		}
 	case <-time.After(rmWait):
 		t.Fatal("the stalled member's drop handler never ran")

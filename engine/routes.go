@@ -183,15 +183,6 @@ func (a *App) GET(path string, h HandlerFunc) { a.Handle(http.MethodGet, path, h
 // POST registers h for POST requests to path. See Handle.
 func (a *App) POST(path string, h HandlerFunc) { a.Handle(http.MethodPost, path, h) }
 
-// PUT registers h for PUT requests to path. See Handle.
-func (a *App) PUT(path string, h HandlerFunc) { a.Handle(http.MethodPut, path, h) }
-
-// PATCH registers h for PATCH requests to path. See Handle.
-func (a *App) PATCH(path string, h HandlerFunc) { a.Handle(http.MethodPatch, path, h) }
-
-// DELETE registers h for DELETE requests to path. See Handle.
-func (a *App) DELETE(path string, h HandlerFunc) { a.Handle(http.MethodDelete, path, h) }
-
 func (a *App) addRoute(rt *route) {
 	if a.started.Load() {
 		panic(fmt.Sprintf("engine: %s %s registered after Start", rt.method, rt.pattern))

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 	"testing"
@@ -258,9 +259,9 @@ func TestUpgradeContextInOpen(t *testing.T) {
 	_, addr := bootApp(t, Config{}, func(a *App) {
 		a.WS("/rooms/:room", func(ws *Conn, ctx *Context) {
 			seen <- openSeen{
-				param: ctx.Param("room"), query: ctx.Query("q"), queryDef: ctx.QueryDefault("missing", "def"),
-				queryEmpty: ctx.QueryDefault("e", "fallback"), header: ctx.Header("x-test"),
-				remote: ctx.RemoteAddr().String(), method: ctx.Method(), path: ctx.Path(), route: ctx.Route(),
+				param: ctx.Param("room"), query: ctx.Query("q"), queryDef: cmp.Or(ctx.Query("missing"), "def"),
+				queryEmpty: cmp.Or(ctx.Query("e"), "fallback"), header: ctx.Header("x-test"),
+				remote: ctx.RemoteAddr().String(), method: ctx.Method(), path: ctx.Path(), route: ctx.rt.pattern,
 				ctxDuringOpen: ws.Context() == ctx,
 			}
 			ws.OnMessage(func(m Message) { _ = ws.Send(contextState(ws)) })

@@ -75,16 +75,16 @@ func (s *server) checkKey(ctx *engine.Context) error {
 		if s.cfg.API.PublishWithoutKey {
 			return nil
 		}
-		return engine.NewHTTPError(http.StatusForbidden, "the HTTP API needs api.key (or api.publish_without_key: true)")
+		return &engine.HTTPError{Status: http.StatusForbidden, Message: "the HTTP API needs api.key (or api.publish_without_key: true)"}
 	}
 	got := apiKey(ctx)
 	if got == "" {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="wsd-api"`)
-		return engine.NewHTTPError(http.StatusUnauthorized, "missing API key")
+		return &engine.HTTPError{Status: http.StatusUnauthorized, Message: "missing API key"}
 	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="wsd-api", error="invalid_token"`)
-		return engine.NewHTTPError(http.StatusUnauthorized, "invalid API key")
+		return &engine.HTTPError{Status: http.StatusUnauthorized, Message: "invalid API key"}
 	}
 	return nil
 }
@@ -145,7 +145,7 @@ func queryUint(ctx *engine.Context, key string) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return 0, engine.NewHTTPError(http.StatusBadRequest, key+" must be a non-negative integer")
+		return 0, &engine.HTTPError{Status: http.StatusBadRequest, Message: key + " must be a non-negative integer"}
 	}
 	return n, nil
 }
@@ -176,21 +176,21 @@ func publish(app *engine.App) engine.HandlerFunc {
 		if !utf8.Valid(body) {
 			op = engine.OpBinary
 		}
-		reply := ctx.Defer()
+		room = strings.Clone(room) // the request's bytes are gone once the handler returns
+		ctx.Defer()
 		err := app.Publish(room, engine.NewMessage(op, body), func(r engine.PublishResult) {
 			if r.Err != nil {
-				reply.Error(engine.NewHTTPError(http.StatusServiceUnavailable, "publish failed: "+r.Err.Error()))
+				_ = ctx.String(http.StatusServiceUnavailable, "publish failed: "+r.Err.Error()+"\n")
 				return
 			}
-			reply.JSON(http.StatusOK, publishAnswer{Room: room, Offset: r.Position.Offset,
+			_ = ctx.JSON(http.StatusOK, publishAnswer{Room: room, Offset: r.Position.Offset,
 				Epoch: r.Position.Epoch, Delivered: r.Delivered})
 		})
-		if errors.Is(err, engine.ErrRoomName) {
-			reply.Error(engine.NewHTTPError(http.StatusBadRequest, "invalid room name"))
-			return nil
-		}
-		if err != nil {
-			reply.Error(err)
+		switch {
+		case errors.Is(err, engine.ErrRoomName):
+			_ = ctx.String(http.StatusBadRequest, "invalid room name\n")
+		case err != nil:
+			_ = ctx.String(http.StatusInternalServerError, "publish failed: "+err.Error()+"\n")
 		}
 		return nil
 	}

@@ -115,17 +115,17 @@ func (a *authenticator) upgrade(ctx *engine.Context) (any, error) {
 	raw := bearer(ctx)
 	if raw == "" {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="wsd"`)
-		return nil, engine.NewHTTPError(http.StatusUnauthorized, "missing token")
+		return nil, &engine.HTTPError{Status: http.StatusUnauthorized, Message: "missing token"}
 	}
 	var c claims
 	_, err := a.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.key, nil })
 	if err != nil || c.Subject == "" {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="wsd", error="invalid_token"`)
-		return nil, engine.NewHTTPError(http.StatusUnauthorized, "invalid token")
+		return nil, &engine.HTTPError{Status: http.StatusUnauthorized, Message: "invalid token"}
 	}
 	u := &user{ID: c.Subject, Rooms: c.Rooms}
 	if room := ctx.Param("room"); room != "" && !u.mayJoin(room) {
-		return nil, engine.NewHTTPError(http.StatusForbidden, "token does not allow room "+room)
+		return nil, &engine.HTTPError{Status: http.StatusForbidden, Message: "token does not allow room " + room}
 	}
 	return u, nil
 }

@@ -50,7 +50,7 @@ func (s *server) pageRoutes() {
 	s.GET("/static/*", func(ctx *engine.Context) error {
 		a, ok := assets[ctx.Param("*")]
 		if !ok || a == index {
-			return engine.NewHTTPError(http.StatusNotFound, "not found")
+			return &engine.HTTPError{Status: http.StatusNotFound, Message: "not found"}
 		}
 		return serveAsset(ctx, a)
 	})
@@ -89,7 +89,7 @@ func serveAsset(ctx *engine.Context, a *asset) error {
 		ctx.SetHeader("Referrer-Policy", "no-referrer")
 	}
 	if etagMatch(ctx.Header("If-None-Match"), a.etag) {
-		return ctx.NoContent(http.StatusNotModified)
+		return ctx.Blob(http.StatusNotModified, "", nil)
 	}
 	return ctx.Blob(http.StatusOK, a.ctype, a.body)
 }

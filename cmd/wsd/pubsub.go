@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,7 @@ func (p *pubsub) open(ws *engine.Conn, ctx *engine.Context) {
 		ws.SetUser(u.ID)
 		return
 	}
-	ws.SetUser(chatName(ctx.QueryDefault("user", "")))
+	ws.SetUser(chatName(cmp.Or(ctx.Query("user"), "")))
 }
 
 // roomAck is the "data" of the acknowledgements of join, leave and publish.
@@ -252,12 +253,12 @@ func ack(e engine.Event, v any) {
 // "client":{"user":U,"conn":C}}.
 func renderMessage(dst []byte, p engine.Publication) ([]byte, engine.Opcode) {
 	room, _ := json.Marshal(p.Room) // a string always encodes
-	if ch := p.Presence; ch != nil {
+	if p.Presence != nil {
 		ev := "leave"
-		if ch.Joined {
+		if p.Joined {
 			ev = "join"
 		}
-		client, _ := json.Marshal(ch.Client)
+		client, _ := json.Marshal(p.Presence)
 		dst = append(dst, `{"type":"presence","room":`...)
 		dst = append(dst, room...)
 		dst = append(dst, `,"event":"`+ev+`","client":`...)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"time"
 	"unicode"
@@ -98,7 +99,7 @@ const (
 //     connection stays where it was. A join-room to the current room only answers.
 //   - Closing announces "<user> left the room" to the others.
 func chat(ws *engine.Conn, ctx *engine.Context) {
-	room, name := ctx.Param("room"), chatName(ctx.QueryDefault("user", "Anonymous"))
+	room, name := ctx.Param("room"), chatName(cmp.Or(ctx.Query("user"), "Anonymous"))
 	u, _ := ws.Data().(*user)
 	if u != nil {
 		name = u.ID // an authenticated user speaks under its token's subject

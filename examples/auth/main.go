@@ -81,7 +81,7 @@ func newApp(cfg engine.Config) *engine.App {
 				user, ok := tokens[ctx.Query("token")]
 				if !ok {
 					ctx.SetHeader("WWW-Authenticate", "Bearer")
-					return nil, engine.NewHTTPError(http.StatusUnauthorized, required)
+					return nil, &engine.HTTPError{Status: http.StatusUnauthorized, Message: required}
 				}
 				return user, nil // the connection's Data
 			},

@@ -23,6 +23,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"log"
@@ -52,7 +53,7 @@ type failure struct {
 func newApp(cfg engine.Config) *engine.App {
 	app := engine.New(cfg)
 	app.WS("/broadcast", func(ws *engine.Conn, ctx *engine.Context) {
-		if err := ws.Join(ctx.QueryDefault("room", "general")); err != nil {
+		if err := ws.Join(cmp.Or(ctx.Query("room"), "general")); err != nil {
 			_ = ws.Send(failure{Error: "Room is full"}) // only with Config.MaxRoomMembers
 			ws.Close()
 			return

@@ -29,6 +29,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"log"
@@ -65,7 +66,7 @@ func newApp(cfg engine.Config) *engine.App {
 
 // chat runs for each new connection (the plugin's open handler) and registers its callbacks.
 func chat(ws *engine.Conn, ctx *engine.Context) {
-	user := ctx.QueryDefault("user", "Anonymous")
+	user := cmp.Or(ctx.Query("user"), "Anonymous")
 	if room := ctx.Param("room"); room != "" && !enter(ws, room, user) {
 		ws.Close() // the plugin's ws.close()
 		return

@@ -214,12 +214,12 @@ func renderPositions(dst []byte, p engine.Publication) ([]byte, engine.Opcode) {
 }
 
 func renderPresence(dst []byte, p engine.Publication) ([]byte, engine.Opcode) {
-	if ch := p.Presence; ch != nil {
+	if c := p.Presence; c != nil {
 		ev := "leave "
-		if ch.Joined {
+		if p.Joined {
 			ev = "join "
 		}
-		return append(append(append(append(dst, ev...), ch.Client.User...), ' '), ch.Client.Conn...), engine.OpText
+		return append(append(append(append(dst, ev...), c.User...), ' '), c.Conn...), engine.OpText
 	}
 	return append(append(dst, "msg "...), p.Message.Data()...), engine.OpText
 }
