@@ -115,7 +115,7 @@ func (c *Conn) compressible(op frame.Opcode, n int) bool {
 
 // sendCompressed queues payload compressed on its own (no context takeover), Huffman-only when the
 // client asked for a server window below 32 KiB. Safe from any goroutine.
-func (c *Conn) sendCompressed(op frame.Opcode, payload []byte) error {
+func (c *Conn) sendCompressed(op frame.Opcode, payload []byte, kind itemKind) error {
 	a := c.loop.app
 	buf := a.bufs.Get()
 	if c.mode&modeSmallWindow != 0 {
@@ -124,7 +124,7 @@ func (c *Conn) sendCompressed(op frame.Opcode, payload []byte) error {
 		buf.B = a.deflate.Compress(buf.B, payload)
 	}
 	wire := frame.Finish(buf.B, op, true, frame.Rsv1)
-	return c.enqueue(buf, len(buf.B)-len(wire), itemData)
+	return c.enqueue(buf, len(buf.B)-len(wire), kind)
 }
 
 // stringBytes views s as bytes without copying (read-only).

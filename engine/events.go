@@ -52,9 +52,11 @@ func (e Event) Detach() Event {
 // replier sends an event's acknowledgement on its connection.
 type replier struct{ c *Conn }
 
-// SendFrame implements dispatch.Sender.
+// SendFrame implements dispatch.Sender. A reply is never dropped by the slow-consumer policy: it
+// answers a request of the client (which its rate limits bound), and a client that waits for it after
+// a recovery larger than MaxBackpressure would otherwise wait forever.
 func (r replier) SendFrame(op Opcode, payload []byte) error {
-	return r.c.sendFrame(op, payload, itemData)
+	return r.c.sendFrame(op, payload, itemKeep)
 }
 
 // Codec indexes (Conn.codec) and the codecs they select.

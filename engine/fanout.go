@@ -138,7 +138,7 @@ func (f fanout) Deliver(loop int, members []member, skip member, hasSkip bool, p
 // Replay implements rooms.Fanout: a recovered publication is never dropped by the slow-consumer
 // policy (what it costs is bounded by the room's history).
 func (f fanout) Replay(m member, p *rooms.Pub) {
-	m.c.loop.enqueueFrames([]member{m}, nil, p, itemReplay)
+	m.c.loop.enqueueFrames([]member{m}, nil, p, itemKeep)
 }
 
 // frameFor picks the frame of p that c receives: its variant, or the plain one when the message is

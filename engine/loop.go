@@ -134,11 +134,11 @@ type outItem struct {
 type itemKind uint8
 
 const (
-	itemData   itemKind = iota // a data, ping or pong frame or an HTTP response
-	itemClose                  // our close frame: the connection is closing once it is written
-	itemLast                   // an HTTP response after which the connection closes
-	itemRaw                    // an HTTP response on a connection that stays open
-	itemReplay                 // a recovered publication: data that the slow-consumer policy never drops
+	itemData  itemKind = iota // a data, ping or pong frame or an HTTP response
+	itemClose                 // our close frame: the connection is closing once it is written
+	itemLast                  // an HTTP response after which the connection closes
+	itemRaw                   // an HTTP response on a connection that stays open
+	itemKeep                  // data the slow-consumer policy never drops: a recovered publication, a reply
 )
 
 func (it *outItem) bytes() []byte {

@@ -118,8 +118,8 @@ func (c *Conn) sendFrame(op frame.Opcode, payload []byte, kind itemKind) error {
 	if c.qflagsClosed() {
 		return ErrClosed
 	}
-	if kind == itemData && c.compressible(op, len(payload)) {
-		return c.sendCompressed(op, payload)
+	if (kind == itemData || kind == itemKeep) && c.compressible(op, len(payload)) {
+		return c.sendCompressed(op, payload, kind)
 	}
 	buf := c.loop.app.bufs.Get()
 	buf.B = append(buf.B, payload...)
@@ -148,7 +148,7 @@ func (c *Conn) sendValue(v any) error {
 	buf.B = b
 	op := codecOpcode(codec)
 	if c.compressible(op, len(b)-frame.MaxServerHeaderSize) {
-		err := c.sendCompressed(op, b[frame.MaxServerHeaderSize:])
+		err := c.sendCompressed(op, b[frame.MaxServerHeaderSize:], itemData)
 		c.loop.app.bufs.Put(buf)
 		return err
 	}
@@ -202,7 +202,7 @@ func (c *Conn) closeSlow() {
 }
 
 // enqueueFrames queues a publication to each member of one loop except skip, in one critical
-// section: each member gets the frame of its variant (Conn.frameFor). kind itemReplay (a recovery)
+// section: each member gets the frame of its variant (Conn.frameFor). kind itemKeep (a recovery)
 // bypasses the slow-consumer bound. It returns how many it queued. Safe from any goroutine.
 func (l *loop) enqueueFrames(members []member, skip *Conn, p *rooms.Pub, kind itemKind) int {
 	n := 0

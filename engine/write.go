@@ -87,7 +87,7 @@ func (w *batchWriter) add(it *outItem) {
 	}
 	w.kinds |= 1 << it.kind
 	b := it.bytes()
-	if (it.kind == itemData || it.kind == itemReplay) && w.c.mode&modeServerTakeover != 0 {
+	if (it.kind == itemData || it.kind == itemKeep) && w.c.mode&modeServerTakeover != 0 {
 		b = w.c.takeoverFrame(b)
 		w.flushBuf() // takeoverFrame's result lives in a scratch buffer: write it now
 		w.write(b)
@@ -107,7 +107,7 @@ func (w *batchWriter) add(it *outItem) {
 
 // count adds a WebSocket frame (not an HTTP response) to the written totals.
 func (w *batchWriter) count(it *outItem, b []byte) {
-	if it.kind == itemData || it.kind == itemClose || it.kind == itemReplay {
+	if it.kind == itemData || it.kind == itemClose || it.kind == itemKeep {
 		w.frames++
 		w.bytes += len(b)
 	}

@@ -115,7 +115,7 @@ func TestHistoryBudgetAndTTL(t *testing.T) {
 	if got := fmt.Sprint(historyOffsets(tb, "r1", 0)); got != "[1 2 3]" {
 		t.Fatal("r1 kept", got)
 	}
-	// Rooms that exist only for their history are forgotten when it expires: a new epoch starts.
+	// Rooms that exist only for their history are forgotten when it expires; their stream goes on.
 	old := tb.Position("r1")
 	tb.Sweep(time.Now().Add(2 * time.Hour))
 	if st := tb.Stats(); st.HistoryBytes != 0 || st.HistoryEntries != 0 {
@@ -124,8 +124,8 @@ func TestHistoryBudgetAndTTL(t *testing.T) {
 	if tb.Lookup("r1") != nil {
 		t.Fatal("expired room kept")
 	}
-	if pos := publish(tb, "r1", "z", nil).Position; pos.Offset != 1 || pos.Epoch == old.Epoch {
-		t.Fatalf("new incarnation at %+v (old %+v)", pos, old)
+	if pos := publish(tb, "r1", "z", nil).Position; pos.Offset != 4 || pos.Epoch != old.Epoch {
+		t.Fatalf("the room used again at %+v (before: %+v)", pos, old)
 	}
 }
 
@@ -302,5 +302,43 @@ func TestPresenceListsAndEvents(t *testing.T) {
 	// nobody is told of its own join.
 	if got := fmt.Sprint(conns[1].pres); got != "[{p {u2 c2} true} {p {u0 c0} false}]" {
 		t.Fatal(got)
+	}
+}
+
+// TestForgottenRoomKeepsItsStream: a room forgotten for having no members and no history (a quiet
+// room whose last member left, or whose history expired) continues its epoch and offsets when it is
+// used again, so a client that was in it recovers (single node).
+func TestForgottenRoomKeepsItsStream(t *testing.T) {
+	tb, _ := testTable(1, RoomOptions{History: HistoryOptions{Size: 10}})
+	c := newConns(1, 1)[0]
+	pos := join(t, tb, "quiet", c, RoomOptions{History: HistoryOptions{Size: 10}})
+	tb.Leave("quiet", c)
+	if tb.Lookup("quiet") != nil {
+		t.Fatal("an empty room without history is kept")
+	}
+	if res := publish(tb, "quiet", "while away", nil); res.Position != (Position{Offset: 1, Epoch: pos.Epoch}) {
+		t.Fatalf("publication to the forgotten room at %+v, want offset 1 in epoch %s", res.Position, pos.Epoch)
+	}
+	if rec := joinFrom(t, tb, "quiet", c, pos); !rec.Recovered || rec.Missed != 1 {
+		t.Fatalf("rejoin of a quiet room: %+v", rec)
+	}
+	// Forgotten after its history expired: the offsets go on, and a client that missed the expired
+	// publications is told so.
+	tb2, _ := testTable(1, RoomOptions{History: HistoryOptions{Size: 10, TTL: time.Minute}})
+	for range 3 {
+		publish(tb2, "x", "m", nil)
+	}
+	old := tb2.Position("x")
+	tb2.Sweep(time.Now().Add(time.Hour))
+	if tb2.Lookup("x") != nil {
+		t.Fatal("expired room kept")
+	}
+	c2 := newConns(1, 1)[0]
+	if rec := joinFrom(t, tb2, "x", c2, old); !rec.Recovered || rec.Position != old {
+		t.Fatalf("nothing missed since the last offset: %+v (old %+v)", rec, old)
+	}
+	tb2.Leave("x", c2)
+	if rec := joinFrom(t, tb2, "x", c2, Position{Offset: 1, Epoch: old.Epoch}); rec.Recovered || rec.Reason != ReasonExpired {
+		t.Fatalf("missed expired publications: %+v", rec)
 	}
 }

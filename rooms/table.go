@@ -105,6 +105,7 @@ type Table[M Member[M]] struct {
 	fan     Fanout[M]
 	broker  Broker
 	rooms   atomic.Int64 // room objects (with members, or with history only)
+	graves  graves       // positions of forgotten rooms (single node)
 	gen     atomic.Uint64
 	pubs    sync.Pool
 	stats   tableStats
@@ -185,6 +186,9 @@ func (t *Table[M]) getOrCreate(name string, opts RoomOptions) *Room[M] {
 		return r
 	}
 	r := newRoom[M](name, t.loops, opts, t.newEpoch())
+	if pos, ok := t.graves.take(name); ok {
+		r.st.epoch, r.st.last = pos.Epoch, pos.Offset // its stream goes on
+	}
 	s.rooms[name] = r
 	t.rooms.Add(1)
 	return r
@@ -202,6 +206,9 @@ func (t *Table[M]) removeIfEmpty(r *Room[M]) {
 		if s.rooms[r.name] == r {
 			delete(s.rooms, r.name)
 			t.rooms.Add(-1)
+			if t.broker == nil {
+				t.graves.put(r.name, r.st.position())
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -272,4 +279,59 @@ func (t *Table[M]) Count(name string) int {
 		n += t.broker.RemoteCount(name)
 	}
 	return n
+}
+
+// maxGraves bounds the forgotten rooms whose positions a table remembers (single node): beyond it the
+// oldest are forgotten for good, and the next room of that name starts a new epoch.
+const maxGraves = 16384
+
+// graves remembers the position of rooms forgotten for having neither members nor history, so that a
+// room used again continues its stream: a client that was in a quiet room (or one whose history
+// expired) then rejoins in the same epoch and recovers, or is told it missed what expired. On a
+// relay node a room this node had no interest in may have missed other nodes' publications, so only
+// a single node keeps them. Safe from any goroutine.
+type graves struct {
+	mu    sync.Mutex
+	pos   map[string]Position
+	order []string // FIFO of names (may hold names already taken)
+}
+
+func (g *graves) put(name string, pos Position) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pos == nil {
+		g.pos = make(map[string]Position)
+	}
+	if _, ok := g.pos[name]; !ok {
+		g.order = append(g.order, name)
+	}
+	g.pos[name] = pos
+	for len(g.pos) > maxGraves && len(g.order) > 0 {
+		delete(g.pos, g.order[0])
+		g.order = g.order[1:]
+	}
+	if len(g.order) > 2*maxGraves {
+		g.compact()
+	}
+}
+
+// compact drops the names already taken from the FIFO. Caller holds g.mu.
+func (g *graves) compact() {
+	kept := make([]string, 0, len(g.pos))
+	for _, n := range g.order {
+		if _, ok := g.pos[n]; ok {
+			kept = append(kept, n)
+		}
+	}
+	g.order = kept
+}
+
+func (g *graves) take(name string) (Position, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	pos, ok := g.pos[name]
+	if ok {
+		delete(g.pos, name)
+	}
+	return pos, ok
 }

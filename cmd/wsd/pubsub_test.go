@@ -420,3 +420,26 @@ func TestPubSubPresence(t *testing.T) {
 		t.Fatalf("leave event %v", ev)
 	}
 }
+
+// TestPubSubRecoveryLargerThanBackpressure: a recovery larger than max_backpressure is replayed whole
+// (recovered publications are never dropped for a slow consumer) and its acknowledgement arrives after
+// it (replies to requests are never dropped either).
+func TestPubSubRecoveryLargerThanBackpressure(t *testing.T) {
+	c := svConfig()
+	c.API.Key = "k"
+	c.MaxBackpressure = 64 << 10
+	_, addr := svStart(t, c, nil)
+	a := svDial(t, addr, "/ws", nil)
+	svWrite(t, a, `{"type":"join","room":"big","id":1}`)
+	epoch := svReadJSON(t, a)["data"].(map[string]any)["epoch"].(string)
+	_ = a.Close()
+	body := `"` + strings.Repeat("x", 8<<10) + `"`
+	for range 20 {
+		svStatus(t, http.StatusOK, http.MethodPost, "http://"+addr+"/rooms/big/publish", body, "X-API-Key", "k")
+	}
+	b := svDial(t, addr, "/ws", nil)
+	msgs, ack := psJoinSince(t, b, "big", 0, epoch)
+	if len(msgs) != 20 || ack["recovered"] != true || ack["missed"] != 20.0 {
+		t.Fatalf("%d messages, ack %v", len(msgs), ack)
+	}
+}
