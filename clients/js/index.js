@@ -111,7 +111,7 @@ export class Client {
    * resolves with the join's acknowledgement (the room's position) once the server has it.
    */
   join(room, handler) {
-    if (typeof room !== 'string' || room === '') return Promise.reject(new TypeError('@wsd/client: room must be a non-empty string'));
+    if (!isRoom(room)) return Promise.reject(new TypeError('@wsd/client: room must be a non-empty string'));
     if (this.#state === 'closed') return Promise.reject(closedError(room));
     const opts = typeof handler === 'function' ? { onMessage: handler } : { ...handler };
     let r = this.#rooms.get(room);
@@ -150,6 +150,7 @@ export class Client {
    */
   publish(room, data) {
     if (this.#state === 'closed') return Promise.reject(closedError(room));
+    if (!isRoom(room)) return Promise.reject(new TypeError('@wsd/client: room must be a non-empty string'));
     let text;
     try {
       text = JSON.stringify(data === undefined ? null : data) ?? 'null';
@@ -213,6 +214,7 @@ export class Client {
 
   // #request queues a request; frame is its JSON without the closing "id" and brace.
   #request(kind, room, frame) {
+    if (!isRoom(room)) return Promise.reject(new TypeError('@wsd/client: room must be a non-empty string'));
     return new Promise((resolve, reject) => {
       this.#queue.push({ kind, room, frame, resolve, reject });
       this.#pump();
@@ -563,6 +565,10 @@ function settle(waiters, value, err) {
     if (err) w.reject(err);
     else w.resolve(value);
   }
+}
+
+function isRoom(room) {
+  return typeof room === 'string' && room !== '';
 }
 
 function closedError(room) {

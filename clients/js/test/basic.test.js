@@ -63,6 +63,8 @@ test('refused requests reject their promise with the server error; the connectio
 
   await assert.rejects(client.publish('one', 1n), TypeError); // not JSON: refused before sending
   await assert.rejects(client.join(''), TypeError);
+  await assert.rejects(client.publish(undefined, 1), TypeError);
+  await assert.rejects(client.presence(42), TypeError);
 
   const ack = await client.publish('one', 'still here');
   assert.equal(ack.offset, 1);
