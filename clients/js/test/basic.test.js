@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { startWsd, waitFor } from './helpers/wsd.js';
-import { testClient, messages, record } from './helpers/client.js';
+import { testClient, messages, record, wire } from './helpers/client.js';
 import { WsdError } from '../index.js';
 
 test('join, publish and receive: acknowledgements carry positions, messages arrive in order', async (t) => {
@@ -38,6 +38,16 @@ test('join, publish and receive: acknowledgements carry positions, messages arri
   await waitFor(() => inbox.got.length === 6, { what: 'two more messages' });
   assert.deepEqual(inbox.got.slice(4).map((m) => m.data), ['plain', null]);
   assert.deepEqual(await a.join('news'), ackA);
+});
+
+test('requests for a room wait for its join to be answered, then go in call order', async (t) => {
+  const wsd = await startWsd({ t });
+  const { client, frames } = testClient(t, wsd.url);
+  await client.once('connected');
+  const done = [client.join('a'), client.publish('a', 1), client.presence('a'), client.publish('a', 2)];
+  await Promise.all(done);
+  const w = wire(frames);
+  assert.deepEqual(w.slice(0, 5), ['out join a#1', 'in ack #1', 'out publish a#2', 'out presence a#3', 'out publish a#4']);
 });
 
 test('refused requests reject their promise with the server error; the connection goes on', async (t) => {

@@ -31,10 +31,10 @@ test('messages dropped for a slow consumer are detected by their offsets and rec
   socket().resume();
   // The connection drains its queue before it takes new messages again: publish until one gets
   // through, its offset jumps, and the client recovers.
-  while (events.of('recovered').length === 0) {
+  for (let tail = 0; events.of('recovered').length === 0; tail++) {
+    assert.ok(tail < 1000, `no gap recovery after ${tail} more publications`);
     await publisher.publish('firehose', { i: n++, pad });
     await new Promise((r) => setTimeout(r, 20));
-    assert.ok(n < 60000, 'no gap recovery');
   }
   await waitFor(() => inbox.got.length === n, { what: `all ${n} messages (have ${inbox.got.length})` });
   t.diagnostic(`${n} publications, ${dropped} dropped by wsd and recovered`);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWsd, waitFor } from './helpers/wsd.js';
-import { testClient, messages, record } from './helpers/client.js';
+import { testClient, messages, record, wire } from './helpers/client.js';
 
 // restart starts wsd again on the port of a server that was killed (retrying while the port is busy).
 async function restart(t, old, args = []) {
@@ -19,7 +19,7 @@ async function restart(t, old, args = []) {
 
 test('after wsd is killed and restarted the client reconnects, reports recoveryFailed "epoch", and sends what was queued', async (t) => {
   let wsd = await startWsd({ t });
-  const { client } = testClient(t, wsd.url);
+  const { client, frames, sockets } = testClient(t, wsd.url);
   const events = record(client, ['connected', 'disconnected', 'reconnecting', 'recovered', 'recoveryFailed']);
   const inbox = messages();
   const joined = await client.join('r', inbox.handler);
@@ -58,6 +58,13 @@ test('after wsd is killed and restarted the client reconnects, reports recoveryF
   for (const d of delays) assert.ok(d >= 10 && d <= 200, `backoff delay ${d} within [min/2, max]`);
   assert.deepEqual(events.of('reconnecting').map((e) => e.attempt), delays.map((_, i) => i + 1));
   assert.deepEqual(events.of('connected').at(-1), { reconnect: true });
+
+  // on the new connection: the rejoins first, in join order, then the queued publications once the
+  // room's rejoin was answered
+  const last = wire(frames, sockets.length).map((f) => f.replace(/ ?#\d+$/, ''));
+  assert.deepEqual(last.filter((f) => f.startsWith('out')),
+    ['out join r~3', 'out join later', 'out publish r', 'out publish r', 'out publish r']);
+  assert.ok(last.indexOf('in ack') < last.indexOf('out publish r'), last.join(', '));
 });
 
 test('a publication whose acknowledgement was lost with the connection rejects with code "disconnected"', async (t) => {

@@ -10,15 +10,29 @@ import { NodeWebSocket } from './nodews.js';
  */
 export function testClient(t, url, options = {}) {
   const sockets = [];
+  const frames = []; // [socket number, "in" | "out", parsed JSON] of every data message
   class TrackedWebSocket extends NodeWebSocket {
     constructor(u, p) {
       super(u, p);
-      sockets.push(this);
+      const n = sockets.push(this);
+      this.trace = (dir, data) => frames.push([n, dir, JSON.parse(data)]);
     }
   }
   const client = connect(url, { WebSocket: TrackedWebSocket, backoff: { min: 20, max: 200 }, ...options });
   t.after(() => client.close());
-  return { client, sockets, socket: () => sockets.at(-1) };
+  return { client, sockets, frames, socket: () => sockets.at(-1) };
+}
+
+/** wire summarizes frames: "out join a#1", "in ack #1", "in message a@3", "in error #2". */
+export function wire(frames, socket) {
+  return frames.filter(([n]) => socket === undefined || n === socket).map(([, dir, m]) => {
+    const id = m.id === undefined ? '' : `#${m.id}`;
+    switch (m.type) {
+      case 'message': return `${dir} message ${m.room}@${m.offset}`;
+      case 'ack': case 'error': return `${dir} ${m.type} ${id}`;
+      default: return `${dir} ${m.type} ${m.room ?? ''}${m.since ? `~${m.since.offset}` : ''}${id}`;
+    }
+  });
 }
 
 /** record collects every event of the given types, in order, as [type, payload]. */

@@ -22,6 +22,7 @@ export class NodeWebSocket {
     this.readyState = CONNECTING;
     this.protocol = '';
     this.onopen = this.onmessage = this.onclose = this.onerror = null;
+    this.trace = null; // (direction "in" | "out", data): every data message, for tests
     this.socket = null;
     this.buf = Buffer.alloc(0);
     this.fragments = null; // [opcode, ...Buffers] of a fragmented message
@@ -82,6 +83,7 @@ export class NodeWebSocket {
 
   send(data) {
     if (this.readyState !== OPEN) throw new Error('WebSocket is not open');
+    this.trace?.('out', data);
     const text = typeof data === 'string';
     this.writeFrame(text ? 1 : 2, text ? Buffer.from(data) : Buffer.from(data));
   }
@@ -185,6 +187,7 @@ export class NodeWebSocket {
     this.fragments = null;
     const data = Buffer.concat(parts);
     if (this.readyState !== OPEN) return;
+    this.trace?.('in', op === 1 ? data.toString() : data);
     this.onmessage?.({ type: 'message', data: op === 1 ? data.toString() : data });
   }
 }
