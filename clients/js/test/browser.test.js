@@ -7,10 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { spawn } from 'node:child_process';
-import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startWsd, publishHTTP } from './helpers/wsd.js';
+import { readFileSync, existsSync } from 'node:fs';
+import { startWsd, publishHTTP, track, kill, tempDir } from './helpers/wsd.js';
 
 const chromium = '/usr/bin/chromium';
 const missing = existsSync(chromium) ? false : `${chromium} is missing: apt-get install chromium (or run make test)`;
@@ -89,13 +87,13 @@ test('the client works in Chromium: acknowledgements, reconnect, recovery', {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => server.close());
-  const profile = mkdtempSync(join(tmpdir(), 'wsd-js-chromium-'));
-  const browser = spawn(chromium, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    `--user-data-dir=${profile}`, `http://127.0.0.1:${server.address().port}/`], { stdio: 'ignore' });
+  const profile = tempDir('wsd-js-chromium-');
+  const browser = track(spawn(chromium, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
+    `--user-data-dir=${profile}`, `http://127.0.0.1:${server.address().port}/`], { stdio: 'ignore', detached: true }), { group: true });
   t.after(async () => {
-    browser.kill('SIGKILL');
-    await new Promise((r) => (browser.exitCode !== null ? r() : browser.on('exit', r)));
-    rmSync(profile, { recursive: true, force: true });
+    const exited = new Promise((r) => (browser.exitCode !== null ? r() : browser.on('exit', r)));
+    kill(browser);
+    await exited;
   });
 
   const out = await Promise.race([result, new Promise((_, reject) => {

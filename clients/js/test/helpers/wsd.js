@@ -12,10 +12,60 @@ import { promisify } from 'node:util';
 
 export const API_KEY = 'test-api-key';
 
+// Every process a test starts is killed, and every temporary directory removed, when the test process
+// ends, also when the test runner ends it with a signal (a file over its timeout): no wsd,
+// nats-server or browser outlives the tests.
 const children = new Set();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
+const dirs = new Set();
+const groups = new WeakSet();
+const cleanUp = () => {
+  for (const c of children) kill(c);
+  for (const d of dirs) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 10 });
+    } catch {
+      // best effort: a process that escaped its group may still write there
+    }
+  }
+};
+process.on('exit', cleanUp);
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(sig, () => {
+    cleanUp();
+    process.kill(process.pid, sig); // the default action, now that the handler is gone
+  });
+}
+
+/**
+ * tempDir makes a temporary directory, removed when the test process ends (a browser's helper
+ * processes may still be writing into it when the test's own cleanup runs).
+ */
+export function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.add(dir);
+  return dir;
+}
+
+/**
+ * track kills proc when the test process ends (whatever the test did). With group, proc was spawned
+ * with detached: true (it leads a process group) and its whole group is killed (a browser's helpers).
+ */
+export function track(proc, { group = false } = {}) {
+  children.add(proc);
+  if (group) groups.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  return proc;
+}
+
+/** kill sends SIGKILL to a tracked process (to its group when tracked with group). */
+export function kill(proc) {
+  try {
+    if (groups.has(proc)) process.kill(-proc.pid, 'SIGKILL');
+    else proc.kill('SIGKILL');
+  } catch {
+    // gone already
+  }
+}
 
 let built;
 
@@ -24,8 +74,7 @@ export function wsdBinary() {
   if (process.env.WSD_BIN) return Promise.resolve(process.env.WSD_BIN);
   built ??= (async () => {
     const root = repoRoot();
-    const dir = mkdtempSync(join(tmpdir(), 'wsd-js-'));
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir('wsd-js-');
     const bin = join(dir, 'wsd');
     await promisify(execFile)('go', ['build', '-o', bin, './cmd/wsd'], { cwd: root, maxBuffer: 1 << 24 });
     return bin;
@@ -55,11 +104,8 @@ export async function startWsd({ t, args = [], env = {}, addr = '127.0.0.1:0' } 
     env: { ...clean, WSD_API_KEY: API_KEY, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  children.add(proc);
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
-    children.delete(proc);
-    resolve({ code, signal });
-  }));
+  track(proc);
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const logs = [];
   const ready = new Promise((resolve, reject) => {
     let rest = '';
@@ -180,22 +226,18 @@ export function natsServerBinary() {
 /** startNats runs nats-server with JetStream on 127.0.0.1 and resolves once it accepts connections. */
 export async function startNats({ t, bin }) {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'wsd-js-nats-'));
+  const dir = tempDir('wsd-js-nats-');
   const proc = spawn(bin, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(proc);
+  track(proc);
   let log = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (c) => { log += c; });
-  const exited = new Promise((resolve) => proc.on('exit', () => {
-    children.delete(proc);
-    resolve();
-  }));
+  const exited = new Promise((resolve) => proc.on('exit', () => resolve()));
   let dead = false;
   exited.then(() => { dead = true; });
   t?.after(async () => {
     proc.kill('SIGKILL');
     await exited;
-    rmSync(dir, { recursive: true, force: true });
   });
   await waitFor(async () => {
     if (dead) throw new Error(`nats-server exited:\n${log}`);
