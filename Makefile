@@ -10,9 +10,9 @@ FUZZ_SLOW   ?= 3000x
 export WSD_REQUIRE_PYTHON = 1
 export WSD_REQUIRE_CHROMIUM = 1
 
-.PHONY: test deps vet staticcheck unit darwin fuzz modules bench loadtest compare
+.PHONY: test deps vet staticcheck unit darwin fuzz modules jsclient bench loadtest compare
 
-test: deps vet staticcheck unit darwin fuzz modules
+test: deps vet staticcheck unit darwin fuzz modules jsclient
 
 deps:
 	./scripts/install-test-deps.sh
@@ -47,6 +47,11 @@ fuzz:
 modules:
 	cd loadtest && $(GO) vet ./... && $(GO) test -count=1 ./... && GOOS=darwin $(GO) build ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && GOOS=darwin $(GO) build ./...
+
+# The JavaScript client's tests (clients/js, Node's test runner) against a wsd built once here.
+jsclient:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(GO) build -o "$$tmp/wsd" ./cmd/wsd && \
+		cd clients/js && WSD_BIN="$$tmp/wsd" npm test
 
 # Micro-benchmarks of the engine packages.
 bench:
