@@ -52,7 +52,7 @@ test('the client works in Chromium: acknowledgements, reconnect, recovery', {
   skip: process.env.WSD_REQUIRE_CHROMIUM === '1' ? false : missing,
 }, async (t) => {
   if (missing) assert.fail(`WSD_REQUIRE_CHROMIUM=1 but ${missing}`);
-  const wsd = await startWsd({ t, args: ['-allowed-origins', 'http://127.0.0.1:*', '-room-history', '1000'] });
+  const wsd = await startWsd({ t, args: ['-allowed-origins', 'http://127.0.0.1:*', '-history.size', '1000'] });
   const source = readFileSync(new URL('../index.js', import.meta.url));
   let release;
   const proceed = new Promise((r) => { release = r; });

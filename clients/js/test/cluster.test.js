@@ -2,9 +2,6 @@
 // binary is found, unless WSD_REQUIRE_NATS=1; `make test` installs Debian's). A client on node A
 // receives what is published on node B, and a client that drops from node A recovers, on node B,
 // what was published meanwhile.
-//
-// Cross-node recovery needs wsd's JetStream sequencer. Until it is merged, the recovery assertion is
-// switched off: set WSD_CLUSTER_RECOVERY=1 to assert it (the check goes once the sequencer is in).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
@@ -15,12 +12,11 @@ const natsBin = natsServerBinary();
 const requireNats = process.env.WSD_REQUIRE_NATS === '1';
 // without nats-server: skip, or fail when WSD_REQUIRE_NATS=1 (like WSD_REQUIRE_CHROMIUM)
 const noNats = natsBin || requireNats ? false : 'no nats-server on PATH or in /usr/sbin (apt-get install nats-server)';
-const assertRecovery = process.env.WSD_CLUSTER_RECOVERY === '1';
 
 async function cluster(t) {
   if (!natsBin) assert.fail('WSD_REQUIRE_NATS=1 but no nats-server on PATH or in /usr/sbin');
   const nats = await startNats({ t, bin: natsBin });
-  const args = ['-nats', nats.url, '-room-history', '5000'];
+  const args = ['-nats', nats.url, '-history.size', '5000'];
   const a = await startWsd({ t, args: [...args, '-node-id', 'a'] });
   const b = await startWsd({ t, args: [...args, '-node-id', 'b'] });
   return { a, b };
@@ -69,13 +65,6 @@ test('cluster: a client that drops from node A recovers on node B what node B pu
   const ev = await outcome;
   const took = performance.now() - connectedAt;
 
-  if (!assertRecovery) {
-    t.diagnostic(`on node B: ${JSON.stringify(ev)} (${took.toFixed(1)} ms after the reconnect)`);
-    // the client tells the truth either way: recovered with everything, or not and why
-    if (ev.reason !== undefined) assert.equal(inbox.got.length, 10);
-    t.skip('cross-node recovery not asserted until the JetStream sequencer is merged: set WSD_CLUSTER_RECOVERY=1');
-    return;
-  }
   assert.deepEqual(ev, { room: 'roam', missed: 1000, cause: 'reconnect', position: { offset: before.offset + 1000, epoch: before.epoch } });
   t.diagnostic(`cross-node recovery of 1000 missed publications: ${took.toFixed(1)} ms from the reconnect to the recovered event`);
   assert.deepEqual(sequenceProblems(inbox.got, 1, 1010), []);

@@ -9,7 +9,7 @@ import { testClient, messages, record, sequenceProblems } from './helpers/client
 const NO_RATE_LIMIT = ['-rate-limit.messages', '0', '-rate-limit.bytes', '0'];
 
 test('messages dropped for a slow consumer are detected by their offsets and recovered', async (t) => {
-  const wsd = await startWsd({ t, args: ['-max-backpressure', '64KiB', '-room-history', '10000', ...NO_RATE_LIMIT] });
+  const wsd = await startWsd({ t, args: ['-max-backpressure', '64KiB', '-history.size', '10000', ...NO_RATE_LIMIT] });
   const { client, socket } = testClient(t, wsd.url);
   const publisher = testClient(t, wsd.url).client;
   const events = record(client, ['recovered', 'recoveryFailed', 'disconnected']);
@@ -49,15 +49,13 @@ test('messages dropped for a slow consumer are detected by their offsets and rec
   assert.equal(events.of('disconnected').length, 0); // recovered on the same connection
 });
 
-// wsd sends a join's acknowledgement like any other data frame: right after a replay larger than
-// max_backpressure, the connection is over it and the acknowledgement is dropped (counted in
-// wsd_dropped_messages_total) while the replayed messages themselves went out. The client then waits
-// for an answer that never comes: after its timeout it reconnects, rejoins, and the same happens.
+// A replay larger than max_backpressure goes out whole, and the join's acknowledgement after it: wsd
+// never drops recovered publications or replies for a slow consumer (it used to drop the
+// acknowledgement, and the client waited for it forever).
 test('the acknowledgement of a recovery larger than max_backpressure arrives', {
-  todo: 'wsd drops the join acknowledgement after a replay over max_backpressure (reported to the lead)',
   timeout: 8000,
 }, async (t) => {
-  const wsd = await startWsd({ t, args: ['-max-backpressure', '64KiB', '-room-history', '10000'] });
+  const wsd = await startWsd({ t, args: ['-max-backpressure', '64KiB', '-history.size', '10000'] });
   let epoch;
   for (let i = 0; i < 20; i++) ({ epoch } = await publishHTTP(wsd, 'big', { i, pad: 'x'.repeat(8000) }));
   const { client } = testClient(t, wsd.url, { timeout: 3000 });
