@@ -56,3 +56,50 @@ func Example() {
 	// closed: 1000 normal closure bye
 	// 200 OK
 }
+
+// A client that reconnects rejoins its room from the position of the last publication it received
+// and gets everything it missed, in order, before any later publication. Here the route wraps
+// publications with their offset (RouteOptions.Render) and a "join" message carries the position.
+func Example_recovery() {
+	app := engine.New(engine.Config{})
+	app.Route("/r/:room", engine.Handlers{
+		Open: func(ws *engine.Conn, ctx *engine.Context) {
+			var since engine.Position
+			fmt.Sscanf(ctx.Query("since"), "%d", &since.Offset)
+			since.Epoch = ctx.Query("epoch")
+			ws.JoinFrom(ctx.Param("room"), since, func(rec engine.Recovery, err error) {
+				_ = ws.Send(fmt.Sprintf("joined at %d, recovered %v, missed %d", rec.Position.Offset, rec.Recovered, rec.Missed))
+			})
+		},
+		Options: engine.RouteOptions{Render: func(dst []byte, p engine.Publication) ([]byte, engine.Opcode) {
+			return fmt.Appendf(dst, "%d %s", p.Position.Offset, p.Message.Data()), engine.OpText
+		}},
+	})
+	if err := app.Start("127.0.0.1:0"); err != nil {
+		panic(err)
+	}
+	defer app.Shutdown(context.Background())
+	url := "ws://" + app.Addr().String() + "/r/news"
+	read := func(c *websocket.Conn) string { _, b, _ := c.ReadMessage(); return string(b) }
+
+	c, _, _ := websocket.DefaultDialer.Dial(url, nil)
+	fmt.Println(read(c))
+	var pos engine.Position
+	_ = app.Publish("news", "first", func(r engine.PublishResult) { pos = r.Position })
+	fmt.Println(read(c))
+	_ = c.Close() // gone: it received offset 1
+
+	_ = app.Publish("news", "second", nil) // missed
+	_ = app.Publish("news", "third", nil)  // missed
+	c, _, _ = websocket.DefaultDialer.Dial(fmt.Sprintf("%s?since=%d&epoch=%s", url, pos.Offset, pos.Epoch), nil)
+	defer c.Close()
+	fmt.Println(read(c))
+	fmt.Println(read(c))
+	fmt.Println(read(c))
+	// Output:
+	// joined at 0, recovered false, missed 0
+	// 1 first
+	// 2 second
+	// 3 third
+	// joined at 3, recovered true, missed 2
+}
