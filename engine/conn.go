@@ -63,10 +63,12 @@ const (
 	phaseClosed                // gnet closed the socket
 )
 
-// Conn is one connection: the ws of the seed examples. Its methods are safe to call from any goroutine;
-// callbacks registered on it run on the connection's event loop, one at a time, in arrival order.
-// Calls made off the loop are handed to it, so a Send from a goroutine is ordered after the frames
-// already queued and before any later ones.
+// Conn is one WebSocket connection: the plugin's ws. Its methods that send, join, leave, publish,
+// close or read its state are safe from any goroutine; the ones that register callbacks (On, OnX) or
+// set per-connection values (SetData, SetUser) are for its own handlers, on its event loop. Callbacks
+// run on the connection's event loop, one at a time, in arrival order. Calls made off the loop are
+// handed to it, so a Send from a goroutine is ordered after the frames already queued and before any
+// later ones.
 type Conn struct {
 	gc    gnet.Conn
 	loop  *loop

@@ -95,8 +95,8 @@ type routeEvent struct {
 // "type") goes to fn instead of the message handler. The built-in events have their own methods, and
 // On panics for their names (so that no client can fire a close handler with {"type":"close"}):
 // "message" (OnMessage), "close" (OnClose), "error" (OnError), "ping" (OnPing), "pong" (OnPong),
-// "drop" (OnDrop), "drain" (OnDrain), "open" (the WS open handler). Call it from a handler on the
-// connection's loop.
+// "drop" and "drain" (Handlers.Drop, Handlers.Drain), "open" (the WS open handler). Call it from a
+// handler on the connection's loop.
 func (c *Conn) On(typ string, fn func(e Event)) {
 	checkEventName("On", typ)
 	x := c.x()
@@ -108,7 +108,8 @@ func (c *Conn) On(typ string, fn func(e Event)) {
 
 // builtinEvents maps the built-in event names to what registers their handlers.
 var builtinEvents = map[string]string{"message": "OnMessage", "close": "OnClose", "error": "OnError",
-	"ping": "OnPing", "pong": "OnPong", "drop": "OnDrop", "drain": "OnDrain", "open": "the WS open handler"}
+	"ping": "OnPing", "pong": "OnPong", "drop": "Handlers.Drop", "drain": "Handlers.Drain",
+	"open": "the WS open handler"}
 
 // checkEventName panics for a built-in event name registered as a custom event.
 func checkEventName(where, typ string) {

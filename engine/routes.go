@@ -12,7 +12,7 @@ import (
 // is allocated per connection, which is what a route with a million idle connections wants. Every
 // callback runs on the connection's event loop and must not block. Nil callbacks are skipped.
 // A connection can still override Message, Close, Error, Ping and Pong for itself with Conn.OnMessage
-// and friends (the seed style); its own callback then replaces the route's.
+// and friends (the plugin's style); its own callback then replaces the route's.
 type Handlers struct {
 	// Open runs once the 101 answer is queued; ctx is the upgrade request.
 	Open func(ws *Conn, ctx *Context)
