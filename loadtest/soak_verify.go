@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 )
 
 // knownDefects names the part of issue 13 a failing check points at, when there is one.
@@ -19,11 +20,24 @@ var knownDefects = map[string]string{
 	"pipeliner":   "issue 13 §2: HTTP responses bypass max_backpressure",
 }
 
-// requiredChecks must each have run at least once in any soak (the rest depend on sizes).
-var requiredChecks = []string{"idle", "echo", "room member", "chat member", "room publisher",
-	"slow consumer (drop)", "slow consumer (close)", "churn: echo, clean close", "churn: echo, RST",
-	"churn: room member", "churn: TCP connect and RST", "churn: keep-alive HTTP", "ping flood", "silent peer",
-	"slowloris", "pipeliner", lingerName}
+// requiredChecks must each have run at least once in a soak (silent peers and slowloris need a load
+// phase longer than their timeouts).
+func requiredChecks(cfg SoakConfig) []string {
+	names := []string{"idle", "echo", "room member", "chat member", "room publisher", "slow consumer (drop)",
+		"slow consumer (close)", "churn: echo, clean close", "churn: echo, RST", "churn: room member",
+		"churn: TCP connect and RST", "churn: keep-alive HTTP", "ping flood", lingerName}
+	l := cfg.Limits
+	if cfg.Duration > l.IdleTimeout+l.PingInterval {
+		names = append(names, "silent peer")
+	}
+	if cfg.Duration > l.HandshakeTimeout+5*time.Second {
+		names = append(names, "slowloris")
+	}
+	if !cfg.NoPipeliner {
+		names = append(names, "pipeliner")
+	}
+	return names
+}
 
 // verify checks everything the soak asserts and returns a line per failure.
 func (r *SoakResult) verify(cfg SoakConfig) []string {
@@ -58,7 +72,7 @@ func (r *SoakResult) verify(cfg SoakConfig) []string {
 
 // verifyClients turns failed client checks into failure lines, naming known defects.
 func (r *SoakResult) verifyClients(failf func(string, ...any), cfg SoakConfig) {
-	ran := map[string]bool{"pipeliner": cfg.NoPipeliner}
+	ran := map[string]bool{}
 	for _, c := range r.Clients.Checks {
 		ran[c.Name] = ran[c.Name] || c.Runs > 0
 		if c.Failed == 0 {
@@ -71,7 +85,7 @@ func (r *SoakResult) verifyClients(failf func(string, ...any), cfg SoakConfig) {
 		}
 		failf("%s", line)
 	}
-	for _, name := range requiredChecks {
+	for _, name := range requiredChecks(cfg) {
 		if !ran[name] {
 			failf("%s: never ran", name)
 		}

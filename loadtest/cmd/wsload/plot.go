@@ -30,6 +30,11 @@ func runPlot(args []string) error {
 		}
 		all = append(all, r)
 	}
+	for _, r := range all {
+		if r.Soak != nil && len(all) == 1 {
+			return os.WriteFile(*out, []byte(r.Soak.SVG()), 0o644) // the soak's own curves
+		}
+	}
 	var charts []plot.Chart
 	if c, ok := latencyChart(all); ok {
 		charts = append(charts, c)
