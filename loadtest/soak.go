@@ -30,8 +30,8 @@ type SoakConfig struct {
 	SlowGood     int           // well-behaved members in each of those; default 10
 	Slow         int           // slow consumers in each of those; default 3
 	SlowRate     float64       // publications/s there; default 25
-	SlowSize     int           // publication bytes there; default 32 KiB (the kernel's buffers take ~5 MiB first)
-	SlowCycle    time.Duration // how long a slow consumer stops reading at a time; default 12 s
+	SlowSize     int           // publication bytes there; default 16 KiB (400 KiB/s: 40 % of wsd's byte rate limit)
+	SlowCycle    time.Duration // how long a slow consumer stops reading at a time; default 20 s (wsd takes ~5 MiB first, ~4 of them in the kernel)
 	ChurnRate    float64       // churn cycles/s per worker; default 10
 	HostileEvery time.Duration // pause between two hostile clients of one kind (per hostile worker); default 200 ms
 	// NoPipeliner leaves out the HTTP pipeliner, whose unread responses (issue 13 §2) otherwise swamp
@@ -61,7 +61,7 @@ func (c SoakConfig) withDefaults() SoakConfig {
 	def(&c.Warmup, c.Duration/3)
 	def(&c.Window, c.Duration/5)
 	def(&c.Interval, max(c.Duration/600, 250*time.Millisecond))
-	def(&c.SlowCycle, 12*time.Second)
+	def(&c.SlowCycle, 20*time.Second)
 	def(&c.HostileEvery, 200*time.Millisecond)
 	c.GCEvery = defInt(c.GCEvery, 4)
 	c.Workers = defInt(c.Workers, 4)
@@ -73,7 +73,7 @@ func (c SoakConfig) withDefaults() SoakConfig {
 	c.SlowRooms = defInt(c.SlowRooms, 1)
 	c.SlowGood = defInt(c.SlowGood, 10)
 	c.Slow = defInt(c.Slow, 3)
-	c.SlowSize = defInt(c.SlowSize, 32<<10)
+	c.SlowSize = defInt(c.SlowSize, 16<<10)
 	deff := func(f *float64, v float64) {
 		if *f <= 0 {
 			*f = v
@@ -92,7 +92,8 @@ func (c SoakConfig) withDefaults() SoakConfig {
 }
 
 // ServerEnv is the wsd environment the soak expects: its limits, rate limits on, and the chat route
-// closing slow consumers (the raw relay drops for them), so both policies are exercised.
+// closing slow consumers (the raw relay drops for them), so both policies are exercised. A pure
+// function of c: safe from any goroutine.
 func (c SoakConfig) ServerEnv() []string {
 	l := c.withDefaults().Limits
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -161,7 +162,8 @@ type SoakFinal struct {
 }
 
 // RunSoak runs the soak against env.Target (a wsd started with ServerEnv) and checks it. An error
-// means the soak could not run; failed assertions are in SoakResult.Failures.
+// means the soak could not run; failed assertions are in SoakResult.Failures. It starts and stops its
+// own worker processes and sampler; call it from one goroutine at a time per target.
 func RunSoak(env Env, cfg SoakConfig) (*SoakResult, error) {
 	cfg = cfg.withDefaults()
 	ep, err := client.ParseURL(env.Target.URL)

@@ -18,7 +18,7 @@ func (s *soak) churn(id int) {
 	interval := time.Duration(float64(time.Second) / s.plan.ChurnRate)
 	next := time.Now()
 	for i := 0; s.sleep(time.Until(next)); i++ {
-		next = next.Add(interval)
+		next = pace(next, interval)
 		switch i % 6 {
 		case 0:
 			s.result("churn: echo, clean close", "reply unchanged; close 1000 answered, then EOF", s.churnEcho(id, i, false))

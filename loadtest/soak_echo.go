@@ -120,7 +120,7 @@ func (s *soak) echoWriter(c *client.Conn, id int, sent *atomic.Int64) error {
 		if !s.sleep(time.Until(next)) {
 			return nil
 		}
-		next = next.Add(interval)
+		next = pace(next, interval)
 		op, size := echoShape(seq)
 		p := payload[:size]
 		echoPayload(p, id, seq)

@@ -192,6 +192,14 @@ func (s *soak) pingFloods() {
 
 const floodPings = 20000
 
+// floodOutcome is what a ping flooder got back.
+type floodOutcome struct {
+	code        int // close code; 0: no close frame
+	pongs, data int
+	firstData   string
+	err         error
+}
+
 func (s *soak) pingFlood() {
 	const name, want = "ping flood", "pongs in order, then close 1008 (control-frame limit)"
 	c, err := s.dial("/echo", nil)
@@ -200,48 +208,9 @@ func (s *soak) pingFlood() {
 		return
 	}
 	defer c.Abort()
-	type outcome struct {
-		code        int // 0: no close frame
-		pongs, data int
-		firstData   string
-		err         error
-	}
-	res := make(chan outcome, 1)
+	res := make(chan floodOutcome, 1)
 	closed := make(chan struct{})
-	go func() {
-		var o outcome
-		defer func() { res <- o }()
-		_ = c.NetConn().SetReadDeadline(time.Now().Add(15 * time.Second))
-		var last uint64
-		for {
-			f, err := c.NextFrame()
-			if err != nil {
-				o.err = err
-				return
-			}
-			switch f.Op {
-			case client.OpPong:
-				seq := binary.BigEndian.Uint64(append(make([]byte, 8-min(8, len(f.Payload))), f.Payload...))
-				if seq <= last {
-					o.err = fmt.Errorf("pong %d after pong %d", seq, last)
-					return
-				}
-				last = seq
-				o.pongs++
-			case client.OpClose:
-				code, _ := client.ParseClose(f.Payload)
-				o.code = int(code)
-				close(closed)
-				_ = c.Write(client.AppendClose(nil, code, "", c.Key()))
-				return
-			case client.OpPing:
-			default:
-				if o.data++; o.data == 1 {
-					o.firstData = fmt.Sprintf("%.60q", f.Payload)
-				}
-			}
-		}
-	}()
+	go func() { res <- floodAnswers(c, closed) }()
 	batch := make([]byte, 0, 100*14)
 	deadline := time.Now().Add(3 * time.Second)
 	for seq := uint64(1); seq <= floodPings && time.Now().Before(deadline); {
@@ -268,6 +237,43 @@ func (s *soak) pingFlood() {
 		s.fail(name, want, "%d pings: %d pongs, then close %d (%v)", floodPings, o.pongs, o.code, o.err)
 	default:
 		s.pass(name, want)
+	}
+}
+
+// floodAnswers reads what the server sends a ping flooder: pongs (their payloads must increase), data
+// frames (counted: there should be none), until the close frame, which it answers; closed is closed
+// when the close frame arrives, to stop the flood.
+func floodAnswers(c *client.Conn, closed chan<- struct{}) floodOutcome {
+	var o floodOutcome
+	_ = c.NetConn().SetReadDeadline(time.Now().Add(15 * time.Second))
+	var last uint64
+	for {
+		f, err := c.NextFrame()
+		if err != nil {
+			o.err = err
+			return o
+		}
+		switch f.Op {
+		case client.OpPong:
+			seq := binary.BigEndian.Uint64(append(make([]byte, 8-min(8, len(f.Payload))), f.Payload...))
+			if seq <= last {
+				o.err = fmt.Errorf("pong %d after pong %d", seq, last)
+				return o
+			}
+			last = seq
+			o.pongs++
+		case client.OpClose:
+			code, _ := client.ParseClose(f.Payload)
+			o.code = int(code)
+			close(closed)
+			_ = c.Write(client.AppendClose(nil, code, "", c.Key()))
+			return o
+		case client.OpPing:
+		default:
+			if o.data++; o.data == 1 {
+				o.firstData = fmt.Sprintf("%.60q", f.Payload)
+			}
+		}
 	}
 }
 

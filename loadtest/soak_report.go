@@ -77,7 +77,8 @@ func (r *SoakResult) countersMarkdown(w io.Writer) {
 }
 
 // SVG draws the soak's curves over time: memory, goroutines, connections and message rates, with the
-// warm-up and the two drift windows shaded.
+// warm-up and the two drift windows shaded. It only reads r: safe from any goroutine that does not
+// modify it.
 func (r *SoakResult) SVG() string {
 	c := r.Config
 	w0, end := c.Warmup.Seconds(), c.Duration.Seconds()

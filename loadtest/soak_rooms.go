@@ -232,7 +232,7 @@ func (r *soakRoom) publish() error {
 	next := time.Now()
 	var werr error
 	for seq := int64(1); s.sleep(time.Until(next)); seq++ {
-		next = next.Add(interval)
+		next = pace(next, interval)
 		echoPayload(payload, r.id, seq)
 		client.PutStamp(op, payload, time.Now().UnixNano(), seq)
 		frame = client.AppendFrame(frame[:0], op, payload, c.Key())
@@ -250,30 +250,33 @@ func (r *soakRoom) publish() error {
 }
 
 // publisherReads reads the publisher's connection until the server answers its close: in a raw room
-// nothing may arrive (the relay skips the sender); in chat its own lines arrive in order.
+// nothing may arrive (the relay skips the sender); in chat its own lines arrive in order. It keeps
+// reading after a deviation (which it returns at the end), so the publisher never stops reading.
 func (r *soakRoom) publisherReads(c *client.Conn) error {
 	next := int64(1)
+	var first error
 	for {
 		op, p, err := c.ReadMessage()
 		var ce *client.CloseError
 		if errors.As(err, &ce) {
-			return nil
+			return first
 		}
 		if err != nil {
-			return err
+			return errors.Join(first, err)
 		}
-		if !r.plan.Chat {
-			return fmt.Errorf("raw relay sent the publisher a message: %.60q", p)
-		}
-		msg, err := r.parse(op, p)
-		if err != nil {
-			return err
-		}
-		if msg.kind == publication {
-			if msg.seq != next {
-				return fmt.Errorf("publisher got its publication %d back when %d was due", msg.seq, next)
-			}
+		switch msg, perr := r.parse(op, p); {
+		case !r.plan.Chat:
+			err = fmt.Errorf("raw relay sent the publisher a message: %.60q", p)
+		case perr != nil:
+			err = perr
+		case msg.kind == publication && msg.seq != next:
+			err = fmt.Errorf("publisher got its publication %d back when %d was due", msg.seq, next)
+			next = msg.seq + 1
+		case msg.kind == publication:
 			next++
+		}
+		if first == nil {
+			first = err
 		}
 	}
 }

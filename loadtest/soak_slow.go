@@ -36,7 +36,7 @@ func (r *soakRoom) slowConsumer(i int) {
 			s.sleep(time.Second)
 			continue
 		}
-		full := s.sleep(s.plan.SlowCycle)
+		full := r.pause(c)
 		if r.plan.Chat {
 			err = r.drainClosed(c)
 		} else {
@@ -50,6 +50,27 @@ func (r *soakRoom) slowConsumer(i int) {
 
 // errNotSlow: the slow-consumer policy never acted on a consumer that stopped reading.
 var errNotSlow = errors.New("the server buffered everything for a consumer that stopped reading")
+
+// keepalive is how often a slow consumer of a drop room sends an unsolicited pong while it does not
+// read: the server then sees it alive and never pings it (a ping queued behind its backlog would be
+// dropped too, and count as a drop that is not a missing publication).
+const keepalive = 5 * time.Second
+
+// pause is a slow consumer's time without reading: SlowCycle, or less when the load phase ends. It
+// reports whether the whole pause passed.
+func (r *soakRoom) pause(c *client.Conn) bool {
+	end := time.Now().Add(r.s.plan.SlowCycle)
+	pong := client.AppendFrame(nil, client.OpPong, []byte("slow"), c.Key())
+	for time.Now().Before(end) {
+		if !r.s.sleep(min(keepalive, time.Until(end))) {
+			return false
+		}
+		if !r.plan.Chat && time.Now().Before(end) {
+			_ = c.Write(pong) // the chat route closes it, and a write after that would draw an RST
+		}
+	}
+	return true
+}
 
 // slowRead reads the next room message of a slow consumer (answering pings); a close frame comes
 // back as *client.CloseError.

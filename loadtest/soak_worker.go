@@ -350,3 +350,14 @@ func (s *soak) report() *SoakReport {
 	}
 	return r
 }
+
+// pace is the time of the next send of a paced sender: one interval after the last, or now when the
+// sender fell behind (a stalled client must not catch up in a burst: wsd's rate limits would refuse
+// the burst, and the sender is meant to stay well under them).
+func pace(last time.Time, interval time.Duration) time.Time {
+	next, now := last.Add(interval), time.Now()
+	if next.Before(now) {
+		return now
+	}
+	return next
+}

@@ -155,6 +155,7 @@ type Frame struct {
 
 // NextFrame returns the next frame of any opcode as it came, answering nothing: for clients that
 // decide themselves whether to answer pings and close frames (a peer that never answers, a flood).
+// Call it from the connection's reading goroutine, like ReadFrame.
 func (c *Conn) NextFrame() (Frame, error) {
 	h, p, err := c.next()
 	if err != nil {
@@ -163,7 +164,8 @@ func (c *Conn) NextFrame() (Frame, error) {
 	return Frame{Op: h.op, Fin: h.fin, Payload: p}, nil
 }
 
-// ParseClose splits a close frame's payload into its code (CloseNoStatus when empty) and reason.
+// ParseClose splits a close frame's payload into its code (CloseNoStatus when empty) and reason. Safe
+// from any goroutine.
 func ParseClose(p []byte) (frame.CloseCode, string) {
 	if len(p) < 2 {
 		return frame.CloseNoStatus, ""
@@ -234,10 +236,12 @@ func (c *Conn) SendClose() error {
 // Abort closes the socket without a closing handshake.
 func (c *Conn) Abort() error { return c.nc.Close() }
 
-// Reset closes the socket with an RST instead of a FIN (SO_LINGER 0): an abrupt peer death.
+// Reset closes the socket with an RST instead of a FIN (SO_LINGER 0): an abrupt peer death. Like
+// Abort, from any goroutine.
 func (c *Conn) Reset() error { return Reset(c.nc) }
 
-// Reset closes nc with an RST (SO_LINGER 0) when it is a TCP connection, else just closes it.
+// Reset closes nc with an RST (SO_LINGER 0) when it is a TCP connection, else just closes it. From
+// any goroutine.
 func Reset(nc net.Conn) error {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)

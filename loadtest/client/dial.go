@@ -123,7 +123,7 @@ func (d *Dialer) Dial(ctx context.Context, e Endpoint, path string) (*Conn, erro
 }
 
 // Connect opens a TCP connection to e without any request, from LocalIP, with ReadBuffer applied:
-// for clients that speak (or garble) HTTP themselves.
+// for clients that speak (or garble) HTTP themselves. Safe from any goroutine, like Dial.
 func (d *Dialer) Connect(ctx context.Context, e Endpoint) (net.Conn, error) {
 	timeout := d.Timeout
 	if timeout <= 0 {

@@ -105,7 +105,7 @@ func (m *Message) Stamp(ts, seq int64) {
 
 // PutStamp writes the stamp (send time ts, sequence number seq) into the first StampSize bytes of an
 // unmasked payload of opcode op: binary big endian, or printable characters for text (which must stay
-// valid UTF-8). A payload shorter than StampSize is left unchanged.
+// valid UTF-8). A payload shorter than StampSize is left unchanged. Safe from any goroutine that owns p.
 func PutStamp(op Opcode, p []byte, ts, seq int64) {
 	if len(p) < StampSize {
 		return
