@@ -30,24 +30,6 @@ type soakRoom struct {
 	closing atomic.Bool
 }
 
-// soakMember is a well-behaved member read by the room's poller.
-type soakMember struct {
-	next  atomic.Int64 // next publication expected
-	got   atomic.Int64 // publications received
-	ended atomic.Bool
-	dead  atomic.Bool // ended without our asking
-	mu    sync.Mutex
-	err   string // first deviation
-}
-
-func (m *soakMember) fail(format string, args ...any) {
-	m.mu.Lock()
-	if m.err == "" {
-		m.err = fmt.Sprintf(format, args...)
-	}
-	m.mu.Unlock()
-}
-
 func (s *soak) newRoom(id int, p RoomPlan) *soakRoom { return &soakRoom{s: s, id: id, plan: p} }
 
 // msgKind is what a room message turned out to be.
@@ -133,18 +115,9 @@ func (r *soakRoom) run() {
 	wg.Wait()
 	r.await()
 	for i, m := range r.members[:r.joined] {
-		m.mu.Lock()
-		err := m.err
-		m.mu.Unlock()
-		got, sent := m.got.Load(), r.pub.Load()
-		switch {
-		case err != "":
-			s.fail(name, want, "member %d: %s", i, err)
-		case m.dead.Load():
-			s.fail(name, want, "member %d: closed by the server after %d of %d publications", i, got, sent)
-		case got != sent:
-			s.fail(name, want, "member %d: %d of %d publications (lost %d)", i, got, sent, sent-got)
-		default:
+		if err := m.verdict(r.pub.Load()); err != nil {
+			s.fail(name, want, "member %d of %s: %v", i, r.plan.Path, err)
+		} else {
 			s.pass(name, want)
 		}
 	}
@@ -168,8 +141,7 @@ func (r *soakRoom) join() error {
 	r.poller = p
 	r.members = make([]*soakMember, r.plan.Members)
 	for i := range r.members {
-		r.members[i] = &soakMember{}
-		r.members[i].next.Store(1)
+		r.members[i] = newSoakMember()
 	}
 	scratch := make([]byte, 4096)
 	for i := range r.members {
@@ -192,14 +164,8 @@ func (r *soakRoom) onMessage(tag int, op client.Opcode, p []byte) {
 	msg, err := r.parse(op, p)
 	switch {
 	case err != nil:
-		m.fail("%v", err)
-	case msg.kind == announcement:
-	case msg.seq != m.next.Load():
-		m.fail("publication %d arrived when %d was due", msg.seq, m.next.Load())
-		m.next.Store(msg.seq + 1)
-	default:
-		m.next.Store(msg.seq + 1)
-		m.got.Add(1)
+		m.deviate(r.s.since(), "%v", err)
+	case msg.kind == publication && m.receive(msg.seq, r.s.since()):
 		r.s.delivered.Add(1)
 		r.s.progress.Add(1)
 		r.s.rec.RecordSince(msg.ts)
@@ -288,8 +254,9 @@ func (r *soakRoom) await() {
 		var total int64
 		done := true
 		for _, m := range r.members[:r.joined] {
-			total += m.got.Load()
-			if m.got.Load() < r.pub.Load() && !m.ended.Load() {
+			got := m.received()
+			total += got
+			if got < r.pub.Load() && !m.ended.Load() {
 				done = false
 			}
 		}

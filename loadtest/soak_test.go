@@ -99,3 +99,25 @@ func TestDriftWindows(t *testing.T) {
 		t.Fatalf("drift %+v must fail", res.Drift.RSS)
 	}
 }
+
+func TestSoakMemberAccounting(t *testing.T) {
+	m := newSoakMember()
+	for _, seq := range []int64{1, 2, 4, 3, 5, 5, 7} {
+		m.receive(seq, time.Second)
+	}
+	err := m.verdict(7)
+	if err == nil || !strings.Contains(err.Error(), "1 of 7 publications lost, 1 out of order, 1 twice") ||
+		!strings.Contains(err.Error(), "first: publication 4 arrived when 3 was due (at 1.0s)") {
+		t.Fatalf("verdict: %v", err)
+	}
+	ok := newSoakMember()
+	for seq := int64(1); seq <= 3; seq++ {
+		ok.receive(seq, 0)
+	}
+	if err := ok.verdict(3); err != nil || ok.received() != 3 {
+		t.Fatalf("in-order member: %v, %d received", err, ok.received())
+	}
+	if err := ok.verdict(4); err == nil {
+		t.Fatal("a missing last publication must fail")
+	}
+}

@@ -136,6 +136,7 @@ type soak struct {
 	ep     client.Endpoint
 	dialer client.Dialer
 	ctx    context.Context
+	start  time.Time
 
 	mu      sync.Mutex
 	checks  map[string]*Check
@@ -162,7 +163,7 @@ func (w *worker) runSoak(c Cmd) Reply {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Soak.Duration)
 	defer cancel()
-	s := &soak{plan: *c.Soak, ep: ep, dialer: w.dialer, ctx: ctx, checks: map[string]*Check{},
+	s := &soak{plan: *c.Soak, ep: ep, dialer: w.dialer, ctx: ctx, start: time.Now(), checks: map[string]*Check{},
 		rejects: map[string]int64{}, rec: client.NewRecorder(),
 		rng: rand.New(rand.NewPCG(c.Soak.Seed, c.Soak.Seed^0x9e3779b97f4a7c15))}
 	stop := w.progress(&s.progress)
@@ -306,6 +307,9 @@ func (s *soak) remaining() time.Duration {
 	d, _ := s.ctx.Deadline()
 	return time.Until(d)
 }
+
+// since is the time since the soak started.
+func (s *soak) since() time.Duration { return time.Since(s.start) }
 
 // running reports whether the load phase is still on.
 func (s *soak) running() bool { return s.ctx.Err() == nil }
