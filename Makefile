@@ -1,6 +1,6 @@
 # `make test` is the whole check CI runs: it installs what the tests need, then vet, staticcheck,
-# the race-enabled test suite, a macOS build, a short run of every fuzz target, and the load-test and
-# benchmark modules' own checks (their scenarios at smoke size).
+# the race-enabled test suite, a macOS build, a short run of every fuzz target, the load-test and
+# benchmark modules' own checks (their scenarios at smoke size), and a 60-second soak.
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Fuzz budgets are execution counts, not durations: Go 1.26's fuzz coordinator can report a spurious
@@ -10,9 +10,12 @@ FUZZ_SLOW   ?= 3000x
 export WSD_REQUIRE_PYTHON = 1
 export WSD_REQUIRE_CHROMIUM = 1
 
-.PHONY: test deps vet staticcheck unit allocs darwin fuzz modules jsclient bench loadtest compare
+# The soak's load phase: 60 s in `make test`; `make soak SOAK=10m` is the run loadtest/README.md reports.
+SOAK        ?= 60s
 
-test: deps vet staticcheck unit allocs darwin fuzz modules jsclient
+.PHONY: test deps vet staticcheck unit allocs darwin fuzz modules jsclient soak bench loadtest compare
+
+test: deps vet staticcheck unit allocs darwin fuzz modules jsclient soak
 
 deps:
 	./scripts/install-test-deps.sh
@@ -58,12 +61,18 @@ jsclient:
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(GO) build -o "$$tmp/wsd" ./cmd/wsd && \
 		cd clients/js && WSD_BIN="$$tmp/wsd" npm test
 
+# Everything at once against one wsd with its real limits (loadtest/README.md, "Soak"): well-behaved
+# clients must lose nothing, hostile ones get their exact answers, goroutines and memory stay flat.
+soak:
+	cd loadtest && $(GO) test -run '^$$' -bench '^BenchmarkSoak$$' -benchtime 1x -timeout 30m -args -soak-duration $(SOAK)
+
 # Micro-benchmarks of the engine packages.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./frame/... ./dispatch/ ./rooms/ ./engine/...
 
-# The load-test scenarios at their default sizes (minutes), and the same-run comparison with peers.
+# The load-test scenarios at their default sizes (minutes; the soak alone takes 10), and the same-run
+# comparison with peers.
 loadtest:
-	cd loadtest && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m
+	cd loadtest && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 45m
 compare:
 	cd bench && $(GO) test -run '^$$' -bench Compare -benchtime 1x -timeout 60m

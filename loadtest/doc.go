@@ -1,11 +1,12 @@
 // Package loadtest drives a real wsd process (or any WebSocket server) with client worker
 // processes and measures it: idle connections (memory per connection as a least-squares slope),
 // echo round trips, room broadcasts (delivery latency from timestamps in the payloads, losses
-// counted per member) and connection storms.
+// counted per member), connection storms, and a soak: everything at once with hostile clients, every
+// client's answer checked, goroutines and memory required flat.
 //
-// Entry points: [RunIdle], [RunEcho], [RunBroadcast] and [RunStorm] take an [Env] (the [Target]
-// URL, optionally its process id and metrics URL, the number of worker processes) and a config
-// whose zero fields select the defaults; [BuildWSD] and [StartServer] run wsd as a separate
+// Entry points: [RunIdle], [RunEcho], [RunBroadcast], [RunStorm] and [RunSoak] take an [Env] (the
+// [Target] URL, optionally its process id and metrics URL, the number of worker processes) and a
+// config whose zero fields select the defaults; [BuildWSD] and [StartServer] run wsd as a separate
 // process. The benchmarks in this package (go test -bench . -benchtime 1x) and cmd/wsload are thin
 // wrappers around them.
 //

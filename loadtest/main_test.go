@@ -78,6 +78,23 @@ func startWSD(tb testing.TB) *Server { return startWSDWith(tb) }
 // startWSDWith starts wsd with extra environment variables (before -wsd-env, which overrides them).
 func startWSDWith(tb testing.TB, extraEnv ...string) *Server {
 	tb.Helper()
+	env := append([]string(nil), extraEnv...)
+	if *flagWSDEnv != "" {
+		env = append(env, strings.Split(*flagWSDEnv, ",")...)
+	}
+	return startWSDEnv(tb, env)
+}
+
+// flagGiven reports whether the named flag was set on the command line.
+func flagGiven(name string) bool {
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// startWSDEnv starts wsd with exactly env added to the inherited environment.
+func startWSDEnv(tb testing.TB, env []string) *Server {
+	tb.Helper()
 	wsdOnce.Do(func() {
 		if wsdBin = *flagWSDBin; wsdBin != "" {
 			return
@@ -89,10 +106,6 @@ func startWSDWith(tb testing.TB, extraEnv ...string) *Server {
 	})
 	if wsdErr != nil {
 		tb.Fatal(wsdErr)
-	}
-	env := append([]string(nil), extraEnv...)
-	if *flagWSDEnv != "" {
-		env = append(env, strings.Split(*flagWSDEnv, ",")...)
 	}
 	s, err := StartServer(ServerOptions{Bin: wsdBin, Args: strings.Fields(*flagWSDArgs), Env: env, Pprof: true})
 	if err != nil {

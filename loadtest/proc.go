@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -154,7 +155,8 @@ func ReadSockStat() (SockStat, error) {
 }
 
 // Metrics maps a metric family name to the sum of its samples (counters, gauges, untyped); for
-// summaries and histograms name_sum and name_count.
+// summaries and histograms name_sum and name_count. A labeled sample is also there on its own, under
+// its name and labels as the text format writes them: wsd_websocket_closes_total{code="1002"}.
 type Metrics map[string]float64
 
 // metricsClient keeps no idle connections: no goroutines outlive a scrape.
@@ -181,13 +183,24 @@ func Scrape(url string) (Metrics, error) {
 	m := Metrics{}
 	for name, f := range fams {
 		for _, s := range f.GetMetric() {
+			v, scalar := 0.0, true
 			switch {
 			case s.Counter != nil:
-				m[name] += s.Counter.GetValue()
+				v = s.Counter.GetValue()
 			case s.Gauge != nil:
-				m[name] += s.Gauge.GetValue()
+				v = s.Gauge.GetValue()
 			case s.Untyped != nil:
-				m[name] += s.Untyped.GetValue()
+				v = s.Untyped.GetValue()
+			default:
+				scalar = false
+			}
+			if scalar {
+				m[name] += v
+				if len(s.GetLabel()) > 0 {
+					m[labeledName(name, s.GetLabel())] += v
+				}
+			}
+			switch {
 			case s.Summary != nil:
 				m[name+"_sum"] += s.Summary.GetSampleSum()
 				m[name+"_count"] += float64(s.Summary.GetSampleCount())
@@ -198,6 +211,22 @@ func Scrape(url string) (Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// labeledName is name{a="x",b="y"}.
+func labeledName(name string, labels []*dto.LabelPair) string {
+	var b strings.Builder
+	b.WriteString(name)
+	for i, l := range labels {
+		if i == 0 {
+			b.WriteByte('{')
+		} else {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", l.GetName(), l.GetValue())
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // Get returns a metric's value and whether it exists.

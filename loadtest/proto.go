@@ -17,6 +17,7 @@ const (
 	opCollect  = "collect"  // wait until readers got Expect messages, report counts and latency
 	opClose    = "close"    // close every connection with a closing handshake
 	opExit     = "exit"     // close and exit
+	opSoak     = "soak"     // run the worker's share of the soak (Soak) and report
 	opProgress = "progress" // (reply only) progress of a long command
 )
 
@@ -44,6 +45,7 @@ type Cmd struct {
 	Window   int           `json:"window,omitempty"` // publish at max rate: messages in flight per room
 	Expect   []int64       `json:"expect,omitempty"` // collect: messages per member, by room
 	Timeout  time.Duration `json:"timeout,omitempty"`
+	Soak     *SoakPlan     `json:"soak,omitempty"`
 }
 
 // Reply is a worker's answer (or progress report) to a Cmd.
@@ -65,4 +67,5 @@ type Reply struct {
 	CPU      time.Duration      `json:"cpu,omitempty"` // the worker's CPU time (user + system) so far
 	Hist     *client.Histogram  `json:"hist,omitempty"`
 	Sweep    *client.SweepStats `json:"sweep,omitempty"`
+	Soak     *SoakReport        `json:"soak,omitempty"`
 }

@@ -22,6 +22,7 @@ type Results struct {
 	Echo      []*EchoResult      `json:"echo,omitempty"`
 	Broadcast []*BroadcastResult `json:"broadcast,omitempty"`
 	Storm     *StormResult       `json:"storm,omitempty"`
+	Soak      *SoakResult        `json:"soak,omitempty"`
 	ServerLog *LogSummary        `json:"server_log,omitempty"`
 }
 
@@ -108,6 +109,9 @@ func (r *Results) WriteMarkdown(w io.Writer) {
 		broadcastMarkdown(w, r.Broadcast)
 	}
 	if s := r.Storm; s != nil {
+		s.markdown(w)
+	}
+	if s := r.Soak; s != nil {
 		s.markdown(w)
 	}
 	if l := r.ServerLog; l != nil {

@@ -149,3 +149,39 @@ func TestSmokeHeartbeat(t *testing.T) {
 		t.Fatalf("heartbeat: %+v", res)
 	}
 }
+
+// TestSmokeSoak runs the soak for a few seconds at a tiny size: the well-behaved clients must get
+// everything, in order, and the server's upgrade count must match theirs. (The hostile clients and
+// the drift need the real run: make soak.)
+func TestSmokeSoak(t *testing.T) {
+	cfg := SoakConfig{Duration: 8 * time.Second, Workers: 3, Idle: 60, Echo: 4, Rooms: 1, Members: 5,
+		SlowGood: 3, Slow: 1, SlowCycle: 3 * time.Second, ChurnRate: 5, HostileEvery: time.Second}
+	s := startWSDEnv(t, cfg.ServerEnv())
+	res, err := RunSoak(Env{Target: s.Target("/"), Out: testWriter{t}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"idle", "echo", "room member", "chat member", "room publisher",
+		"churn: echo, clean close", "churn: echo, RST", "churn: room member", "churn: TCP connect and RST",
+		"churn: keep-alive HTTP", "http: random bytes"} {
+		c := findCheck(res.Clients, name)
+		if c == nil || c.Runs == 0 || c.Failed > 0 {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	if up := res.Counters["wsd_upgrades_total"]; up != float64(res.Clients.Upgrades) || up == 0 {
+		t.Errorf("upgrades: server %v, clients %d", up, res.Clients.Upgrades)
+	}
+	if len(res.Points) < 10 || !res.Final.Alive || res.Final.WebSockets != 0 {
+		t.Errorf("%d samples, final %+v", len(res.Points), res.Final)
+	}
+}
+
+func findCheck(r *SoakReport, name string) *Check {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

@@ -95,6 +95,8 @@ func (w *worker) do(c Cmd) Reply {
 		return w.publish(c)
 	case opCollect:
 		return w.collect(c)
+	case opSoak:
+		return w.runSoak(c)
 	case opClose, opExit:
 		return w.closeAll()
 	}

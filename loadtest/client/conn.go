@@ -146,6 +146,33 @@ func (c *Conn) next() (header, []byte, error) {
 	return h, p, nil
 }
 
+// Frame is one server frame as NextFrame returns it.
+type Frame struct {
+	Op      frame.Opcode
+	Fin     bool
+	Payload []byte // valid until the next read
+}
+
+// NextFrame returns the next frame of any opcode as it came, answering nothing: for clients that
+// decide themselves whether to answer pings and close frames (a peer that never answers, a flood).
+// Call it from the connection's reading goroutine, like ReadFrame.
+func (c *Conn) NextFrame() (Frame, error) {
+	h, p, err := c.next()
+	if err != nil {
+		return Frame{}, err
+	}
+	return Frame{Op: h.op, Fin: h.fin, Payload: p}, nil
+}
+
+// ParseClose splits a close frame's payload into its code (CloseNoStatus when empty) and reason. Safe
+// from any goroutine.
+func ParseClose(p []byte) (frame.CloseCode, string) {
+	if len(p) < 2 {
+		return frame.CloseNoStatus, ""
+	}
+	return frame.CloseCode(binary.BigEndian.Uint16(p)), string(p[2:])
+}
+
 // ReadMessage returns the next whole message, reassembling fragments (payload valid until the next read).
 func (c *Conn) ReadMessage() (frame.Opcode, []byte, error) {
 	op, fin, p, err := c.ReadFrame()
@@ -165,11 +192,8 @@ func (c *Conn) ReadMessage() (frame.Opcode, []byte, error) {
 
 // answerClose echoes the server's close code and returns it as a *CloseError.
 func (c *Conn) answerClose(p []byte) error {
-	ce := &CloseError{Code: frame.CloseNoStatus}
-	if len(p) >= 2 {
-		ce.Code = frame.CloseCode(binary.BigEndian.Uint16(p))
-		ce.Reason = string(p[2:])
-	}
+	ce := &CloseError{}
+	ce.Code, ce.Reason = ParseClose(p)
 	if c.closing.Load() {
 		return ce
 	}
@@ -211,3 +235,16 @@ func (c *Conn) SendClose() error {
 
 // Abort closes the socket without a closing handshake.
 func (c *Conn) Abort() error { return c.nc.Close() }
+
+// Reset closes the socket with an RST instead of a FIN (SO_LINGER 0): an abrupt peer death. Like
+// Abort, from any goroutine.
+func (c *Conn) Reset() error { return Reset(c.nc) }
+
+// Reset closes nc with an RST (SO_LINGER 0) when it is a TCP connection, else just closes it. From
+// any goroutine.
+func Reset(nc net.Conn) error {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	return nc.Close()
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -79,6 +80,10 @@ type Dialer struct {
 	Timeout time.Duration
 	// Header holds extra request header lines, each ending in "\r\n".
 	Header string
+	// ReadBuffer, when positive, sets the socket's receive buffer (SO_RCVBUF) before it connects: a
+	// small one makes a client that stops reading fill the server's send path quickly (a slow
+	// consumer).
+	ReadBuffer int
 }
 
 // ErrHandshake wraps a refused upgrade; the message holds the status line.
@@ -92,11 +97,7 @@ func (d *Dialer) DialRaw(ctx context.Context, e Endpoint, path string, scratch [
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	nd := net.Dialer{Timeout: timeout, Control: dialControl}
-	if d.LocalIP != nil {
-		nd.LocalAddr = &net.TCPAddr{IP: d.LocalIP}
-	}
-	nc, err := nd.DialContext(ctx, "tcp", e.Addr)
+	nc, err := d.Connect(ctx, e)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -119,6 +120,34 @@ func (d *Dialer) Dial(ctx context.Context, e Endpoint, path string) (*Conn, erro
 	}
 	c.nc, c.w = nc, n
 	return c, nil
+}
+
+// Connect opens a TCP connection to e without any request, from LocalIP, with ReadBuffer applied:
+// for clients that speak (or garble) HTTP themselves. Safe from any goroutine, like Dial.
+func (d *Dialer) Connect(ctx context.Context, e Endpoint) (net.Conn, error) {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	nd := net.Dialer{Timeout: timeout, Control: dialControl}
+	if d.ReadBuffer > 0 {
+		nd.Control = func(network, address string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, d.ReadBuffer)
+			}); err != nil {
+				return err
+			}
+			if serr != nil {
+				return serr
+			}
+			return dialControl(network, address, rc)
+		}
+	}
+	if d.LocalIP != nil {
+		nd.LocalAddr = &net.TCPAddr{IP: d.LocalIP}
+	}
+	return nd.DialContext(ctx, "tcp", e.Addr)
 }
 
 // upgrade writes the upgrade request and reads the answer; leftover bytes after the header block end

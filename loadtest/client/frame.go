@@ -99,12 +99,23 @@ func (m *Message) Stamp(ts, seq int64) {
 		return
 	}
 	p := m.buf[m.off : m.off+StampSize]
+	PutStamp(Opcode(m.buf[0]&0x0F), p, ts, seq)
+	frame.Mask(m.key, 0, p)
+}
+
+// PutStamp writes the stamp (send time ts, sequence number seq) into the first StampSize bytes of an
+// unmasked payload of opcode op: binary big endian, or printable characters for text (which must stay
+// valid UTF-8). A payload shorter than StampSize is left unchanged. Safe from any goroutine that owns p.
+func PutStamp(op Opcode, p []byte, ts, seq int64) {
+	if len(p) < StampSize {
+		return
+	}
+	if op == OpText {
+		encodeStampText(p, ts, seq)
+		return
+	}
 	binary.BigEndian.PutUint64(p, uint64(ts))
 	binary.BigEndian.PutUint64(p[8:], uint64(seq))
-	if m.buf[0]&0x0F == byte(OpText) { // text payloads must stay valid UTF-8
-		encodeStampText(p, ts, seq)
-	}
-	frame.Mask(m.key, 0, p)
 }
 
 // Bytes is the whole wire frame; valid until the next Stamp.

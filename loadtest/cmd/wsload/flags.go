@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/openspeed/wsd/loadtest"
@@ -93,5 +95,28 @@ func stormFlags(fs *flag.FlagSet) func(loadtest.Env, *loadtest.Results) error {
 		var err error
 		res.Storm, err = loadtest.RunStorm(env, cfg)
 		return err
+	}
+}
+
+func soakFlags(fs *flag.FlagSet) func(loadtest.Env, *loadtest.Results) error {
+	var cfg loadtest.SoakConfig
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Minute, "load phase (warm-up, drift windows and sample interval scale with it)")
+	fs.BoolVar(&cfg.NoPipeliner, "no-pipeliner", false, "leave out the HTTP pipeliner (its unread responses swamp the heap of a server without response budgets)")
+	svg := fs.String("svg", "", "write the server's curves over time (memory, goroutines, connections, rates) to this SVG file")
+	return func(env loadtest.Env, res *loadtest.Results) error {
+		r, err := loadtest.RunSoak(env, cfg)
+		if err != nil {
+			return err
+		}
+		res.Soak = r
+		if *svg != "" {
+			if err := os.WriteFile(*svg, []byte(r.SVG()), 0o644); err != nil {
+				return err
+			}
+		}
+		if len(r.Failures) > 0 {
+			return fmt.Errorf("soak: %d assertions failed (listed with the results)", len(r.Failures))
+		}
+		return nil
 	}
 }

@@ -4,6 +4,7 @@
 //	wsload idle      -url 'ws://127.0.0.1:3000/rooms/idle-{room}' -steps 0,4000,8000,12000,16000,19000
 //	wsload broadcast -url 'ws://127.0.0.1:3000/rooms/bcast-{room}' -members 1000 -rate 10
 //	wsload storm     -url 'ws://127.0.0.1:3000/rooms/storm-{room}' -conns 15000
+//	wsload soak      -spawn -duration 10m -svg soak.svg
 //	wsload plot      -in results.json -out plot.svg
 //
 // {room} in a URL becomes a room number per connection. -pid names the server process for CPU and
@@ -34,7 +35,7 @@ func main() {
 	}
 }
 
-const usage = `usage: wsload <idle|echo|broadcast|storm|plot> [flags]; wsload <command> -h lists the flags`
+const usage = `usage: wsload <idle|echo|broadcast|storm|soak|plot> [flags]; wsload <command> -h lists the flags`
 
 func run(args []string) error {
 	if len(args) == 0 {
@@ -55,6 +56,9 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if cmd == "soak" && !given(fs, "wsd-env") {
+		c.wsdEnv = strings.Join(loadtest.SoakConfig{}.ServerEnv(), ",") // the limits the soak expects
+	}
 	env, stop, err := c.env()
 	if err != nil {
 		if stop != nil {
@@ -74,6 +78,13 @@ func run(args []string) error {
 	return runErr
 }
 
+// given reports whether flag name was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // scenario is one subcommand: its default URL and its flags, returning the function that runs it.
 type scenario struct {
 	url   string
@@ -85,6 +96,7 @@ var scenarios = map[string]scenario{
 	"echo":      {"ws://127.0.0.1:3000/echo", echoFlags},
 	"broadcast": {"ws://127.0.0.1:3000/rooms/bcast-{room}", broadcastFlags},
 	"storm":     {"ws://127.0.0.1:3000/rooms/storm-{room}", stormFlags},
+	"soak":      {"ws://127.0.0.1:3000/", soakFlags},
 }
 
 // common are the flags every scenario takes.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openspeed/wsd/loadtest"
 	"github.com/openspeed/wsd/loadtest/client"
+	"github.com/openspeed/wsd/loadtest/internal/plot"
 )
 
 // runPlot is `wsload plot -in results.json[,more.json] -out plot.svg`.
@@ -29,7 +30,12 @@ func runPlot(args []string) error {
 		}
 		all = append(all, r)
 	}
-	var charts []chart
+	for _, r := range all {
+		if r.Soak != nil && len(all) == 1 {
+			return os.WriteFile(*out, []byte(r.Soak.SVG()), 0o644) // the soak's own curves
+		}
+	}
+	var charts []plot.Chart
 	if c, ok := latencyChart(all); ok {
 		charts = append(charts, c)
 	}
@@ -39,28 +45,28 @@ func runPlot(args []string) error {
 	if len(charts) == 0 {
 		return errors.New("plot: no latency histograms or idle points in the input")
 	}
-	return os.WriteFile(*out, []byte(document(charts)), 0o644)
+	return os.WriteFile(*out, []byte(plot.Document(charts)), 0o644)
 }
 
 // latencyChart plots latency against percentile ("nines" on the x axis) for every echo and broadcast
 // run, the way HdrHistogram's percentile distribution plots do.
-func latencyChart(all []*loadtest.Results) (chart, bool) {
-	c := chart{title: "Latency by percentile", x: axis{label: "percentile"}, y: axis{label: "latency (µs)", log: true}}
+func latencyChart(all []*loadtest.Results) (plot.Chart, bool) {
+	c := plot.Chart{Title: "Latency by percentile", X: plot.Axis{Label: "percentile"}, Y: plot.Axis{Label: "latency (µs)", Log: true}}
 	lo, hi, maxNines := math.Inf(1), 0.0, 1.0
 	add := func(name string, h *client.Histogram) {
 		if h == nil || h.Count == 0 {
 			return
 		}
-		sr := series{name: name}
+		sr := plot.Series{Name: name}
 		top := math.Log10(float64(h.Count))
 		for k := 0.0; k < top; k += 0.05 {
 			v := float64(h.Quantile(1-math.Pow(10, -k))) / 1e3
-			sr.pts = append(sr.pts, [2]float64{k, v})
+			sr.Pts = append(sr.Pts, [2]float64{k, v})
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
-		sr.pts = append(sr.pts, [2]float64{top, float64(h.Max) / 1e3})
+		sr.Pts = append(sr.Pts, [2]float64{top, float64(h.Max) / 1e3})
 		hi, maxNines = math.Max(hi, float64(h.Max)/1e3), math.Max(maxNines, math.Ceil(top))
-		c.series = append(c.series, sr)
+		c.Series = append(c.Series, sr)
 	}
 	for _, r := range all {
 		for _, e := range r.Echo {
@@ -74,15 +80,15 @@ func latencyChart(all []*loadtest.Results) (chart, bool) {
 			add(fmt.Sprintf("bcast %d×%d %s", b.Rooms, b.Members, rate), b.Hist)
 		}
 	}
-	if len(c.series) == 0 {
+	if len(c.Series) == 0 {
 		return c, false
 	}
-	c.y.ticks, c.y.min, c.y.max = logTicks(lo, hi, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
-	c.x.min, c.x.max = 0, maxNines
+	c.Y.Ticks, c.Y.Min, c.Y.Max = plot.LogTicks(lo, hi, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
+	c.X.Min, c.X.Max = 0, maxNines
 	for k := 0.0; k <= maxNines; k++ {
-		c.x.ticks = append(c.x.ticks, tick{k, ninesLabel(k)})
+		c.X.Ticks = append(c.X.Ticks, plot.Tick{V: k, Label: ninesLabel(k)})
 	}
-	c.x.ticks = append(c.x.ticks, tick{math.Log10(2), "50%"})
+	c.X.Ticks = append(c.X.Ticks, plot.Tick{V: math.Log10(2), Label: "50%"})
 	return c, true
 }
 
@@ -102,7 +108,7 @@ func boolInt(b bool) int {
 }
 
 // memoryChart plots the server's memory against open idle connections, with the RSS fit.
-func memoryChart(all []*loadtest.Results) (chart, bool) {
+func memoryChart(all []*loadtest.Results) (plot.Chart, bool) {
 	var idle *loadtest.IdleResult
 	for _, r := range all {
 		if r.Idle != nil && len(r.Idle.Points) > 1 {
@@ -110,34 +116,34 @@ func memoryChart(all []*loadtest.Results) (chart, bool) {
 		}
 	}
 	if idle == nil {
-		return chart{}, false
+		return plot.Chart{}, false
 	}
 	mibOf := func(b float64) float64 { return b / (1 << 20) }
-	rss, anon, heap, kern := series{name: "RSS", markers: true}, series{name: "RSS anon", markers: true},
-		series{name: "Go heap in use", markers: true}, series{name: "kernel TCP (both ends)", markers: true}
+	rss, anon, heap, kern := plot.Series{Name: "RSS", Markers: true}, plot.Series{Name: "RSS anon", Markers: true},
+		plot.Series{Name: "Go heap in use", Markers: true}, plot.Series{Name: "kernel TCP (both ends)", Markers: true}
 	hi, maxConns := 0.0, 0.0
 	for _, p := range idle.Points {
 		x := float64(p.Conns)
 		maxConns = math.Max(maxConns, x)
-		rss.pts = append(rss.pts, [2]float64{x, mibOf(float64(p.RSS))})
-		anon.pts = append(anon.pts, [2]float64{x, mibOf(float64(p.Anon))})
-		kern.pts = append(kern.pts, [2]float64{x, mibOf(float64(p.KernelMem))})
+		rss.Pts = append(rss.Pts, [2]float64{x, mibOf(float64(p.RSS))})
+		anon.Pts = append(anon.Pts, [2]float64{x, mibOf(float64(p.Anon))})
+		kern.Pts = append(kern.Pts, [2]float64{x, mibOf(float64(p.KernelMem))})
 		if p.HeapInuse.Known() {
-			heap.pts = append(heap.pts, [2]float64{x, mibOf(float64(p.HeapInuse))})
+			heap.Pts = append(heap.Pts, [2]float64{x, mibOf(float64(p.HeapInuse))})
 		}
 		hi = math.Max(hi, math.Max(mibOf(float64(p.RSS)), mibOf(float64(p.KernelMem))))
 	}
 	f := idle.RSSFit
-	fit := series{name: fmt.Sprintf("RSS fit: %.0f B/conn", f.Slope), dash: true,
-		pts: [][2]float64{{0, mibOf(f.Intercept)}, {maxConns, mibOf(f.Intercept + f.Slope*maxConns)}}}
-	c := chart{title: "Server memory by idle connections", x: axis{label: "open idle connections"},
-		y: axis{label: "MiB"}, note: fmt.Sprintf("connect rate %.0f/s", idle.ConnectRate)}
-	for _, s := range []series{rss, anon, heap, kern, fit} {
-		if len(s.pts) > 0 {
-			c.series = append(c.series, s)
+	fit := plot.Series{Name: fmt.Sprintf("RSS fit: %.0f B/conn", f.Slope), Dash: true,
+		Pts: [][2]float64{{0, mibOf(f.Intercept)}, {maxConns, mibOf(f.Intercept + f.Slope*maxConns)}}}
+	c := plot.Chart{Title: "Server memory by idle connections", X: plot.Axis{Label: "open idle connections"},
+		Y: plot.Axis{Label: "MiB"}, Note: fmt.Sprintf("connect rate %.0f/s", idle.ConnectRate)}
+	for _, s := range []plot.Series{rss, anon, heap, kern, fit} {
+		if len(s.Pts) > 0 {
+			c.Series = append(c.Series, s)
 		}
 	}
-	c.x.ticks, c.x.min, c.x.max = linearTicks(0, maxConns, 6, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
-	c.y.ticks, c.y.min, c.y.max = linearTicks(0, hi, 6, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
+	c.X.Ticks, c.X.Min, c.X.Max = plot.LinearTicks(0, maxConns, 6, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
+	c.Y.Ticks, c.Y.Min, c.Y.Max = plot.LinearTicks(0, hi, 6, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
 	return c, true
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openspeed/wsd/loadtest"
 	"github.com/openspeed/wsd/loadtest/client"
@@ -52,6 +53,43 @@ func TestNinesLabel(t *testing.T) {
 	for k, want := range map[float64]string{0: "0%", 1: "90%", 2: "99%", 3: "99.9%", 5: "99.999%"} {
 		if got := ninesLabel(k); got != want {
 			t.Errorf("ninesLabel(%v) = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestPlotSoak(t *testing.T) {
+	res := loadtest.NewResults(loadtest.Target{URL: "ws://127.0.0.1:3000/"})
+	soak := &loadtest.SoakResult{Config: loadtest.SoakConfig{Duration: 60 * time.Second, Warmup: 20 * time.Second,
+		Window: 12 * time.Second}}
+	for i := range 60 {
+		soak.Points = append(soak.Points, loadtest.SoakPoint{T: float64(i), RSS: int64(30+i%3) << 20,
+			HeapInuse: loadtest.Num(15 << 20), LiveHeap: loadtest.NaN, Goroutines: 14, Conns: 3300, WebSockets: 3290,
+			FDs: 3310, CPU: float64(i) / 5, MsgsIn: loadtest.Num(500 * i), MsgsOut: loadtest.Num(3000 * i)})
+	}
+	res.Soak = soak
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "s.json"), filepath.Join(dir, "s.svg")
+	if err := writeFile(in, res.WriteJSON); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"plot", "-in", in, "-out", out}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(strings.NewReader(string(b)))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+	}
+	for _, want := range []string{"wsd memory during the soak", "wsd goroutines", "first window", "frames out", "server CPU: 20% of a core"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("SVG lacks %q", want)
 		}
 	}
 }
