@@ -92,10 +92,13 @@ func (c SoakConfig) withDefaults() SoakConfig {
 }
 
 // ServerEnv is the wsd environment the soak expects: its limits, rate limits on, and the chat route
-// closing slow consumers (the raw relay drops for them), so both policies are exercised. A pure
-// function of c: safe from any goroutine.
+// closing slow consumers (the raw relay drops for them), so both policies are exercised. Room history
+// keeps publications for a sixth of the run (history.ttl), so that it is full — at its steady size —
+// before the warm-up (the first third) ends, whatever the duration. A pure function of c: safe from
+// any goroutine.
 func (c SoakConfig) ServerEnv() []string {
-	l := c.withDefaults().Limits
+	c = c.withDefaults()
+	l := c.Limits
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	return []string{
 		"WSD_MAX_MESSAGE_SIZE=" + strconv.FormatInt(l.MaxMessage, 10),
@@ -109,6 +112,7 @@ func (c SoakConfig) ServerEnv() []string {
 		"WSD_IDLE_TIMEOUT=" + l.IdleTimeout.String(),
 		"WSD_CLOSE_TIMEOUT=" + l.CloseTimeout.String(),
 		"WSD_HANDSHAKE_TIMEOUT=" + l.HandshakeTimeout.String(),
+		"WSD_HISTORY_TTL=" + (c.Duration / 6).String(),
 	}
 }
 

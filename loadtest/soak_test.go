@@ -13,6 +13,7 @@ var (
 	flagSoakDuration = flag.Duration("soak-duration", 10*time.Minute, "soak: load phase (make test runs 60s)")
 	flagSoakSVG      = flag.String("soak-svg", "", "soak: write the server's curves over time to this SVG file")
 	flagSoakNoPipe   = flag.Bool("soak-no-pipeliner", false, "soak: leave out the HTTP pipeliner (issue 13 §2 swamps the heap figures)")
+	flagSoakDrift    = flag.Float64("soak-max-drift", 0.05, "soak: RSS and live-heap drift bound (make test's 60 s run: 0.15, see the Makefile)")
 )
 
 // BenchmarkSoak runs everything at once for -soak-duration against one wsd with realistic limits
@@ -23,7 +24,8 @@ var (
 //
 //	cd loadtest && go test -run '^$' -bench Soak -benchtime 1x -timeout 30m -args -soak-duration 10m -soak-svg soak.svg
 func BenchmarkSoak(b *testing.B) {
-	cfg := SoakConfig{Duration: *flagSoakDuration, Workers: *flagWorkers, NoPipeliner: *flagSoakNoPipe}
+	cfg := SoakConfig{Duration: *flagSoakDuration, Workers: *flagWorkers, NoPipeliner: *flagSoakNoPipe,
+		MaxDrift: *flagSoakDrift}
 	env := cfg.ServerEnv()
 	if flagGiven("wsd-env") && *flagWSDEnv != "" {
 		env = append(env, strings.Split(*flagWSDEnv, ",")...)

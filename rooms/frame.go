@@ -57,6 +57,36 @@ type FramePool struct {
 // NewFramePool returns a pool whose frames take their buffers from bufs (buffers with header room).
 func NewFramePool(bufs *frame.Pool) *FramePool { return &FramePool{bufs: bufs} }
 
+// Retained returns f, or a copy in a buffer of its own size when f's pooled buffer is much larger than
+// the frame (a pool calibrated on larger messages hands out larger buffers): what a history keeps for
+// minutes then costs what it holds. The caller gets one reference either way.
+func (p *FramePool) Retained(f *Frame) *Frame {
+	if n := len(f.buf.B); cap(f.buf.B) <= n+n/2+256 {
+		f.Retain(1)
+		return f
+	}
+	buf := &bytebufferpool.ByteBuffer{B: make([]byte, len(f.buf.B), len(f.buf.B))}
+	copy(buf.B, f.buf.B)
+	c := p.frameOf(buf)
+	c.wire = buf.B[len(buf.B)-len(f.wire):]
+	c.op, c.rsv = f.op, f.rsv
+	return c
+}
+
+// Size is what the frame holds in memory: its buffer's capacity.
+func (f *Frame) Size() int { return cap(f.buf.B) }
+
+// frameOf returns a pooled Frame over buf holding one reference.
+func (p *FramePool) frameOf(buf *bytebufferpool.ByteBuffer) *Frame {
+	f, _ := p.frames.Get().(*Frame)
+	if f == nil {
+		f = new(Frame)
+	}
+	f.buf, f.fp = buf, p
+	f.refs.Store(1)
+	return f
+}
+
 // Buffer returns an empty buffer with header room reserved: append the payload, then call Finish.
 func (p *FramePool) Buffer() *bytebufferpool.ByteBuffer { return p.bufs.Get() }
 
@@ -80,12 +110,8 @@ func (p *FramePool) Finish(buf *bytebufferpool.ByteBuffer, op frame.Opcode) *Fra
 
 // FinishRsv is Finish with RSV bits (frame.Rsv1 for a compressed message).
 func (p *FramePool) FinishRsv(buf *bytebufferpool.ByteBuffer, op frame.Opcode, rsv uint8) *Frame {
-	f, _ := p.frames.Get().(*Frame)
-	if f == nil {
-		f = new(Frame)
-	}
-	f.buf, f.op, f.rsv, f.fp = buf, op, rsv, p
+	f := p.frameOf(buf)
+	f.op, f.rsv = op, rsv
 	f.wire = frame.Finish(buf.B, op, true, rsv)
-	f.refs.Store(1)
 	return f
 }

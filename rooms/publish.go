@@ -190,32 +190,39 @@ func (t *Table[M]) record(r *Room[M], p *Pub) {
 	if o.TTL > 0 {
 		s.expire(p.At - int64(o.TTL))
 	}
-	payload := len(p.Main.Payload())
-	size := int64(payload) + entryOverhead
-	if p.Alt != nil {
-		size += int64(len(p.Alt.Payload()))
-	}
-	budget := t.opts.HistoryBudget
-	over := func() bool { return budget > 0 && t.stats.historyBytes.Load()+(s.bytes-b0)+size > budget }
-	if (o.MaxEntry > 0 && payload > o.MaxEntry) || (o.Bytes > 0 && size > o.Bytes) ||
-		(budget > 0 && size > budget) {
+	if o.MaxEntry > 0 && len(p.Main.Payload()) > o.MaxEntry {
 		t.notKept(s)
 		return
 	}
-	for s.n > 0 && (s.n >= o.Size || (o.Bytes > 0 && s.bytes+size > o.Bytes) || over()) {
+	e := t.newEntry(p)
+	budget := t.opts.HistoryBudget
+	over := func() bool { return budget > 0 && t.stats.historyBytes.Load()+(s.bytes-b0)+e.size > budget }
+	if (o.Bytes > 0 && e.size > o.Bytes) || (budget > 0 && e.size > budget) {
+		releaseEntry(&e)
+		t.notKept(s)
+		return
+	}
+	for s.n > 0 && (s.n >= o.Size || (o.Bytes > 0 && s.bytes+e.size > o.Bytes) || over()) {
 		s.popOldest()
 	}
 	if over() {
+		releaseEntry(&e)
 		t.notKept(s)
 		return
 	}
-	p.Main.Retain(1)
-	e := entry{off: p.Position.Offset, at: p.At, size: size, main: p.Main}
-	if p.Alt != nil {
-		p.Alt.Retain(1)
-		e.alt = p.Alt
-	}
 	s.push(e, o.Size)
+}
+
+// newEntry makes p's history entry: its frames (compacted when their pooled buffers are much larger)
+// and what they cost, their buffers' capacity plus a fixed overhead.
+func (t *Table[M]) newEntry(p *Pub) entry {
+	e := entry{off: p.Position.Offset, at: p.At, main: t.opts.Frames.Retained(p.Main)}
+	e.size = int64(e.main.Size()) + entryOverhead
+	if p.Alt != nil {
+		e.alt = t.opts.Frames.Retained(p.Alt)
+		e.size += int64(e.alt.Size())
+	}
+	return e
 }
 
 // notKept handles a publication the history cannot keep: the history must stay contiguous, so what it

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openspeed/wsd/frame"
+	"github.com/valyala/bytebufferpool"
 )
 
 func TestOffsetsContiguousPerRoom(t *testing.T) {
@@ -71,7 +74,7 @@ func TestHistoryBounds(t *testing.T) {
 		t.Fatal("after 4:", got)
 	}
 	// Bytes: each entry costs 10 payload bytes + overhead; room for two.
-	join(t, tb, "b", c, RoomOptions{History: HistoryOptions{Size: 100, Bytes: 2 * (10 + entryOverhead)}})
+	join(t, tb, "b", c, RoomOptions{History: HistoryOptions{Size: 100, Bytes: 2 * entryCost(10)}})
 	for i := 0; i < 4; i++ {
 		publish(tb, "b", "0123456789", nil)
 	}
@@ -90,14 +93,14 @@ func TestHistoryBounds(t *testing.T) {
 	if st.NotKept != 1 || st.HistoryEntries != 3+2+1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if want := int64(6*entryOverhead + 3*1 + 2*10 + 3); st.HistoryBytes != want {
+	if want := 3*entryCost(1) + 2*entryCost(10) + entryCost(3); st.HistoryBytes != want {
 		t.Fatalf("history bytes %d, want %d", st.HistoryBytes, want)
 	}
 }
 
 func TestHistoryBudgetAndTTL(t *testing.T) {
 	fan := &countingFan{}
-	budget := int64(4 * (1 + entryOverhead))
+	budget := 4 * entryCost(1)
 	tb := New(Options[*fakeConn]{Loops: 1, Fanout: fan, HistoryBudget: budget,
 		Defaults: RoomOptions{History: HistoryOptions{Size: 10, TTL: time.Hour}}})
 	for i := 0; i < 3; i++ {
@@ -340,5 +343,23 @@ func TestForgottenRoomKeepsItsStream(t *testing.T) {
 	tb2.Leave("x", c2)
 	if rec := joinFrom(t, tb2, "x", c2, Position{Offset: 1, Epoch: old.Epoch}); rec.Recovered || rec.Reason != ReasonExpired {
 		t.Fatalf("missed expired publications: %+v", rec)
+	}
+}
+
+// TestHistoryCompactsOversizedBuffers: a publication in a pooled buffer much larger than itself (a
+// pool calibrated on large messages) is kept in a buffer of its own size, and accounted by what it
+// holds.
+func TestHistoryCompactsOversizedBuffers(t *testing.T) {
+	tb, _ := testTable(1, RoomOptions{History: HistoryOptions{Size: 10}})
+	buf := &bytebufferpool.ByteBuffer{B: make([]byte, frame.MaxServerHeaderSize, 64<<10)}
+	buf.B = append(buf.B, "small"...)
+	p := tb.NewPub("c")
+	p.Main = tb.opts.Frames.Finish(buf, frame.OpText)
+	tb.Publish(p)
+	if got := tb.Stats().HistoryBytes; got != entryCost(5) {
+		t.Fatalf("history holds %d bytes for a 5-byte publication in a 64 KiB buffer, want %d", got, entryCost(5))
+	}
+	if got := fmt.Sprint(historyOffsets(tb, "c", 0)); got != "[1]" {
+		t.Fatal(got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/openspeed/wsd/frame"
+	"github.com/valyala/bytebufferpool"
 )
 
 // fakeConn is a member for table tests.
@@ -105,11 +106,16 @@ func (f *countingFan) Replay(m *fakeConn, p *Pub) {
 	m.receive(p)
 }
 
+// newFrame builds a text frame of s in a buffer of exactly its size (so what a history keeps of it,
+// entryCost, does not depend on the pool's state).
 func newFrame(p *FramePool, s string) *Frame {
-	buf := p.Buffer()
+	buf := &bytebufferpool.ByteBuffer{B: make([]byte, frame.MaxServerHeaderSize, frame.MaxServerHeaderSize+len(s))}
 	buf.B = append(buf.B, s...)
 	return p.Finish(buf, frame.OpText)
 }
+
+// entryCost is what a history entry of an n-byte newFrame costs.
+func entryCost(n int) int64 { return int64(frame.MaxServerHeaderSize+n) + entryOverhead }
 
 // testTable is a table over loops loops with history opts for rooms created by publications.
 func testTable(loops int, defaults RoomOptions) (*Table[*fakeConn], *countingFan) {
