@@ -31,7 +31,7 @@ type HistoryOptions struct {
 
 // entryOverhead is what an entry costs besides its payload bytes: the entry itself and its frame's
 // bookkeeping. It keeps a flood of tiny publications within the byte budgets too.
-const entryOverhead = 96
+const entryOverhead = 128
 
 // entry is one kept publication.
 type entry struct {

@@ -95,7 +95,7 @@ var (
 	descRecoveries = desc("recoveries_total",
 		"Joins from a position (clients rejoining after a reconnect), by result: recovered (nothing missed) or failed.", "result")
 	descRecovered = desc("recovered_publications_total", "Publications replayed to rejoining clients.")
-	descHistBytes = desc("history_bytes", "Bytes kept by the rooms' histories on this node (payloads and frame headers, plus 96 bytes per entry).")
+	descHistBytes = desc("history_bytes", "Bytes kept by the rooms' histories on this node (payloads and frame headers, plus 128 bytes per entry).")
 	descHistLen   = desc("history_entries", "Publications kept by the rooms' histories on this node.")
 	descNotKept   = desc("history_not_kept_total",
 		"Publications a room's history could not keep (over history.max_entry, or the history.budget).")
