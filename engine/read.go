@@ -293,6 +293,7 @@ func (c *Conn) skipFrame(b []byte) int {
 		return 0
 	}
 	if op == frame.OpClose {
+		c.peerClosedWhileFailing(b)
 		c.flags |= flagPeerClosed
 		c.setPhase(phaseDraining)
 		c.closeWhenDrained()
@@ -341,4 +342,21 @@ func lenientHeader(b []byte) (op frame.Opcode, hs int, length int64, ok bool) {
 		return op, 0, 0, true
 	}
 	return op, hs, length, true
+}
+
+// peerClosedWhileFailing records the code and reason of the peer's close frame at the start of b,
+// read while the connection was failing: 1005 (no status) when the frame is incomplete or invalid.
+func (c *Conn) peerClosedWhileFailing(b []byte) {
+	x := c.x()
+	x.peerCode, x.peerReason = frame.CloseNoStatus, ""
+	var h frame.Header
+	hs, _, err := h.Parse(b)
+	if err != nil || hs == 0 || !h.Masked || h.Length > frame.MaxControlPayload || int64(len(b)-hs) < h.Length {
+		return
+	}
+	payload := b[hs : hs+int(h.Length)]
+	frame.Mask(h.Mask, 0, payload)
+	if code, reason, err := frame.ParseClose(payload); err == nil {
+		x.peerCode, x.peerReason = code, string(reason)
+	}
 }
