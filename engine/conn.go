@@ -24,7 +24,8 @@ const (
 	StateClosed     ReadyState = 3 // the TCP connection is gone
 )
 
-// String returns the browser name of the state ("CONNECTING", "OPEN", "CLOSING", "CLOSED").
+// String returns the browser name of the state ("CONNECTING", "OPEN", "CLOSING", "CLOSED"). Safe
+// from any goroutine.
 func (s ReadyState) String() string {
 	switch s {
 	case StateConnecting:
@@ -330,7 +331,7 @@ type msg struct {
 // as text, or for tests of handlers. Safe from any goroutine.
 func NewMessage(op Opcode, data []byte) Message { return Message{&msg{op: op, data: data}} }
 
-// Opcode is OpText or OpBinary (0 for the zero Message).
+// Opcode is OpText or OpBinary (0 for the zero Message). Safe from any goroutine that holds m.
 func (m Message) Opcode() Opcode {
 	if m.m == nil {
 		return 0
@@ -338,7 +339,8 @@ func (m Message) Opcode() Opcode {
 	return m.m.op
 }
 
-// Data returns the payload. It is valid until the handler returns.
+// Data returns the payload. It is valid until the handler returns; call it from the handler (or
+// from any goroutine, for a Message built with NewMessage).
 func (m Message) Data() []byte {
 	if m.m == nil {
 		return nil
@@ -346,7 +348,7 @@ func (m Message) Data() []byte {
 	return m.m.data
 }
 
-// Text returns the payload as a string (a copy, safe to keep).
+// Text returns the payload as a string (a copy, safe to keep). Call it where Data may be called.
 func (m Message) Text() string { return string(m.Data()) }
 
 // CloseInfo describes how a connection ended.

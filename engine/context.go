@@ -9,9 +9,14 @@ import (
 )
 
 // Context is one HTTP request: a plain request to a GET/POST/... route, or the upgrade request of a
-// WebSocket route. It is used on the connection's event loop. For plain routes it is valid until the
-// handler returns. For WebSocket routes it is handed to the open handler and stays valid for as long as
-// anything references it (Conn.Context keeps it unless RouteOptions.ReleaseContext is set).
+// WebSocket route.
+//
+// Goroutines: for a plain route, the handler runs on the connection's event loop and may call every
+// method; the Context is valid until the handler returns, or, after Defer, until the answer is
+// written, and the answer (JSON, String, Blob) may then come from any goroutine. For a WebSocket
+// route the Context is handed to the open handler and is read-only from then on: its getters are safe
+// from any goroutine for as long as anything references it (Conn.Context keeps it unless
+// RouteOptions.ReleaseContext is set).
 type Context struct {
 	req    http1.Request
 	conn   *Conn
@@ -39,16 +44,17 @@ type HTTPError struct {
 	Message string
 }
 
+// Error returns Message. Safe from any goroutine.
 func (e *HTTPError) Error() string { return e.Message }
 
-// Method is the request method ("GET", "POST", ...).
+// Method is the request method ("GET", "POST", ...). Goroutines: see Context.
 func (c *Context) Method() string { return c.req.Method }
 
-// Path is the request path, still percent-encoded, without the query.
+// Path is the request path, still percent-encoded, without the query. Goroutines: see Context.
 func (c *Context) Path() string { return c.req.Path }
 
 // Param returns the path parameter name (":room" in the pattern; "*" for the catch-all), decoded, or ""
-// when the route has no such parameter.
+// when the route has no such parameter. Goroutines: see Context.
 func (c *Context) Param(name string) string {
 	if c.rt == nil {
 		return ""
@@ -67,16 +73,18 @@ func (c *Context) Param(name string) string {
 	return ""
 }
 
-// Query returns the first value of the query parameter key, decoded, or "".
+// Query returns the first value of the query parameter key, decoded, or "". Goroutines: see
+// Context.
 func (c *Context) Query(key string) string {
 	v, _ := queryValue(c.req.RawQuery, key)
 	return v
 }
 
-// RawQuery is the query string as sent, without '?'.
+// RawQuery is the query string as sent, without '?'. Goroutines: see Context.
 func (c *Context) RawQuery() string { return c.req.RawQuery }
 
 // Header returns the first value of the request header name (case-insensitive), or "".
+// Goroutines: see Context.
 func (c *Context) Header(name string) string { return c.req.Header(name) }
 
 // RemoteAddr is the peer's address. For a WebSocket it is the Conn's (safe from any goroutine, also
@@ -92,7 +100,7 @@ func (c *Context) RemoteAddr() net.Addr {
 }
 
 // Body is the request body of a plain route (empty for GET and for upgrades). It is valid until the
-// handler returns; copy it to keep it.
+// handler returns; copy it to keep it. Call it from the handler.
 func (c *Context) Body() []byte { return c.body }
 
 // queryValue finds key in a raw query string without building a map; it decodes only what it returns.

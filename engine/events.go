@@ -15,11 +15,12 @@ import (
 // allocate. An Event is used by one goroutine at a time; Reply is safe from any goroutine.
 type Event struct{ e dispatch.Event }
 
-// Type is the event's "type".
+// Type is the event's "type". Call the Event methods from the handler, or from any goroutine on an
+// Event returned by Detach.
 func (e Event) Type() string { return e.e.Type() }
 
 // Field returns the raw encoding of the top-level field key (a JSON value as sent, or a MessagePack
-// value) and whether it is present (null included).
+// value) and whether it is present (null included). Goroutines: see Type.
 func (e Event) Field(key string) ([]byte, bool) {
 	if e.e.Codec() == nil {
 		return nil, false
@@ -29,21 +30,25 @@ func (e Event) Field(key string) ([]byte, bool) {
 }
 
 // String returns the top-level string field key (a copy), or "" when it is absent or not a string.
+// Goroutines: see Type.
 func (e Event) String(key string) string { return e.e.String(key) }
 
 // Int returns the top-level integer field key, or 0 when it is absent or not an integer within int64.
+// Goroutines: see Type.
 func (e Event) Int(key string) int64 { return e.e.Int(key) }
 
 // Decode decodes the whole message into v with the connection's codec; v never aliases the message.
+// Goroutines: see Type.
 func (e Event) Decode(v any) error { return e.e.Decode(v) }
 
 // Reply acknowledges the event: it sends {"type":"ack","id":<the event's "id", as sent>,"data":v} to
 // the connection in its codec. It fails when the event has no "id" (the client asked for no ack),
-// for an encoding error, or once the connection is closing.
+// for an encoding error, or once the connection is closing. Goroutines: see Type.
 func (e Event) Reply(v any) error { return e.e.Reply(v) }
 
 // Detach returns a copy of the event that owns its bytes: it stays valid after the handler returns,
-// for an answer that comes later (from a goroutine, or a publication's done callback).
+// for an answer that comes later (from a goroutine, or a publication's done callback). Call it from
+// the handler.
 func (e Event) Detach() Event {
 	raw := append([]byte(nil), e.e.Raw()...)
 	return Event{e.e.WithData(raw)}

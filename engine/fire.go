@@ -14,6 +14,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error describes the panic (value, handler, no stack). Safe from any goroutine.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("engine: %s handler of %s panicked: %v", e.Event, e.Route, e.Value)
 }

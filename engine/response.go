@@ -13,7 +13,7 @@ import (
 var errResponded = errors.New("engine: response already written")
 
 // SetHeader adds a response header for the response the handler is about to write (CR and LF are
-// removed from name and value).
+// removed from name and value). Call it from the handler, or from any goroutine after Defer.
 func (c *Context) SetHeader(name, value string) {
 	c.respHdr = append(c.respHdr, field{stripCRLF(name), stripCRLF(value)})
 }

@@ -177,10 +177,11 @@ func (a *App) Handle(method, path string, h HandlerFunc) {
 	a.addRoute(&route{method: method, pattern: path, http: h})
 }
 
-// GET registers h for GET (and HEAD) requests to path. See Handle.
+// GET registers h for GET (and HEAD) requests to path. See Handle. Call it before Start, from one
+// goroutine.
 func (a *App) GET(path string, h HandlerFunc) { a.Handle(http.MethodGet, path, h) }
 
-// POST registers h for POST requests to path. See Handle.
+// POST registers h for POST requests to path. See Handle. Call it before Start, from one goroutine.
 func (a *App) POST(path string, h HandlerFunc) { a.Handle(http.MethodPost, path, h) }
 
 func (a *App) addRoute(rt *route) {

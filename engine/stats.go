@@ -27,7 +27,7 @@ const (
 var rejectNames = [numRejectReasons]string{"bad_request", "unauthorized", "forbidden", "not_found",
 	"method_not_allowed", "timeout", "too_large", "upgrade_required", "too_many_connections", "other"}
 
-// String is the reason's metric label.
+// String is the reason's metric label. Safe from any goroutine.
 func (r RejectReason) String() string {
 	if r < numRejectReasons {
 		return rejectNames[r]
