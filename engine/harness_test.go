@@ -24,8 +24,8 @@ import (
 	"github.com/openspeed/wsd/internal/wstest"
 )
 
-// harnessWait bounds every wait of the harness (dials, handshakes, poll, recv): an upper bound for a
-// hang, never a timing assertion.
+// harnessWait bounds the harness's dials, handshakes and recv: an upper bound for a hang, never a
+// timing assertion.
 const harnessWait = 20 * time.Second
 
 // discardLogger is the engine tests' logger: nothing is printed (handler panics and engine errors are
