@@ -14,9 +14,6 @@ import (
 	"github.com/openspeed/wsd/internal/wstest"
 )
 
-// HarnessWait is harnessWait.
-const HarnessWait = harnessWait
-
 // GorillaOpts is gorillaOpts.
 type GorillaOpts = gorillaOpts
 
