@@ -44,13 +44,13 @@ func TestAcceptDescriptorExhaustion(t *testing.T) {
 	ch := afStartChild(t)
 	established := make([]*ptClient, afWS)
 	for i := range established {
-		established[i] = ptDial(t, ch.addr, "/echo", nil, nil)
+		established[i] = newPTClient(t, ch.addr, "/echo", nil)
 		if err := established[i].roundTrip(fmt.Sprint("before ", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	idle := afOpenIdle(t, ch.addr, afIdle)
-	ptWaitFor(t, "the child to log EMFILE", func() bool { return ch.logged("too many open files") > 0 })
+	idle := alIdle(t, ch.addr, net.IPv4(127, 0, 0, 2), afIdle)
+	poll(t, "the child to log EMFILE", func() bool { return ch.logged("too many open files") > 0 })
 
 	cpu0 := afCPU(t, ch.pid())
 	time.Sleep(3 * time.Second)
@@ -70,8 +70,7 @@ func TestAcceptDescriptorExhaustion(t *testing.T) {
 	waiting := make(chan error, 1)
 	var late *websocket.Conn
 	go func() {
-		d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
-		c, _, err := d.Dial("ws://"+ch.addr+"/echo", nil)
+		c, _, err := gorillaConnect(ch.addr, "/echo", gorillaOpts{Dialer: &websocket.Dialer{HandshakeTimeout: 30 * time.Second}})
 		late = c
 		waiting <- err
 	}()
@@ -88,12 +87,12 @@ func TestAcceptDescriptorExhaustion(t *testing.T) {
 	for _, c := range idle {
 		_ = c.Close()
 	}
-	if err := ptRecv(t, waiting, "the WebSocket that waited in the backlog"); err != nil {
+	if err := recv(t, waiting, "the WebSocket that waited in the backlog"); err != nil {
 		t.Fatalf("after the idle sockets closed, the waiting WebSocket: %v", err)
 	}
 	afEcho(t, late, "from the backlog")
 	_ = late.Close()
-	fresh := ptDial(t, ch.addr, "/echo", nil, nil)
+	fresh := newPTClient(t, ch.addr, "/echo", nil)
 	if err := fresh.roundTrip("after the storm"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,27 +254,6 @@ func (ch *afChildProc) stop(t *testing.T) {
 	if ch.err != nil {
 		t.Fatalf("child: %v", ch.err)
 	}
-}
-
-// afOpenIdle opens n TCP connections to addr from 127.0.0.2 that never send a byte.
-func afOpenIdle(t *testing.T, addr string, n int) []net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 10 * time.Second}
-	conns := make([]net.Conn, 0, n)
-	t.Cleanup(func() {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	for range n {
-		c, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Errorf("idle socket %d: %v", len(conns), err)
-			break
-		}
-		conns = append(conns, c)
-	}
-	return conns
 }
 
 // afCPU is the user+system CPU time a process has used, from /proc/<pid>/stat (USER_HZ = 100).

@@ -18,25 +18,12 @@ import (
 // sockets cannot hold descriptors for HandshakeTimeout; a socket whose request is already there is
 // answered 503.
 
-// alIdle dials n sockets to addr from local that never send a byte.
+// alIdle dials n sockets to addr from local (dialTCP) that never send a byte.
 func alIdle(t *testing.T, addr string, local net.IP, n int) []net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if local != nil {
-		d.LocalAddr = &net.TCPAddr{IP: local}
-	}
-	conns := make([]net.Conn, 0, n)
-	t.Cleanup(func() {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	for range n {
-		c, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dialTCP(t, addr, local)
 	}
 	return conns
 }
@@ -72,7 +59,7 @@ func alExpectOpen(t *testing.T, conns []net.Conn, what string) {
 // counted as too_many_connections; the WebSockets keep echoing; a freed slot is usable again.
 func TestLimitIdleSocketsClosedAtAccept(t *testing.T) {
 	const limit, over = 20, 30
-	app, addr := bootApp(t, Config{MaxConnections: limit, HandshakeTimeout: 2 * time.Minute}, ptEchoRoute)
+	app, addr := startApp(t, Config{MaxConnections: limit, HandshakeTimeout: 2 * time.Minute}, echoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
 	held := alIdle(t, addr, nil, limit-1)
 	waitConnections(t, app, limit)
@@ -88,7 +75,7 @@ func TestLimitIdleSocketsClosedAtAccept(t *testing.T) {
 	k.progress(t, "after the idle storm")
 	_ = held[0].Close()
 	waitConnections(t, app, limit-1)
-	again := ltUpgrade(t, addr, "/echo")
+	again := leanDial(t, addr, "/echo", nil)
 	again.expect101(t, 0)
 	again.echo(t, "a freed slot")
 	k.finish(t)
@@ -98,14 +85,14 @@ func TestLimitIdleSocketsClosedAtAccept(t *testing.T) {
 // are closed at once, while a WebSocket from 127.0.0.2 connects and echoes.
 func TestLimitIdleSocketsPerIPClosedAtAccept(t *testing.T) {
 	const limit, over = 5, 10
-	app, addr := bootApp(t, Config{MaxConnectionsPerIP: limit, HandshakeTimeout: 2 * time.Minute}, ptEchoRoute)
+	app, addr := startApp(t, Config{MaxConnectionsPerIP: limit, HandshakeTimeout: 2 * time.Minute}, echoRoute)
 	attacker := net.IPv4(127, 0, 0, 3)
 	held := alIdle(t, addr, attacker, limit)
 	waitConnections(t, app, limit)
 	refused := alIdle(t, addr, attacker, over)
 	alExpectClosed(t, refused, "socket over MaxConnectionsPerIP")
 	alExpectOpen(t, held, "idle socket under the per-IP cap")
-	other := ptDial(t, addr, "/echo", nil, net.IPv4(127, 0, 0, 2))
+	other := newPTClient(t, addr, "/echo", net.IPv4(127, 0, 0, 2))
 	if err := other.roundTrip("another address"); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +106,7 @@ func TestLimitIdleSocketsPerIPClosedAtAccept(t *testing.T) {
 // their first bytes are there, so every socket here is in that case.
 func TestLimitRefusedRequestAnswered503(t *testing.T) {
 	const limit = 3
-	app, addr := bootApp(t, Config{MaxConnections: limit, RetryAfter: 9 * time.Second}, ptEchoRoute)
+	app, addr := startApp(t, Config{MaxConnections: limit, RetryAfter: 9 * time.Second}, echoRoute)
 	fd, err := app.eng.Dup()
 	if err != nil {
 		t.Fatal(err)
@@ -130,10 +117,10 @@ func TestLimitRefusedRequestAnswered503(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range limit {
-		ltUpgrade(t, addr, "/echo").expect101(t, i)
+		leanDial(t, addr, "/echo", nil).expect101(t, i)
 	}
 	for i := range 10 {
-		ltUpgrade(t, addr, "/echo").expect503(t, limit+i, "9")
+		leanDial(t, addr, "/echo", nil).expect503(t, limit+i, "9")
 	}
 	if got := ptStats(app).Rejected[RejectTooMany]; got != 10 {
 		t.Fatalf("Stats.Rejected[too_many_connections] = %d, want 10", got)

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -108,7 +107,7 @@ func TestConnAccessorsFromGoroutines(t *testing.T) {
 			}
 		}
 	}
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		a.Route("/kept/:room", Handlers{
 			Open:    open(false),
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
@@ -130,11 +129,11 @@ func TestConnAccessorsFromGoroutines(t *testing.T) {
 		}
 	}
 	for range conns {
-		ptRecv(t, closed, "close handlers")
+		recv(t, closed, "close handlers")
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	ptRecv(t, done, "the probes")
+	recv(t, done, "the probes")
 	for _, err := range errs {
 		t.Error(err)
 	}
@@ -144,12 +143,8 @@ func TestConnAccessorsFromGoroutines(t *testing.T) {
 // how.
 func acSession(t *testing.T, addr, path, how string) {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{"chat.v2", "json"}}
-	c, resp, err := d.Dial("ws://"+addr+path, http.Header{})
-	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
-	}
-	defer c.Close()
+	c, resp := dialGorilla(t, addr, path, gorillaOpts{Protocols: []string{"chat.v2", "json"}})
+	defer c.Close() // at return, not at cleanup: "abrupt" is this drop without a closing handshake
 	if got := resp.Header.Get("Sec-WebSocket-Protocol"); got == "" {
 		t.Fatalf("%s: no subprotocol selected", path)
 	}

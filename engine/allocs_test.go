@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"io"
 	"net"
 	"strings"
@@ -25,14 +24,10 @@ func skipUnderRace(t *testing.T) {
 // allocates nothing, for text and binary, small and past the direct-write threshold.
 func TestEchoAllocs(t *testing.T) {
 	skipUnderRace(t)
-	app := New(Config{Loops: 1, Logger: discardLogger()})
-	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) }})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
-	c := dialPath(t, app.Addr().String(), "/echo")
-	defer c.Close()
+	_, addr := startApp(t, Config{Loops: 1}, func(a *App) {
+		a.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) }})
+	})
+	c := dialConn(t, addr, "/echo", "")
 	for _, size := range []int{16, 1024, 20 << 10} {
 		payload := []byte(strings.Repeat("x", size))
 		req := wstest.Frame(true, frame.OpText, payload)
@@ -59,16 +54,13 @@ func TestEchoAllocs(t *testing.T) {
 // is per publication: boxing the value, one task per woken loop in gnet).
 func TestBroadcastAllocs(t *testing.T) {
 	skipUnderRace(t)
-	app := New(Config{Loops: 2, Logger: discardLogger(), History: HistoryOptions{Size: -1}})
-	app.Route("/r/:room", Handlers{Open: func(ws *Conn, ctx *Context) { _ = ws.Join(ctx.Param("room")) }})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
+	app, addr := startApp(t, Config{History: HistoryOptions{Size: -1}}, func(a *App) {
+		a.Route("/r/:room", Handlers{Open: func(ws *Conn, ctx *Context) { _ = ws.Join(ctx.Param("room")) }})
+	})
 	perPublication := func(room string, members int) float64 {
 		conns := make([]net.Conn, members)
 		for i := range conns {
-			conns[i] = dialPath(t, app.Addr().String(), "/r/"+room)
+			conns[i] = dialConn(t, addr, "/r/"+room, "")
 			defer conns[i].Close()
 		}
 		poll(t, "members joined", func() bool { return app.LocalCount(room) == members })

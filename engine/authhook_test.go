@@ -36,8 +36,8 @@ func ahHook(ctx *Context) (any, error) {
 // ahServer has an echo route and /hook/:room guarded by ahHook, whose Open reports ws.Data().
 func ahServer(t *testing.T) (*App, string, *atomic.Int64) {
 	var opens atomic.Int64
-	app, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	app, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.Route("/hook/:room", Handlers{Open: func(ws *Conn, ctx *Context) {
 			opens.Add(1)
 			u, ok := ws.Data().(*ahUser)
@@ -111,8 +111,8 @@ func TestHookRejects(t *testing.T) {
 
 // The seed's pattern still works: accept, send an error event, then close with 1008.
 func TestHookSeedStyleErrorThenClose(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.WS("/seed", func(ws *Conn, ctx *Context) {
 			if ctx.Query("token") != "good" {
 				_ = ws.Send(map[string]string{"type": "error", "error": "unauthorized"})
@@ -171,7 +171,7 @@ func ahCheckOrigins(t *testing.T, addr, path string, k *ptKeeper, cases []ahOrig
 // Default policy: same origin (the Origin's host equals Host, example.test in wstest's requests) or
 // no Origin at all; anything else is 403.
 func TestOriginDefaultsameOrigin(t *testing.T) {
-	_, addr := bootApp(t, Config{}, ptEchoRoute)
+	_, addr := startApp(t, Config{}, echoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
 	ahCheckOrigins(t, addr, "/echo", k, []ahOriginCase{
 		{"https://evil.test", http.StatusForbidden},
@@ -187,7 +187,7 @@ func TestOriginDefaultsameOrigin(t *testing.T) {
 // AllowedOrigins patterns: "https://*.example.com" admits subdomains over https only, never a host
 // that merely starts with the pattern's text.
 func TestOriginAllowList(t *testing.T) {
-	_, addr := bootApp(t, Config{AllowedOrigins: []string{"https://*.example.com"}}, ptEchoRoute)
+	_, addr := startApp(t, Config{AllowedOrigins: []string{"https://*.example.com"}}, echoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
 	ahCheckOrigins(t, addr, "/echo", k, []ahOriginCase{
 		{"https://a.example.com", http.StatusSwitchingProtocols},
@@ -207,8 +207,8 @@ func TestOriginAllowList(t *testing.T) {
 // RejectMissingOrigin (per route) refuses requests without Origin; same-origin ones pass, and other
 // routes keep the default.
 func TestOriginRejectMissing(t *testing.T) {
-	app, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	app, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.Route("/browser", Handlers{Open: echoOpen, Options: RouteOptions{RejectMissingOrigin: true}})
 	})
 	k := ptKeep(t, addr, "/echo", nil) // no Origin, on a route with the default policy

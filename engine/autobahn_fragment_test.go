@@ -46,7 +46,7 @@ const (
 
 func (tc abFragCase) run(t *testing.T, addr string) {
 	t.Helper()
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	switch {
 	case tc.split > 0:
 		abWriteChunks(r, tc.wire, tc.split)
@@ -83,7 +83,7 @@ func abWriteFrames(r *wstest.Raw, wire []byte) {
 func TestAutobahnFragmentation(t *testing.T) {
 	// 5.30 sends 64 pings on one connection within milliseconds: past the default control-frame limit
 	// (TestControlFloodClosed), which is not what these cases are about.
-	addr := abStartEchoApp(t, Config{Loops: 2, ControlLimit: Rate{PerSecond: 1000, Burst: 1000}})
+	_, addr := startApp(t, Config{Loops: 2, ControlLimit: Rate{PerSecond: 1000, Burst: 1000}}, echoRoute)
 	for _, tc := range abFragCases() {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, addr) })
 	}
@@ -92,7 +92,7 @@ func TestAutobahnFragmentation(t *testing.T) {
 	}
 	t.Run("5.30_many_fragment_sizes", func(t *testing.T) { abFragmentSizes(t, addr) })
 	t.Run("5.31_fragmented_close_in_between", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		r.Write(abJoin(abF(false, abOpT, "never"), abCloseFrame(abClosePayload(1000, "bye")), abF(true, abOpC, " delivered")))
 		abExpectCloseNext(t, r, frame.CloseNormal)
 		abExpectEOF(t, r)
@@ -159,7 +159,7 @@ func abFragErrorCases() []abFragCase {
 // abFragmentSizes sends the same messages in fragments of every size from 1 to the whole message, with a
 // ping before the last fragment, on one connection.
 func abFragmentSizes(t *testing.T, addr string) {
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	msg := abTextPayload(64)
 	for size := 1; size <= len(msg); size++ {
 		ping := fmt.Sprint(size)

@@ -19,18 +19,18 @@ import (
 var abFramingLengths = []int{0, 125, 126, 127, 128, 65535, 65536}
 
 func TestAutobahnFraming(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	for i, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
 		for j, n := range abFramingLengths {
 			p := abPayloadFor(op, n)
 			t.Run(fmt.Sprintf("1.%d.%d_%s_len%d", i+1, j+1, op, n), func(t *testing.T) {
-				r := abDialEcho(t, addr)
+				r := wstest.Dial(t, addr, "/echo")
 				r.Send(true, op, p)
 				abExpectEcho(t, r, op, p)
 				abCloseNormally(t, r)
 			})
 			t.Run(fmt.Sprintf("1.%d.%d_%s_len%d_997B_chunks", i+1, j+1, op, n), func(t *testing.T) {
-				r := abDialEcho(t, addr)
+				r := wstest.Dial(t, addr, "/echo")
 				abWriteChunks(r, wstest.Frame(true, op, p), 997)
 				abExpectEcho(t, r, op, p)
 				abCloseNormally(t, r)
@@ -46,7 +46,7 @@ func TestAutobahnFraming(t *testing.T) {
 // abFramesWithUpgrade sends frames in the same write as the upgrade request, and cut at every offset
 // around the request's end: the bytes after the request belong to the WebSocket.
 func abFramesWithUpgrade(t *testing.T, addr string) {
-	req := []byte(wstest.UpgradeRequest(abEchoPath))
+	req := []byte(wstest.UpgradeRequest("/echo"))
 	frames := abJoin(abF(true, abOpT, "first"), abF(true, abOpP, "ping"), wstest.Frame(true, frame.OpBinary, abBinaryPayload(300)))
 	wire := abJoin(req, frames)
 	for cut := len(req) - 4; cut <= len(req)+10; cut++ {
@@ -64,7 +64,7 @@ func abFramesWithUpgrade(t *testing.T, addr string) {
 
 // abBytewise writes frames of each header size one byte at a time.
 func abBytewise(t *testing.T, addr string) {
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	for _, n := range []int{0, 5, 125, 126} {
 		p := abTextPayload(n)
 		abWriteChunks(r, wstest.Frame(true, frame.OpText, p), 1)
@@ -80,7 +80,7 @@ func abBytewise(t *testing.T, addr string) {
 
 // abHeaderSplits cuts frames of every header size into two writes at every offset of the header.
 func abHeaderSplits(t *testing.T, addr string) {
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	for _, n := range []int{3, 125, 126, 65535, 65536} {
 		p := abBinaryPayload(n)
 		wire := wstest.Frame(true, frame.OpBinary, p)
@@ -95,7 +95,7 @@ func abHeaderSplits(t *testing.T, addr string) {
 
 // abRandomSplits sends runs of pipelined frames (text, ping, binary) cut at seeded random offsets.
 func abRandomSplits(t *testing.T, addr string) {
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 30 {
 		text := abTextPayload(rng.IntN(300))
@@ -117,7 +117,7 @@ func abRandomSplits(t *testing.T, addr string) {
 }
 
 func TestAutobahnPingPong(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	pongs := []struct {
 		name    string
 		payload []byte
@@ -129,24 +129,24 @@ func TestAutobahnPingPong(t *testing.T) {
 	}
 	for _, tc := range pongs {
 		t.Run(tc.name, func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Send(true, frame.OpPing, tc.payload)
 			abExpectPong(t, r, tc.payload)
 			abCloseNormally(t, r)
 		})
 	}
 	t.Run("2.5_ping_126_bytes", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		r.Write(abJoin(wstest.Frame(true, frame.OpPing, abBinaryPayload(126)), wstest.Frame(true, frame.OpText, []byte("x"))))
 		abExpectFail(t, r, frame.CloseProtocolError)
 	})
 	t.Run("2.5.1_pong_126_bytes", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		r.Write(abJoin(wstest.Frame(true, frame.OpPong, abBinaryPayload(126)), wstest.Frame(true, frame.OpPing, []byte("x"))))
 		abExpectFail(t, r, frame.CloseProtocolError)
 	})
 	t.Run("2.6_ping_125_bytes_bytewise", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		p := abBinaryPayload(125)
 		abWriteChunks(r, wstest.Frame(true, frame.OpPing, p), 1)
 		abExpectPong(t, r, p)
@@ -155,7 +155,7 @@ func TestAutobahnPingPong(t *testing.T) {
 	t.Run("2.7_unsolicited_pong_empty", func(t *testing.T) { abUnsolicitedPong(t, addr, nil) })
 	t.Run("2.8_unsolicited_pong_payload", func(t *testing.T) { abUnsolicitedPong(t, addr, []byte("unsolicited")) })
 	t.Run("2.9_unsolicited_pong_then_ping", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		r.Write(abJoin(wstest.Frame(true, frame.OpPong, []byte("unsolicited")), wstest.Frame(true, frame.OpPing, []byte("solicited"))))
 		abExpectPong(t, r, []byte("solicited"))
 		abCloseNormally(t, r)
@@ -167,14 +167,14 @@ func TestAutobahnPingPong(t *testing.T) {
 // abUnsolicitedPong checks a pong nobody asked for is ignored: the next frame is the echo of the
 // message sent after it.
 func abUnsolicitedPong(t *testing.T, addr string, payload []byte) {
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	r.Write(abJoin(wstest.Frame(true, frame.OpPong, payload), wstest.Frame(true, frame.OpText, []byte("after"))))
 	abExpectEcho(t, r, frame.OpText, []byte("after"))
 	abCloseNormally(t, r)
 }
 
 func abTenPings(t *testing.T, addr string, paced bool) {
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	var wire []byte
 	var cuts []int
 	for i := range 10 {
@@ -205,7 +205,7 @@ func abRunBadFrames(t *testing.T, addr string, cases []abBadFrameCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			before := []byte("valid before")
 			r.Write(abJoin(wstest.Frame(true, frame.OpText, before), tc.wire, wstest.Frame(true, frame.OpPing, []byte("after"))))
 			abExpectEcho(t, r, frame.OpText, before)
@@ -215,7 +215,7 @@ func abRunBadFrames(t *testing.T, addr string, cases []abBadFrameCase) {
 }
 
 func TestAutobahnReservedBits(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	rsvs := []struct {
 		name string
 		bits uint8
@@ -253,7 +253,7 @@ func TestAutobahnReservedBits(t *testing.T) {
 }
 
 func TestAutobahnOpcodes(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	var cases []abBadFrameCase
 	reserved := []frame.Opcode{3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF}
 	for _, op := range reserved {
@@ -287,7 +287,7 @@ func abMsbLengthFrame() []byte {
 }
 
 func TestAutobahnMaskingAndLength(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	abRunBadFrames(t, addr, []abBadFrameCase{
 		{"1.4.1_unmasked_text", wstest.Unmasked(true, frame.OpText, []byte("Hello")), frame.CloseProtocolError},
 		{"1.4.2_unmasked_binary_16bit", wstest.Unmasked(true, frame.OpBinary, abBinaryPayload(300)), frame.CloseProtocolError},
@@ -297,35 +297,35 @@ func TestAutobahnMaskingAndLength(t *testing.T) {
 			frame.CloseProtocolError},
 	})
 	t.Run("1.5.1_length_msb_set", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		before := []byte("valid before")
 		r.Write(abJoin(wstest.Frame(true, frame.OpText, before), abMsbLengthFrame()))
 		abExpectEcho(t, r, frame.OpText, before)
 		abExpectFail(t, r, frame.CloseProtocolError)
 	})
 	t.Run("1.5.2_length_msb_set_bytewise", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		abWriteChunks(r, abMsbLengthFrame(), 1)
 		abExpectFail(t, r, frame.CloseProtocolError)
 	})
 	t.Run("1.5.2.1_socket_closed_after_failure", func(t *testing.T) {
 		// After the server's close, the client may still be sending (a large frame in pieces too): the
 		// server does not answer any of it (no pong) and closes the socket once its close frame is out.
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		r.Write(wstest.Frame(true, 3, nil))
 		abExpectCloseNext(t, r, frame.CloseProtocolError)
 		abWriteFast(r, abJoin(wstest.Frame(true, frame.OpBinary, abBinaryPayload(200<<10)), abF(true, abOpP, "no pong")), 1000)
 		abAnswerClose(t, r)
 	})
 	t.Run("1.5.3_masked_payload_with_zero_key", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		p := []byte("zero key")
 		r.Write(frame.AppendFrame(nil, frame.Header{Fin: true, Op: frame.OpText, Masked: true}, p))
 		abExpectEcho(t, r, frame.OpText, p)
 		abCloseNormally(t, r)
 	})
 	t.Run("1.5.4_many_frames_one_write", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		var wire []byte
 		for i := range 200 {
 			wire = append(wire, wstest.Frame(true, frame.OpBinary, bytes.Repeat([]byte{byte(i)}, i))...)

@@ -6,7 +6,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,41 +20,9 @@ import (
 	"github.com/openspeed/wsd/internal/wstest"
 )
 
-const abEchoPath = "/echo"
-
 // abSplitPause is the pause between the pieces of a split write: long enough that the server usually sees
 // each piece in its own read, so headers and payloads really arrive split. Only a pacing aid, never asserted.
 const abSplitPause = time.Millisecond
-
-// abStartEchoApp starts an App whose /echo route sends every data message back with the same opcode, and
-// shuts it down when the test ends. It returns the listening address.
-func abStartEchoApp(t *testing.T, cfg Config) string {
-	t.Helper()
-	if cfg.Loops == 0 {
-		cfg.Loops = 2
-	}
-	app := New(cfg)
-	app.WS(abEchoPath, func(ws *Conn, _ *Context) {
-		ws.OnMessage(func(m Message) { _ = ws.Send(m) })
-	})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return app.Addr().String()
-}
-
-// abDialEcho opens an upgraded raw connection to the echo route.
-func abDialEcho(t *testing.T, addr string) *wstest.Raw {
-	t.Helper()
-	return wstest.Dial(t, addr, abEchoPath)
-}
 
 // abDescribe formats a server frame for failure messages.
 func abDescribe(h frame.Header, p []byte) string {

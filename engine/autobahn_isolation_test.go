@@ -37,8 +37,8 @@ func abBadClients() []abBadClient {
 func TestAutobahnIsolation(t *testing.T) {
 	// One loop: every connection shares the loop, its read buffer and the engine's pools, so a failure
 	// that leaked state across connections would show here.
-	addr := abStartEchoApp(t, Config{Loops: 1})
-	good := abDialEcho(t, addr)
+	_, addr := startApp(t, Config{Loops: 1}, echoRoute)
+	good := wstest.Dial(t, addr, "/echo")
 	big := abTextPayload(200 << 10)
 	want := abJoin([]byte("before "), big, []byte(" after"))
 	for i, bad := range abBadClients() {
@@ -48,7 +48,7 @@ func TestAutobahnIsolation(t *testing.T) {
 			wire := wstest.Frame(false, frame.OpContinuation, big)
 			good.Write(wire[:len(wire)/2])
 
-			b := abDialEcho(t, addr)
+			b := wstest.Dial(t, addr, "/echo")
 			b.Write(bad.wire)
 			abExpectCloseNext(t, b, bad.code)
 

@@ -71,7 +71,7 @@ func abLargeCases(op frame.Opcode) []abLargeCase {
 }
 
 func TestAutobahnLarge(t *testing.T) {
-	addr := abStartEchoApp(t, abLargeConfig)
+	_, addr := startApp(t, abLargeConfig, echoRoute)
 	payloads := map[[2]int][]byte{} // generated once per opcode and size
 	for i, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
 		for j, c := range abLargeCases(op) {
@@ -81,7 +81,7 @@ func TestAutobahnLarge(t *testing.T) {
 			}
 			msg := payloads[key]
 			t.Run(fmt.Sprintf("9.%d.%d_%s", i+1, j+1, c.name(op)), func(t *testing.T) {
-				r := abDialEcho(t, addr)
+				r := wstest.Dial(t, addr, "/echo")
 				r.Timeout = abLargeTimeout
 				wire := wstest.Frame(true, op, msg)
 				if c.frameSize > 0 {
@@ -114,7 +114,7 @@ func abWriteFast(r *wstest.Raw, b []byte, size int) {
 
 // abManyMessages sends n messages of size bytes in one write and expects n echoes in order.
 func abManyMessages(t *testing.T, addr string, op frame.Opcode, n, size int) {
-	r := abDialEcho(t, addr)
+	r := wstest.Dial(t, addr, "/echo")
 	r.Timeout = abLargeTimeout
 	var wire []byte
 	msgs := make([][]byte, n)
@@ -131,7 +131,7 @@ func abManyMessages(t *testing.T, addr string, op frame.Opcode, n, size int) {
 }
 
 func TestAutobahnAutoFragmentation(t *testing.T) {
-	addr := abStartEchoApp(t, abLargeConfig)
+	_, addr := startApp(t, abLargeConfig, echoRoute)
 	cases := []struct {
 		name      string
 		op        frame.Opcode
@@ -146,7 +146,7 @@ func TestAutobahnAutoFragmentation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Timeout = abLargeTimeout
 			msg := abPayloadFor(tc.op, tc.size)
 			r.Write(abFragments(tc.op, msg, tc.frameSize))
@@ -160,10 +160,10 @@ func TestAutobahnAutoFragmentation(t *testing.T) {
 const abLimit = 1 << 10
 
 func TestAutobahnMessageTooBig(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2, MaxMessageSize: abLimit})
+	_, addr := startApp(t, Config{Loops: 2, MaxMessageSize: abLimit}, echoRoute)
 	for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
 		t.Run(fmt.Sprintf("9.9.1_%s_exactly_the_limit", op), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			msg := abPayloadFor(op, abLimit)
 			r.Send(true, op, msg)
 			abExpectEcho(t, r, op, msg)
@@ -172,7 +172,7 @@ func TestAutobahnMessageTooBig(t *testing.T) {
 			abCloseNormally(t, r)
 		})
 		t.Run(fmt.Sprintf("9.9.2_%s_limit_plus_one_whole_frame", op), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Write(abJoin(wstest.Frame(true, op, abPayloadFor(op, abLimit+1)), abF(true, abOpP, "after")))
 			abExpectFail(t, r, frame.CloseMessageTooBig)
 		})
@@ -185,7 +185,7 @@ func TestAutobahnMessageTooBig(t *testing.T) {
 func abHeaderOnlyTooBig(t *testing.T, addr string) {
 	for _, n := range []int64{2 * abLimit, 1 << 20, 1 << 40} {
 		t.Run(fmt.Sprintf("9.9.3_header_announces_%dB", n), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Write(abF(true, abOpT, "before"))
 			abExpectEcho(t, r, frame.OpText, []byte("before"))
 			r.Write(abMaskedHeader(true, frame.OpBinary, n))
@@ -213,7 +213,7 @@ func abExpectEOFAfterClose(t *testing.T, r *wstest.Raw) {
 // passes it gets 1009, before that fragment's payload.
 func abFragmentsTooBig(t *testing.T, addr string) {
 	t.Run("9.9.4_second_fragment_passes_limit", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		r.Write(wstest.Frame(false, frame.OpText, abTextPayload(600)))
 		r.Write(abF(true, abOpP, "in between"))
 		abExpectPong(t, r, []byte("in between"))
@@ -223,7 +223,7 @@ func abFragmentsTooBig(t *testing.T, addr string) {
 		abAnswerClose(t, r)
 	})
 	t.Run("9.9.5_eleventh_of_100B_fragments", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		msg := abBinaryPayload(1000)
 		for off := 0; off < len(msg); off += 100 {
 			op := frame.OpContinuation
@@ -240,14 +240,14 @@ func abFragmentsTooBig(t *testing.T, addr string) {
 		abAnswerClose(t, r)
 	})
 	t.Run("9.9.6_fragments_exactly_at_limit_then_empty", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		msg := abBinaryPayload(abLimit)
 		r.Write(abJoin(wstest.Frame(false, frame.OpBinary, msg), wstest.Frame(true, frame.OpContinuation, nil)))
 		abExpectEcho(t, r, frame.OpBinary, msg)
 		abCloseNormally(t, r)
 	})
 	t.Run("9.9.7_control_frames_do_not_count", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		msg := abBinaryPayload(abLimit)
 		ping := abBinaryPayload(125)
 		r.Write(abJoin(wstest.Frame(false, frame.OpBinary, msg[:abLimit/2]), wstest.Frame(true, frame.OpPing, ping),

@@ -70,17 +70,17 @@ var abInvalidUTF8 = []struct{ name, s string }{
 }
 
 func TestAutobahnUTF8Valid(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	for i, tc := range abValidUTF8 {
 		msg := []byte(tc.s)
 		t.Run(fmt.Sprintf("6.2.%d_%s_one_frame", i+1, tc.name), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Send(true, frame.OpText, msg)
 			abExpectEcho(t, r, frame.OpText, msg)
 			abCloseNormally(t, r)
 		})
 		t.Run(fmt.Sprintf("6.2.%d_%s_split_everywhere", i+1, tc.name), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			for cut := 0; cut <= len(msg); cut++ { // cut 0 and len: an empty first or last fragment
 				r.Write(abFragmentsAt(frame.OpText, msg, cut))
 				abExpectEcho(t, r, frame.OpText, msg)
@@ -91,7 +91,7 @@ func TestAutobahnUTF8Valid(t *testing.T) {
 		})
 	}
 	t.Run("6.2.99_long_text_split_in_chunks_of_every_small_size", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		msg := []byte("κόσμε 😀 你好 µ ✓ \U0010ffff \u0800 end")
 		for size := 1; size <= 7; size++ {
 			r.Write(abFragments(frame.OpText, msg, size))
@@ -102,23 +102,23 @@ func TestAutobahnUTF8Valid(t *testing.T) {
 }
 
 func TestAutobahnUTF8Invalid(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	for i, tc := range abInvalidUTF8 {
 		msg := []byte(tc.s)
 		t.Run(fmt.Sprintf("6.3.%d_%s_one_frame", i+1, tc.name), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Write(abJoin(wstest.Frame(true, frame.OpText, []byte("valid")), wstest.Frame(true, frame.OpText, msg),
 				wstest.Frame(true, frame.OpPing, []byte("after"))))
 			abExpectEcho(t, r, frame.OpText, []byte("valid"))
 			abExpectFail(t, r, frame.CloseInvalidPayload)
 		})
 		t.Run(fmt.Sprintf("6.3.%d_%s_1_byte_fragments", i+1, tc.name), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Write(abFragments(frame.OpText, msg, 1))
 			abExpectFail(t, r, frame.CloseInvalidPayload)
 		})
 		t.Run(fmt.Sprintf("6.3.%d_%s_bytewise_writes", i+1, tc.name), func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			abWriteChunks(r, wstest.Frame(true, frame.OpText, msg), 1)
 			abExpectFail(t, r, frame.CloseInvalidPayload)
 		})
@@ -127,7 +127,7 @@ func TestAutobahnUTF8Invalid(t *testing.T) {
 		// Frames larger than the read buffer are validated chunk by chunk as they stream in.
 		valid := abTextPayload(200 << 10)
 		for _, tail := range []string{"\xff", "\xce", "\xed\xa0\x80", "\xf0\x9f\x98"} {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Send(true, frame.OpText, valid)
 			abExpectEcho(t, r, frame.OpText, valid)
 			r.Send(true, frame.OpText, abJoin(valid, []byte(tail)))
@@ -135,7 +135,7 @@ func TestAutobahnUTF8Invalid(t *testing.T) {
 		}
 	})
 	t.Run("6.3.99_binary_is_not_checked", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		for _, tc := range abInvalidUTF8 {
 			r.Send(true, frame.OpBinary, []byte(tc.s))
 			abExpectEcho(t, r, frame.OpBinary, []byte(tc.s))
@@ -175,10 +175,10 @@ func abFailFastCases() []abFailFastCase {
 }
 
 func TestAutobahnUTF8FailFast(t *testing.T) {
-	addr := abStartEchoApp(t, Config{Loops: 2})
+	_, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	for _, tc := range abFailFastCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			r := abDialEcho(t, addr)
+			r := wstest.Dial(t, addr, "/echo")
 			r.Write(tc.head)
 			abExpectCloseNext(t, r, frame.CloseInvalidPayload)
 			r.Write(tc.rest)
@@ -186,7 +186,7 @@ func TestAutobahnUTF8FailFast(t *testing.T) {
 		})
 	}
 	t.Run("6.4.5_valid_prefix_does_not_fail", func(t *testing.T) {
-		r := abDialEcho(t, addr)
+		r := wstest.Dial(t, addr, "/echo")
 		// A first fragment ending inside a code point is a valid prefix: the server waits, then echoes.
 		r.Write(abF(false, abOpT, "κόσμε\xf0\x9f"))
 		r.Write(abF(true, abOpP, "still open"))

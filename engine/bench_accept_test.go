@@ -16,7 +16,7 @@ import (
 // (dialers included) per socket, which a busy machine disturbs less than the rate. Run it with
 // -benchtime 10000x or so.
 func BenchmarkAcceptRate(b *testing.B) {
-	app, addr := bootApp(b, Config{Loops: 2}, ptEchoRoute)
+	app, addr := startApp(b, Config{Loops: 2}, echoRoute)
 	const dialers = 4
 	base := app.Stats().Opened
 	b.ResetTimer()

@@ -19,7 +19,7 @@ type dispatchBench struct {
 
 func newDispatchBench() *dispatchBench {
 	d := &dispatchBench{}
-	app := New(Config{Loops: 1, Logger: silentLogger()})
+	app := New(Config{Loops: 1, Logger: discardLogger()})
 	rt := app.newWSRoute("/bench", Handlers{
 		Message: func(*Conn, Message) { d.messages++ },
 		Events: map[string]func(*Conn, Event){

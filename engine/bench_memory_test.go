@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openspeed/wsd/internal/wstest"
 )
 
 // BenchmarkIdleMemory measures the Go heap the server holds per idle, upgraded connection that sits in
@@ -48,12 +50,8 @@ func BenchmarkIdleMemory(b *testing.B) {
 }
 
 func idleHeapPerConn(b *testing.B, setup func(*App), n int) float64 {
-	app := New(Config{Loops: 2, PingInterval: -1, IdleTimeout: -1})
-	setup(app)
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
+	app, _ := startApp(b, Config{PingInterval: -1, IdleTimeout: -1}, setup)
+	defer app.Shutdown(context.Background()) // now, not at the end of the benchmark: b.N may be over 1
 	port := app.Addr().(*net.TCPAddr).Port
 	before := heapInUse()
 	fds := make([]int, 0, n)
@@ -62,7 +60,7 @@ func idleHeapPerConn(b *testing.B, setup func(*App), n int) float64 {
 			unix.Close(fd)
 		}
 	}()
-	req := []byte(upgradeRequest("/r?user=someone"))
+	req := []byte(wstest.UpgradeRequest("/r?user=someone"))
 	for i := 0; i < n; i++ {
 		fds = append(fds, rawUpgrade(b, int(port), req))
 	}

@@ -1,10 +1,9 @@
 package engine
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,17 +23,14 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 func benchFanout(b *testing.B, members int) {
-	app := New(Config{})
-	app.Route("/r", Handlers{Open: func(ws *Conn, ctx *Context) { _ = ws.Join("bench") }})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
+	app, addr := startApp(b, Config{Loops: runtime.NumCPU()}, func(a *App) {
+		a.Route("/r", Handlers{Open: func(ws *Conn, ctx *Context) { _ = ws.Join("bench") }})
+	})
 	payload := make([]byte, 64)
 	frameLen := len(frame.AppendFrame(nil, frame.Header{Fin: true, Op: frame.OpBinary}, payload))
 	conns := make([]net.Conn, members)
 	for i := range conns {
-		conns[i] = dialPath(b, app.Addr().String(), "/r")
+		conns[i] = dialConn(b, addr, "/r", "")
 	}
 	for app.Count("bench") < members {
 		time.Sleep(time.Millisecond)
@@ -82,25 +78,4 @@ func readFrames(c net.Conn, size int, n *atomic.Int64, wg *sync.WaitGroup) {
 		n.Add(int64(pending / size))
 		pending %= size
 	}
-}
-
-// dialPath opens an upgraded raw connection to path.
-func dialPath(b testing.TB, addr, path string) net.Conn {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := c.Write([]byte(upgradeRequest(path))); err != nil {
-		b.Fatal(err)
-	}
-	var tail [4]byte
-	one := make([]byte, 1)
-	for string(tail[:]) != "\r\n\r\n" {
-		if _, err := io.ReadFull(c, one); err != nil {
-			b.Fatal(err)
-		}
-		copy(tail[:], tail[1:])
-		tail[3] = one[0]
-	}
-	return c
 }

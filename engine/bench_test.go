@@ -2,9 +2,7 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -23,12 +21,9 @@ func BenchmarkEcho(b *testing.B) {
 }
 
 func benchEcho(b *testing.B, size int) {
-	app := New(Config{Loops: 1})
-	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) }})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
+	_, addr := startApp(b, Config{Loops: 1}, func(a *App) {
+		a.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) }})
+	})
 	payload := bytes.Repeat([]byte("x"), size)
 	req := wstest.Frame(true, frame.OpBinary, payload)
 	want := frame.AppendFrame(nil, frame.Header{Fin: true, Op: frame.OpBinary}, payload)
@@ -38,7 +33,11 @@ func benchEcho(b *testing.B, size int) {
 	b.SetParallelism(4)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		c := dialEcho(b, app.Addr().String())
+		c, err := upgradeConn(addr, "/echo", "")
+		if err != nil {
+			b.Error(err)
+			return
+		}
 		defer c.Close()
 		conns.Add(1)
 		got := make([]byte, len(want))
@@ -56,8 +55,3 @@ func benchEcho(b *testing.B, size int) {
 	b.StopTimer()
 	b.ReportMetric(float64(conns.Load()), "conns")
 }
-
-// dialEcho opens an upgraded raw connection to /echo.
-func dialEcho(b *testing.B, addr string) net.Conn { return dialPath(b, addr, "/echo") }
-
-func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }

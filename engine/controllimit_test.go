@@ -23,7 +23,7 @@ func clPings(r *wstest.Raw, op frame.Opcode, n int) {
 // 200, wsd's defaults) gets 300 pongs, in order, and no "rate limited" event, when the burst is within
 // the control-frame limit; the message limit still applies to data messages.
 func TestPingBurstNotRateLimited(t *testing.T) {
-	app, addr := bootApp(t, Config{}, func(a *App) {
+	app, addr := startApp(t, Config{}, func(a *App) {
 		a.Route("/limited", Handlers{Open: echoOpen, Options: RouteOptions{RateLimit: &RateLimit{Messages: 100, Burst: 200},
 			ControlLimit: Rate{PerSecond: 50, Burst: 300}}})
 	})
@@ -47,8 +47,8 @@ func TestPingBurstNotRateLimited(t *testing.T) {
 // the close handler sees ErrControlFlood, Stats counts it, and a well-behaved client carries on.
 func TestControlFloodClosed(t *testing.T) {
 	closed := make(chan CloseInfo, 2)
-	app, addr := bootApp(t, Config{CloseTimeout: time.Minute}, func(a *App) {
-		ptEchoRoute(a)
+	app, addr := startApp(t, Config{CloseTimeout: time.Minute}, func(a *App) {
+		echoRoute(a)
 		a.Route("/watched", Handlers{Close: func(_ *Conn, info CloseInfo) { closed <- info }})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
@@ -76,7 +76,7 @@ func TestControlFloodClosed(t *testing.T) {
 			t.Errorf("ping flood: %d pongs before the close, want about the burst (%d)", pongs, DefaultControlBurst)
 		}
 		fcExpectFIN(t, r)
-		if info := ptRecv(t, closed, "the close handler"); !errors.Is(info.Err, ErrControlFlood) {
+		if info := recv(t, closed, "the close handler"); !errors.Is(info.Err, ErrControlFlood) {
 			t.Errorf("%v flood: close handler %+v, want Err ErrControlFlood", op, info)
 		}
 		if n := ptStats(app).ControlFloods; n != uint64(i+1) {
@@ -93,15 +93,15 @@ func TestControlFloodClosed(t *testing.T) {
 func TestControlLimitNoStateForKeepAlive(t *testing.T) {
 	pongs := make(chan bool, 8)
 	cfg := Config{PingInterval: 1100 * time.Millisecond, IdleTimeout: time.Minute}
-	_, addr := bootApp(t, cfg, func(a *App) {
+	_, addr := startApp(t, cfg, func(a *App) {
 		a.Route("/quiet", Handlers{
 			Pong:    func(ws *Conn, _ []byte) { pongs <- ws.ext == nil }, // on the loop
 			Options: RouteOptions{ReleaseContext: true},
 		})
 	})
-	p := ptDial(t, addr, "/quiet", nil, nil)
+	p := newPTClient(t, addr, "/quiet", nil)
 	for i := range 2 {
-		if stateless := ptRecv(t, pongs, "a pong"); !stateless {
+		if stateless := recv(t, pongs, "a pong"); !stateless {
 			t.Fatalf("pong %d: the connection holds per-connection state (a control-limit bucket)", i+1)
 		}
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,7 +11,7 @@ import (
 // deferApp serves /later (answered from a goroutine after a while), /now (deferred but answered in
 // the handler) and /never (deferred, never answered).
 func deferApp(t *testing.T, cfg Config) string {
-	_, addr := bootApp(t, cfg, func(a *App) {
+	_, addr := startApp(t, cfg, func(a *App) {
 		a.GET("/later/:n", func(ctx *Context) error {
 			n := strings.Clone(ctx.Param("n")) // the request is gone once the handler returns
 			ctx.Defer()
@@ -43,11 +42,7 @@ func deferApp(t *testing.T, cfg Config) string {
 // it, in order, on the same connection.
 func TestDeferredAnswersKeepPipelineOrder(t *testing.T) {
 	addr := deferApp(t, Config{})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTCP(t, addr, nil)
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	var req strings.Builder
 	for _, p := range []string{"/later/1", "/now", "/later/2", "/fail", "/now"} {
@@ -77,11 +72,7 @@ func TestDeferredAnswersKeepPipelineOrder(t *testing.T) {
 // and the connection closes.
 func TestDeferredAnswerTimesOut(t *testing.T) {
 	addr := deferApp(t, Config{HandshakeTimeout: 200 * time.Millisecond})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTCP(t, addr, nil)
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Write([]byte("GET /never HTTP/1.1\r\nHost: x\r\n\r\nGET /now HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 		t.Fatal(err)

@@ -2,11 +2,9 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -21,10 +19,10 @@ import (
 )
 
 // dbOffer is the benchmark clients' offer: the one browsers send (no parameters).
-const dbOffer = "Sec-WebSocket-Extensions: permessage-deflate"
+const dbOffer = "permessage-deflate"
 
 // dbSmallOffer asks for a 1 KiB server window: the server compresses Huffman-only.
-const dbSmallOffer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10"
+const dbSmallOffer = "permessage-deflate; server_max_window_bits=10"
 
 // dbModes are the server policies benchmarked, with the client's offer ("": none). With compression the
 // client, whatever the answer, sends messages compressed on their own (valid with or without client
@@ -54,18 +52,15 @@ func BenchmarkEchoCompressed(b *testing.B) {
 }
 
 func benchEchoCompressed(b *testing.B, c Compression, offer string, size int) {
-	app := New(Config{Loops: 1})
-	app.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
-		Options: RouteOptions{Compression: &c}})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
+	_, addr := startApp(b, Config{Loops: 1}, func(a *App) {
+		a.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
+			Options: RouteOptions{Compression: &c}})
+	})
 	msg := abTextPayload(size)
 	req := wstest.Frame(true, frame.OpText, msg)
 	if c.Enabled {
 		req = wstest.CompressedFrames(frame.OpText, wstest.NewDeflate(false, false).Compress(msg), 0)
-		dbCheckEcho(b, app.Addr().String(), offer, req, msg, c.ServerContextTakeover)
+		dbCheckEcho(b, addr, offer, req, msg, c.ServerContextTakeover)
 	}
 	var conns atomic.Int32
 	var wire atomic.Int64
@@ -74,7 +69,7 @@ func benchEchoCompressed(b *testing.B, c Compression, offer string, size int) {
 	b.SetParallelism(4)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		nc, err := dbDialMaybe(app.Addr().String(), "/echo", offer)
+		nc, err := upgradeConn(addr, "/echo", offer)
 		if err != nil {
 			b.Error(err)
 			return
@@ -105,40 +100,13 @@ func benchEchoCompressed(b *testing.B, c Compression, offer string, size int) {
 
 // dbCheckEcho makes one round trip with a raw client offering offer and checks the compressed echo.
 func dbCheckEcho(b *testing.B, addr, offer string, req, msg []byte, serverTakeover bool) {
-	r := wstest.DialRaw(b, addr)
-	resp := r.Upgrade("/echo", offer)
-	if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Extensions") == "" {
-		b.Fatalf("upgrade: status %d, extensions %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Extensions"))
+	r, ans := dialRaw(b, addr, "/echo", offer)
+	if ans == "" {
+		b.Fatalf("upgrade offering %q: no Sec-WebSocket-Extensions answer", offer)
 	}
 	r.Write(req)
 	r.ExpectDeflated(wstest.NewDeflate(false, serverTakeover), frame.OpText, msg, true)
 	_ = r.Conn.Close()
-}
-
-// dbDial opens an upgraded raw connection to path offering offer (a header line).
-func dbDial(addr, path, offer string) (net.Conn, error) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Write([]byte(wstest.UpgradeRequest(path, offer))); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	var resp []byte
-	one := make([]byte, 1)
-	for !bytes.HasSuffix(resp, []byte("\r\n\r\n")) {
-		if _, err := io.ReadFull(c, one); err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		resp = append(resp, one[0])
-	}
-	if !bytes.Contains(resp, []byte("permessage-deflate")) {
-		_ = c.Close()
-		return nil, fmt.Errorf("no permessage-deflate in the answer:\n%s", resp)
-	}
-	return c, nil
 }
 
 // dbSkipFrame reads one unmasked server frame, discarding its payload; it returns its wire size.
@@ -196,20 +164,13 @@ func BenchmarkBroadcastCompressed(b *testing.B) {
 func benchBroadcastCompressed(b *testing.B, c Compression, offers []string, members int) {
 	// No outbound bound: a member that falls behind must not have broadcasts dropped (the wait below
 	// counts deliveries).
-	app := New(Config{Loops: 2, MaxBackpressure: -1})
-	app.Route("/r", Handlers{Open: func(ws *Conn, ctx *Context) { _ = ws.Join("bench") },
-		Options: RouteOptions{Compression: &c}})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
+	app, addr := startApp(b, Config{MaxBackpressure: -1}, func(a *App) {
+		a.Route("/r", Handlers{Open: func(ws *Conn, ctx *Context) { _ = ws.Join("bench") },
+			Options: RouteOptions{Compression: &c}})
+	})
 	conns := make([]net.Conn, members)
 	for i := range conns {
-		nc, err := dbDialMaybe(app.Addr().String(), "/r", offers[i%len(offers)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns[i] = nc
+		conns[i] = dialConn(b, addr, "/r", offers[i%len(offers)])
 	}
 	for app.Count("bench") < members {
 		time.Sleep(time.Millisecond)
@@ -242,25 +203,6 @@ func benchBroadcastCompressed(b *testing.B, c Compression, offers []string, memb
 		_ = nc.Close()
 	}
 	wg.Wait()
-}
-
-// dbDialMaybe is dbDial with an offer, else an upgrade without one.
-func dbDialMaybe(addr, path, offer string) (net.Conn, error) {
-	if offer != "" {
-		return dbDial(addr, path, offer)
-	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	_, err = c.Write([]byte(upgradeRequest(path)))
-	var tail [4]byte
-	for one := make([]byte, 1); err == nil && string(tail[:]) != "\r\n\r\n"; {
-		_, err = io.ReadFull(c, one)
-		copy(tail[:], tail[1:])
-		tail[3] = one[0]
-	}
-	return c, err
 }
 
 // dbCountFrames counts frames of any size until the connection closes.
@@ -303,18 +245,16 @@ func BenchmarkIdleMemoryCompressed(b *testing.B) {
 }
 
 func idleCompressedHeapPerConn(b *testing.B, c Compression, n int, message bool) float64 {
-	app := New(Config{Loops: 2, PingInterval: -1, IdleTimeout: -1})
-	app.Route("/r", Handlers{
-		Open:    func(ws *Conn, ctx *Context) { _ = ws.Join("room") },
-		Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
-		Options: RouteOptions{ReleaseContext: true, Compression: &c},
+	app, _ := startApp(b, Config{PingInterval: -1, IdleTimeout: -1}, func(a *App) {
+		a.Route("/r", Handlers{
+			Open:    func(ws *Conn, ctx *Context) { _ = ws.Join("room") },
+			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
+			Options: RouteOptions{ReleaseContext: true, Compression: &c},
+		})
 	})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer app.Shutdown(context.Background())
+	defer app.Shutdown(context.Background()) // now, not at the end of the benchmark: b.N may be over 1
 	port := app.Addr().(*net.TCPAddr).Port
-	req := []byte(wstest.UpgradeRequest("/r", dbOffer))
+	req := []byte(wstest.UpgradeRequest("/r", "Sec-WebSocket-Extensions: "+dbOffer))
 	msg := wstest.CompressedFrames(frame.OpText, wstest.NewDeflate(false, false).Compress(abTextPayload(1<<10)), 0)
 	before := heapInUse()
 	fds := make([]int, 0, n)

@@ -54,42 +54,23 @@ const dcRoom = "r"
 type dcServer struct {
 	app  *engine.App
 	addr string
-	base string // ws://addr
 }
 
-func dcStart(t *testing.T) *dcServer {
+// newDcServer starts a dcServer (engine.StartApp).
+func newDcServer(t *testing.T) *dcServer {
 	t.Helper()
-	app := engine.New(engine.Config{Loops: 2, MaxMessageSize: 4 << 20, MaxBackpressure: 64 << 20})
 	on := &engine.Compression{Enabled: true}
 	both := &engine.Compression{Enabled: true, ServerContextTakeover: true, ClientContextTakeover: true}
 	server := &engine.Compression{Enabled: true, ServerContextTakeover: true}
-	app.Route("/echo", engine.Handlers{Open: dcEcho, Options: engine.RouteOptions{Compression: on}})
-	app.Route("/echo-ct", engine.Handlers{Open: dcEcho, Options: engine.RouteOptions{Compression: both}})
-	app.Route("/room", engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: on}})
-	app.Route("/room-ct", engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: server}})
-	app.WS("/room-plain", dcJoin)
-	return dcRun(t, app)
-}
-
-// dcRun starts app and shuts it down at the end of the test.
-func dcRun(t *testing.T, app *engine.App) *dcServer {
-	t.Helper()
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+	s := &dcServer{}
+	s.app, s.addr = engine.StartApp(t, engine.Config{MaxMessageSize: 4 << 20, MaxBackpressure: 64 << 20}, func(a *engine.App) {
+		a.Route("/echo", engine.Handlers{Open: engine.EchoOpen, Options: engine.RouteOptions{Compression: on}})
+		a.Route("/echo-ct", engine.Handlers{Open: engine.EchoOpen, Options: engine.RouteOptions{Compression: both}})
+		a.Route("/room", engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: on}})
+		a.Route("/room-ct", engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: server}})
+		a.WS("/room-plain", dcJoin)
 	})
-	addr := app.Addr().String()
-	return &dcServer{app: app, addr: addr, base: "ws://" + addr}
-}
-
-func dcEcho(ws *engine.Conn, _ *engine.Context) {
-	ws.OnMessage(func(m engine.Message) { _ = ws.Send(m) })
+	return s
 }
 
 func dcJoin(ws *engine.Conn, _ *engine.Context) {
@@ -106,35 +87,14 @@ func dcPayload(op frame.Opcode, n int) []byte {
 	return binaryPayload(n)
 }
 
-// dcRaw is a raw member: its codec (nil when deflate was not negotiated).
+// dcRaw is a raw member (engine.DialDeflate): its codec (nil when deflate was not negotiated).
 type dcRaw struct {
 	r *wstest.Raw
 	d *wstest.Deflate
 }
 
-// dcDialRaw upgrades a raw client on path offering offer ("" for none) and checks the answer.
-func dcDialRaw(t *testing.T, s *dcServer, path, offer, want string) dcRaw {
-	t.Helper()
-	r := wstest.DialRaw(t, s.addr)
-	var extra []string
-	if offer != "" {
-		extra = append(extra, "Sec-WebSocket-Extensions: "+offer)
-	}
-	resp := r.Upgrade(path, extra...)
-	if resp.StatusCode != 101 {
-		t.Fatalf("upgrade %s: status %d", path, resp.StatusCode)
-	}
-	ans := resp.Header.Get("Sec-WebSocket-Extensions")
-	if ans != want {
-		t.Fatalf("%s offering %q: answer %q, want %q", path, offer, ans, want)
-	}
-	m := dcRaw{r: r}
-	if ans != "" {
-		m.d = wstest.NewDeflate(!strings.Contains(ans, "client_no_context_takeover"),
-			!strings.Contains(ans, "server_no_context_takeover"))
-	}
-	return m
-}
+// dcRawOf is the dcRaw of engine.DialDeflate's results.
+func dcRawOf(r *wstest.Raw, d *wstest.Deflate) dcRaw { return dcRaw{r, d} }
 
 // expect checks the next message: compressed (RSV1) exactly when deflate was negotiated and the
 // message reaches threshold.
@@ -155,10 +115,11 @@ func (c dcCountConn) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// dcGorilla dials path with gorilla, compression on or off, counting wire bytes read into read.
+// dcGorilla connects a gorilla client to path (engine.DialGorilla), compression on or off, counting
+// wire bytes read into read. It returns the client and the server's extension answer.
 func dcGorilla(t *testing.T, s *dcServer, path string, compress bool, read *atomic.Int64) (*websocket.Conn, string) {
 	t.Helper()
-	d := &websocket.Dialer{EnableCompression: compress, HandshakeTimeout: e2eWait,
+	d := &websocket.Dialer{EnableCompression: compress,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err != nil {
@@ -166,18 +127,13 @@ func dcGorilla(t *testing.T, s *dcServer, path string, compress bool, read *atom
 			}
 			return dcCountConn{c, read}, nil
 		}}
-	c, resp, err := d.Dial(s.base+path, nil)
-	if err != nil {
-		t.Fatalf("gorilla dial %s: %v", path, err)
-	}
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = c.Close() })
+	c, resp := engine.DialGorilla(t, s.addr, path, engine.GorillaOpts{Dialer: d})
 	c.EnableWriteCompression(compress)
 	return c, resp.Header.Get("Sec-WebSocket-Extensions")
 }
 
 func TestDeflateGorillaEcho(t *testing.T) {
-	s := dcStart(t)
+	s := newDcServer(t)
 	for _, path := range []string{"/echo", "/echo-ct"} {
 		t.Run(path, func(t *testing.T) {
 			var read atomic.Int64
@@ -210,7 +166,7 @@ func TestDeflateGorillaEcho(t *testing.T) {
 }
 
 func TestDeflateCoderEcho(t *testing.T) {
-	s := dcStart(t)
+	s := newDcServer(t)
 	for _, tc := range []struct {
 		mode       coder.CompressionMode
 		name, path string
@@ -242,18 +198,10 @@ func TestDeflateCoderEcho(t *testing.T) {
 	}
 }
 
-// dcCoder dials path with coder/websocket in mode and checks the answer.
+// dcCoder connects a coder/websocket client to path in mode (engine.DialCoder) and checks the answer.
 func dcCoder(t *testing.T, s *dcServer, path string, mode coder.CompressionMode, want string) *coder.Conn {
 	t.Helper()
-	c, resp, err := coder.Dial(opCtx(t), s.base+path, &coder.DialOptions{CompressionMode: mode})
-	if err != nil {
-		t.Fatalf("coder dial %s: %v", path, err)
-	}
-	if resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	t.Cleanup(func() { _ = c.CloseNow() })
-	c.SetReadLimit(4 << 20)
+	c, resp := engine.DialCoder(t, s.addr, path, engine.CoderOpts{Dial: &coder.DialOptions{CompressionMode: mode}, ReadLimit: 4 << 20})
 	if ans := resp.Header.Get("Sec-WebSocket-Extensions"); ans != want {
 		t.Fatalf("answer %q, want %q", ans, want)
 	}
@@ -324,12 +272,12 @@ func dcWaitMembers(t *testing.T, app *engine.App, n int) {
 // takeover, with server context takeover, or not at all: each receives the exact bytes, and the raw
 // members see RSV1 exactly on the messages that reach the threshold when they negotiated deflate.
 func TestDeflateBroadcastMixed(t *testing.T) {
-	s := dcStart(t)
+	s := newDcServer(t)
 	raws := []dcRaw{
-		dcDialRaw(t, s, "/room", "permessage-deflate", dcAnsNone),
-		dcDialRaw(t, s, "/room-ct", "permessage-deflate", dcAnsServer),
-		dcDialRaw(t, s, "/room", "", ""),
-		dcDialRaw(t, s, "/room-plain", "permessage-deflate", ""),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "permessage-deflate", dcAnsNone)),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room-ct", "permessage-deflate", dcAnsServer)),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "", "")),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room-plain", "permessage-deflate", "")),
 	}
 	var read atomic.Int64
 	gz, _ := dcGorilla(t, s, "/room", true, &read)
@@ -364,21 +312,21 @@ func TestDeflateBroadcastMixed(t *testing.T) {
 // Send does: the same message goes compressed to a member whose route compresses from 32 bytes and
 // plain to one whose route compresses from 4 KiB.
 func TestDeflateBroadcastRouteThreshold(t *testing.T) {
-	app := engine.New(engine.Config{Loops: 2})
-	for _, r := range []struct {
-		path string
-		c    engine.Compression
-	}{
-		{"/lo", engine.Compression{Enabled: true, Threshold: 32}},
-		{"/hi", engine.Compression{Enabled: true, Threshold: 4096}},
-		{"/hi-ct", engine.Compression{Enabled: true, Threshold: 4096, ServerContextTakeover: true}},
-	} {
-		app.Route(r.path, engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: &r.c}})
-	}
-	s := dcRun(t, app)
-	lo := dcDialRaw(t, s, "/lo", "permessage-deflate", dcAnsNone)
-	hi := dcDialRaw(t, s, "/hi", "permessage-deflate", dcAnsNone)
-	hiCT := dcDialRaw(t, s, "/hi-ct", "permessage-deflate", dcAnsServer)
+	app, addr := engine.StartApp(t, engine.Config{}, func(a *engine.App) {
+		for _, r := range []struct {
+			path string
+			c    engine.Compression
+		}{
+			{"/lo", engine.Compression{Enabled: true, Threshold: 32}},
+			{"/hi", engine.Compression{Enabled: true, Threshold: 4096}},
+			{"/hi-ct", engine.Compression{Enabled: true, Threshold: 4096, ServerContextTakeover: true}},
+		} {
+			a.Route(r.path, engine.Handlers{Open: dcJoin, Options: engine.RouteOptions{Compression: &r.c}})
+		}
+	})
+	lo := dcRawOf(engine.DialDeflate(t, addr, "/lo", "permessage-deflate", dcAnsNone))
+	hi := dcRawOf(engine.DialDeflate(t, addr, "/hi", "permessage-deflate", dcAnsNone))
+	hiCT := dcRawOf(engine.DialDeflate(t, addr, "/hi-ct", "permessage-deflate", dcAnsServer))
 	dcWaitMembers(t, app, 3)
 	pubs := []dcPub{
 		{frame.OpText, textPayload(100), string(textPayload(100))},
@@ -448,12 +396,15 @@ type dcNegotiated struct {
 // with a raw compressed member and a raw plain member.
 func TestDeflatePython(t *testing.T) {
 	py := pythonWithWebsockets(t)
-	s := dcStart(t)
-	raws := []dcRaw{dcDialRaw(t, s, "/room", "permessage-deflate", dcAnsNone), dcDialRaw(t, s, "/room", "", "")}
+	s := newDcServer(t)
+	raws := []dcRaw{
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "permessage-deflate", dcAnsNone)),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "", "")),
+	}
 	pubs := dcPubs()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang guard only
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_client.py", s.base, strconv.Itoa(len(pubs)))
+	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_client.py", "ws://"+s.addr, strconv.Itoa(len(pubs)))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

@@ -9,15 +9,12 @@ package engine
 import (
 	"bytes"
 	"compress/flate"
-	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/openspeed/wsd/frame"
 	"github.com/openspeed/wsd/internal/wstest"
@@ -33,7 +30,7 @@ type dfPolicy struct {
 	c          Compression
 }
 
-// dfPolicies are the server policies; every one has its own echo route in dfStart.
+// dfPolicies are the server policies; every one has its own echo route in dfRoutes.
 var dfPolicies = []dfPolicy{
 	{"default", "/d", Compression{Enabled: true}},
 	{"server-takeover", "/s", Compression{Enabled: true, ServerContextTakeover: true}},
@@ -66,65 +63,13 @@ var dfAnswers = [][]string{
 	{dfAnsNone, dfAnsServer, dfAnsClient, dfAnsBoth},
 }
 
-// dfStart starts an App with an echo route per dfPolicies entry and /plain (no compression), and shuts
-// it down when the test ends. It returns the address.
-func dfStart(t testing.TB, cfg Config) string {
-	t.Helper()
-	if cfg.Loops == 0 {
-		cfg.Loops = 2
-	}
-	app := New(cfg)
+// dfRoutes registers an echo route per dfPolicies entry and /plain (no compression).
+func dfRoutes(a *App) {
 	for _, p := range dfPolicies {
 		c := p.c
-		app.Route(p.path, Handlers{Open: dfEcho, Options: RouteOptions{Compression: &c}})
+		a.Route(p.path, Handlers{Open: echoOpen, Options: RouteOptions{Compression: &c}})
 	}
-	app.WS("/plain", dfEcho)
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dfShutdown(t, app) })
-	return app.Addr().String()
-}
-
-func dfEcho(ws *Conn, _ *Context) { ws.OnMessage(func(m Message) { _ = ws.Send(m) }) }
-
-// dfUpgrade performs a handshake on path with the given Sec-WebSocket-Extensions lines (none or "":
-// no offer) and returns the client and the server's answer ("" when it sent none).
-func dfUpgrade(t testing.TB, addr, path string, offers ...string) (*wstest.Raw, string) {
-	t.Helper()
-	r := wstest.DialRaw(t, addr)
-	var extra []string
-	for _, o := range offers {
-		if o != "" {
-			extra = append(extra, "Sec-WebSocket-Extensions: "+o)
-		}
-	}
-	resp := r.Upgrade(path, extra...)
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade %s: status %d", path, resp.StatusCode)
-	}
-	ans := resp.Header.Values("Sec-WebSocket-Extensions")
-	if len(ans) > 1 {
-		t.Fatalf("%d Sec-WebSocket-Extensions answers %q, want at most one", len(ans), ans)
-	}
-	return r, strings.Join(ans, "")
-}
-
-// dfDial connects to path offering offer, checks the answer is want, and returns the client with the
-// codec the answer implies.
-func dfDial(t testing.TB, addr, path, offer, want string) (*wstest.Raw, *wstest.Deflate) {
-	t.Helper()
-	r, ans := dfUpgrade(t, addr, path, offer)
-	if ans != want {
-		t.Fatalf("%s offering %q: answer %q, want %q", path, offer, ans, want)
-	}
-	return r, dfCodec(ans)
-}
-
-// dfCodec is the client codec for a negotiated answer.
-func dfCodec(ans string) *wstest.Deflate {
-	return wstest.NewDeflate(!strings.Contains(ans, "client_no_context_takeover"),
-		!strings.Contains(ans, "server_no_context_takeover"))
+	a.WS("/plain", echoOpen)
 }
 
 // dfRoundTrip sends msg compressed in frames of at most frag compressed bytes (0: one frame) and checks
@@ -136,11 +81,11 @@ func dfRoundTrip(t *testing.T, r *wstest.Raw, d *wstest.Deflate, op frame.Opcode
 }
 
 func TestDeflateNegotiation(t *testing.T) {
-	addr := dfStart(t, Config{})
+	_, addr := startApp(t, Config{}, dfRoutes)
 	for i, offer := range dfOffers {
 		for j, p := range dfPolicies {
 			t.Run(p.name+"/"+offer, func(t *testing.T) {
-				_, ans := dfUpgrade(t, addr, p.path, offer)
+				_, ans := dialRaw(t, addr, p.path, offer)
 				if want := dfAnswers[i][j]; ans != want {
 					t.Fatalf("answer %q, want %q", ans, want)
 				}
@@ -166,7 +111,7 @@ func TestDeflateNegotiation(t *testing.T) {
 		{"after another extension", "/s", []string{"x-foo, permessage-deflate; client_max_window_bits"}, dfAnsServer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ans := dfUpgrade(t, addr, tc.path, tc.offers...); ans != tc.want {
+			if _, ans := dialRaw(t, addr, tc.path, tc.offers...); ans != tc.want {
 				t.Fatalf("offers %q on %s: answer %q, want %q", tc.offers, tc.path, ans, tc.want)
 			}
 		})
@@ -177,12 +122,12 @@ func TestDeflateNegotiation(t *testing.T) {
 // binary, in one frame or fragmented (RSV1 on the first frame only; text and binary alternate), on one
 // connection so that context takeover carries across all of them.
 func TestDeflateEcho(t *testing.T) {
-	addr := dfStart(t, Config{MaxMessageSize: 4 << 20}) // room for incompressible 1 MiB, a bit bigger compressed
+	_, addr := startApp(t, Config{MaxMessageSize: 4 << 20}, dfRoutes) // room for incompressible 1 MiB, a bit bigger compressed
 	for i, offer := range dfOffers {
 		for j, p := range dfPolicies {
 			t.Run(p.name+"/"+offer, func(t *testing.T) {
 				t.Parallel()
-				r, d := dfDial(t, addr, p.path, offer, dfAnswers[i][j])
+				r, d := dialDeflate(t, addr, p.path, offer, dfAnswers[i][j])
 				for k, n := range dfSizes {
 					for o, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
 						frag := 0 // one frame, or five fragments: text and binary take turns
@@ -203,11 +148,11 @@ func TestDeflateEcho(t *testing.T) {
 // compressed message after a plain fragmented one, and plain messages between compressed ones (they
 // are not part of either context).
 func TestDeflateFragmentedCompressed(t *testing.T) {
-	addr := dfStart(t, Config{})
+	_, addr := startApp(t, Config{}, dfRoutes)
 	for j, p := range dfPolicies {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			r, d := dfDial(t, addr, p.path, "permessage-deflate", dfAnswers[0][j])
+			r, d := dialDeflate(t, addr, p.path, "permessage-deflate", dfAnswers[0][j])
 			text := abTextPayload(3000)
 			dfRoundTrip(t, r, d, frame.OpText, text, 1)
 			dfRoundTrip(t, r, d, frame.OpBinary, abBinaryPayload(1000), 7)
@@ -240,28 +185,24 @@ func TestDeflateFragmentedCompressed(t *testing.T) {
 // the client sent: plain messages at or over it go out compressed, compressed ones under it go out
 // plain.
 func TestDeflateThreshold(t *testing.T) {
-	app := New(Config{Loops: 2})
-	for _, p := range []struct {
-		path string
-		c    Compression
-	}{
-		{"/t1k", Compression{Enabled: true, Threshold: 1024}},
-		{"/t1k-ct", Compression{Enabled: true, Threshold: 1024, ServerContextTakeover: true}},
-		{"/t1", Compression{Enabled: true, Threshold: 1}},
-	} {
-		app.Route(p.path, Handlers{Open: dfEcho, Options: RouteOptions{Compression: &p.c}})
-	}
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dfShutdown(t, app) })
-	addr := app.Addr().String()
+	_, addr := startApp(t, Config{}, func(a *App) {
+		for _, p := range []struct {
+			path string
+			c    Compression
+		}{
+			{"/t1k", Compression{Enabled: true, Threshold: 1024}},
+			{"/t1k-ct", Compression{Enabled: true, Threshold: 1024, ServerContextTakeover: true}},
+			{"/t1", Compression{Enabled: true, Threshold: 1}},
+		} {
+			a.Route(p.path, Handlers{Open: echoOpen, Options: RouteOptions{Compression: &p.c}})
+		}
+	})
 	for _, tc := range []struct {
 		path, ans string
 		limit     int
 	}{{"/t1k", dfAnsNone, 1024}, {"/t1k-ct", dfAnsServer, 1024}, {"/t1", dfAnsNone, 1}} {
 		t.Run(tc.path, func(t *testing.T) {
-			r, d := dfDial(t, addr, tc.path, "permessage-deflate", tc.ans)
+			r, d := dialDeflate(t, addr, tc.path, "permessage-deflate", tc.ans)
 			for _, n := range []int{0, 1, 255, 256, 1023, 1024, 5000} {
 				msg := abTextPayload(n)
 				r.Write(d.Frames(frame.OpText, msg, 0))
@@ -277,23 +218,19 @@ func TestDeflateThreshold(t *testing.T) {
 // TestDeflateConfigCompression checks that Config.Compression applies to routes without their own, and
 // that RouteOptions.Compression replaces it (a zero Compression turns it off for the route).
 func TestDeflateConfigCompression(t *testing.T) {
-	app := New(Config{Loops: 2, Compression: Compression{Enabled: true, Threshold: 1000}})
-	app.WS("/inherit", dfEcho)
-	app.Route("/off", Handlers{Open: dfEcho, Options: RouteOptions{Compression: &Compression{}}})
-	app.Route("/own", Handlers{Open: dfEcho, Options: RouteOptions{Compression: &Compression{Enabled: true, ClientContextTakeover: true}}})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dfShutdown(t, app) })
-	addr := app.Addr().String()
-	if _, ans := dfUpgrade(t, addr, "/off", "permessage-deflate"); ans != "" {
+	_, addr := startApp(t, Config{Compression: Compression{Enabled: true, Threshold: 1000}}, func(a *App) {
+		a.WS("/inherit", echoOpen)
+		a.Route("/off", Handlers{Open: echoOpen, Options: RouteOptions{Compression: &Compression{}}})
+		a.Route("/own", Handlers{Open: echoOpen, Options: RouteOptions{Compression: &Compression{Enabled: true, ClientContextTakeover: true}}})
+	})
+	if _, ans := dialRaw(t, addr, "/off", "permessage-deflate"); ans != "" {
 		t.Errorf("/off: answer %q, want none", ans)
 	}
 	for _, tc := range []struct {
 		path, ans string
 		threshold int
 	}{{"/inherit", dfAnsNone, 1000}, {"/own", dfAnsClient, defaultThreshold}} {
-		r, d := dfDial(t, addr, tc.path, "permessage-deflate", tc.ans)
+		r, d := dialDeflate(t, addr, tc.path, "permessage-deflate", tc.ans)
 		for _, n := range []int{500, 1500} {
 			msg := abTextPayload(n)
 			r.Write(d.Frames(frame.OpText, msg, 0))
@@ -309,9 +246,8 @@ func TestDeflateConfigCompression(t *testing.T) {
 func TestDeflateSendFromGoroutine(t *testing.T) {
 	const pushed, echoed = 100, 50
 	var bg sync.WaitGroup
-	app := New(Config{Loops: 2})
 	open := func(ws *Conn, ctx *Context) {
-		dfEcho(ws, ctx)
+		echoOpen(ws, ctx)
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
@@ -320,14 +256,13 @@ func TestDeflateSendFromGoroutine(t *testing.T) {
 			}
 		}()
 	}
-	app.Route("/push", Handlers{Open: open, Options: RouteOptions{Compression: &Compression{Enabled: true}}})
-	app.Route("/push-ct", Handlers{Open: open, Options: RouteOptions{Compression: &Compression{Enabled: true, ServerContextTakeover: true}}})
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dfShutdown(t, app); bg.Wait() })
+	t.Cleanup(bg.Wait) // after the App's shutdown, registered below
+	_, addr := startApp(t, Config{}, func(a *App) {
+		a.Route("/push", Handlers{Open: open, Options: RouteOptions{Compression: &Compression{Enabled: true}}})
+		a.Route("/push-ct", Handlers{Open: open, Options: RouteOptions{Compression: &Compression{Enabled: true, ServerContextTakeover: true}}})
+	})
 	for _, tc := range []struct{ path, ans string }{{"/push", dfAnsNone}, {"/push-ct", dfAnsServer}} {
-		r, d := dfDial(t, app.Addr().String(), tc.path, "permessage-deflate", tc.ans)
+		r, d := dialDeflate(t, addr, tc.path, "permessage-deflate", tc.ans)
 		for i := range echoed {
 			r.Write(d.Frames(frame.OpText, []byte(dfNumbered("e", i)), 0))
 		}
@@ -356,9 +291,9 @@ func dfNumbered(tag string, i int) string {
 // TestDeflateNotNegotiatedPlain checks that the server never sets RSV1 toward a connection without the
 // extension, even on a compression route.
 func TestDeflateNotNegotiatedPlain(t *testing.T) {
-	addr := dfStart(t, Config{})
+	_, addr := startApp(t, Config{}, dfRoutes)
 	for _, tc := range []struct{ path, offer string }{{"/d", ""}, {"/plain", "permessage-deflate"}} {
-		r, ans := dfUpgrade(t, addr, tc.path, tc.offer)
+		r, ans := dialRaw(t, addr, tc.path, tc.offer)
 		if ans != "" {
 			t.Fatalf("%s: answer %q, want none", tc.path, ans)
 		}
@@ -392,9 +327,9 @@ var dfRFCShared = []byte{0xf2, 0x00, 0x11, 0x00, 0x00}
 // decodes only where the client keeps its context; without client context takeover it refers to
 // nothing and fails the connection with 1007.
 func TestDeflateRFC7692Examples(t *testing.T) {
-	addr := dfStart(t, Config{})
+	_, addr := startApp(t, Config{}, dfRoutes)
 	for _, tc := range []struct{ path, ans string }{{"/d", dfAnsNone}, {"/c", dfAnsClient}} {
-		r, _ := dfDial(t, addr, tc.path, "permessage-deflate", tc.ans)
+		r, _ := dialDeflate(t, addr, tc.path, "permessage-deflate", tc.ans)
 		for _, ex := range dfRFCHello {
 			r.Write(wstest.CompressedFrames(frame.OpText, ex.payload, ex.frag))
 			abExpectEcho(t, r, frame.OpText, []byte(ex.want))
@@ -479,17 +414,14 @@ func dfFarBackref() []byte { return []byte{0x03, 0x02, 0x00, 0x00} }
 // TestDeflateProtocolErrors checks each dfBadCases entry, with a well-behaved compressed client on
 // the same server checked before and after.
 func TestDeflateProtocolErrors(t *testing.T) {
-	addr := dfStart(t, Config{})
+	_, addr := startApp(t, Config{}, dfRoutes)
 	msg := abTextPayload(4000)
 	for _, tc := range dfBadCases {
 		t.Run(tc.name, func(t *testing.T) {
-			good, gd := dfDial(t, addr, "/sc", "permessage-deflate", dfAnsBoth)
+			good, gd := dialDeflate(t, addr, "/sc", "permessage-deflate", dfAnsBoth)
 			dfRoundTrip(t, good, gd, frame.OpText, msg, 0)
-			bad, ans := dfUpgrade(t, addr, tc.path, tc.offer)
-			d := dfCodec(ans)
-			if ans == "" {
-				d = nil
-			}
+			bad, ans := dialRaw(t, addr, tc.path, tc.offer)
+			d := deflateCodec(ans)
 			bad.Write(tc.frames(d))
 			abExpectFail(t, bad, tc.code)
 			dfRoundTrip(t, good, gd, frame.OpText, msg, 1000)
@@ -498,24 +430,15 @@ func TestDeflateProtocolErrors(t *testing.T) {
 	}
 }
 
-// dfShutdown shuts app down at the end of a test.
-func dfShutdown(t testing.TB, app *App) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := app.Shutdown(ctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-}
-
 // TestDeflateIncompressibleAtLimit sends a message of exactly MaxMessageSize random bytes compressed,
 // as python-websockets and gorilla do for every message: DEFLATE makes it a little longer on the wire,
 // but the message is within the limit and must be echoed like its uncompressed form.
 func TestDeflateIncompressibleAtLimit(t *testing.T) {
 	const limit = 256 << 10
-	addr := dfStart(t, Config{MaxMessageSize: limit})
+	_, addr := startApp(t, Config{MaxMessageSize: limit}, dfRoutes)
 	msg := abBinaryPayload(limit)
 	for _, tc := range []struct{ path, ans string }{{"/d", dfAnsNone}, {"/c", dfAnsClient}} {
-		r, d := dfDial(t, addr, tc.path, "permessage-deflate", tc.ans)
+		r, d := dialDeflate(t, addr, tc.path, "permessage-deflate", tc.ans)
 		r.Send(true, frame.OpBinary, msg)
 		r.ExpectDeflated(d, frame.OpBinary, msg, true)
 		dfRoundTrip(t, r, d, frame.OpBinary, msg, 0)
@@ -549,9 +472,9 @@ func TestDeflateBomb(t *testing.T) {
 		t.Fatalf("bomb is %d bytes compressed, want < %d", len(bomb), limit)
 	}
 	dfCheckBomb(t, bomb)
-	addr := dfStart(t, Config{MaxMessageSize: limit})
+	_, addr := startApp(t, Config{MaxMessageSize: limit}, dfRoutes)
 	for _, tc := range []struct{ path, ans string }{{"/d", dfAnsNone}, {"/c", dfAnsClient}} {
-		r, d := dfDial(t, addr, tc.path, "permessage-deflate", tc.ans) // inflating exactly the limit is fine
+		r, d := dialDeflate(t, addr, tc.path, "permessage-deflate", tc.ans) // inflating exactly the limit is fine
 		dfRoundTrip(t, r, d, frame.OpText, abTextPayload(limit), 0)
 		r.Write(d.Frames(frame.OpText, abTextPayload(limit+1), 1000))
 		abExpectFail(t, r, frame.CloseMessageTooBig)
@@ -567,8 +490,8 @@ func TestDeflateBomb(t *testing.T) {
 		{"both context takeover", "/sc", dfAnsBoth, 100 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			good, gd := dfDial(t, addr, "/d", "permessage-deflate", dfAnsNone)
-			bad, _ := dfDial(t, addr, tc.path, "permessage-deflate", tc.ans)
+			good, gd := dialDeflate(t, addr, "/d", "permessage-deflate", dfAnsNone)
+			bad, _ := dialDeflate(t, addr, tc.path, "permessage-deflate", tc.ans)
 			wire := wstest.CompressedFrames(frame.OpBinary, bomb, tc.frag)
 			dfRoundTrip(t, good, gd, frame.OpText, msg, 0)
 			var before, after runtime.MemStats

@@ -83,11 +83,12 @@ type dwMember struct {
 	bits int
 }
 
-// dwDial upgrades a raw client on path offering dwOffer(bits); the answer must be base followed by
-// the echoed server_max_window_bits.
-func dwDial(t *testing.T, s *dcServer, path string, bits int, base string) dwMember {
+// newDwMember connects a raw member on path offering dwOffer(bits) (engine.DialDeflate); the answer
+// must be base followed by the echoed server_max_window_bits.
+func newDwMember(t *testing.T, s *dcServer, path string, bits int, base string) dwMember {
 	t.Helper()
-	return dwMember{dcDialRaw(t, s, path, dwOffer(bits), base+"; server_max_window_bits="+strconv.Itoa(bits)), bits}
+	want := base + "; server_max_window_bits=" + strconv.Itoa(bits)
+	return dwMember{dcRawOf(engine.DialDeflate(t, s.addr, path, dwOffer(bits), want)), bits}
 }
 
 // next reads the next data message and checks it: op, RSV1 exactly when want reaches threshold, and,
@@ -132,7 +133,7 @@ func (m dwMember) expect(t *testing.T, op frame.Opcode, want []byte, threshold i
 // and smaller than the message for text. Offering 15 still gets the 32 KiB-window encoding, which
 // refers back beyond small windows: the check can tell the two apart.
 func TestDeflateSmallWindowEcho(t *testing.T) {
-	s := dcStart(t)
+	s := newDcServer(t)
 	for _, tc := range []struct {
 		path string
 		bits int
@@ -144,7 +145,7 @@ func TestDeflateSmallWindowEcho(t *testing.T) {
 		{"/echo-ct", 14, "permessage-deflate; server_no_context_takeover"},
 	} {
 		t.Run(tc.path+"/"+strconv.Itoa(tc.bits), func(t *testing.T) {
-			m := dwDial(t, s, tc.path, tc.bits, tc.base)
+			m := newDwMember(t, s, tc.path, tc.bits, tc.base)
 			for _, n := range dwSizes {
 				for i, p := range []struct {
 					op   frame.Opcode
@@ -164,7 +165,7 @@ func TestDeflateSmallWindowEcho(t *testing.T) {
 		})
 	}
 	t.Run("15 is the 32 KiB window", func(t *testing.T) {
-		m := dwDial(t, s, "/echo", 15, dcAnsNone)
+		m := newDwMember(t, s, "/echo", 15, dcAnsNone)
 		m.r.Send(true, frame.OpBinary, dwFar(64<<10))
 		gotOp, rsv, p := m.r.ReadData()
 		_, st, err := wstest.InflateWindow(p, 14)
@@ -177,12 +178,11 @@ func TestDeflateSmallWindowEcho(t *testing.T) {
 // TestDeflateSmallWindowSendPaths: every way of sending (Send with a string, []byte, JSON value, a
 // received Message or a built one, Event.Reply) compresses within the window.
 func TestDeflateSmallWindowSendPaths(t *testing.T) {
-	app := engine.New(engine.Config{Loops: 2, MaxMessageSize: 4 << 20})
 	type reply struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	}
-	app.Route("/paths", engine.Handlers{Open: func(ws *engine.Conn, _ *engine.Context) {
+	paths := engine.Handlers{Open: func(ws *engine.Conn, _ *engine.Context) {
 		ws.OnMessage(func(m engine.Message) {
 			_ = ws.Send(m.Text())
 			_ = ws.Send(m.Data())
@@ -192,9 +192,10 @@ func TestDeflateSmallWindowSendPaths(t *testing.T) {
 			_ = ws.Send(engine.NewMessage(frame.OpText, m.Data()))
 			_ = ws.Send(m)
 		})
-	}, Options: engine.RouteOptions{Compression: &engine.Compression{Enabled: true}}})
-	s := dcRun(t, app)
-	m := dwDial(t, s, "/paths", 9, dcAnsNone)
+	}, Options: engine.RouteOptions{Compression: &engine.Compression{Enabled: true}}}
+	s := &dcServer{}
+	s.app, s.addr = engine.StartApp(t, engine.Config{MaxMessageSize: 4 << 20}, func(a *engine.App) { a.Route("/paths", paths) })
+	m := newDwMember(t, s, "/paths", 9, dcAnsNone)
 	for _, n := range []int{100, 4 << 10, 100 << 10} {
 		msg := dwText(n)
 		js := fmt.Appendf(nil, `{"type":"echo","text":%q}`, msg)
@@ -217,17 +218,17 @@ func TestDeflateSmallWindowSendPaths(t *testing.T) {
 // member, gorilla and coder/websocket members: every member decodes every message, the small-window
 // ones within their window.
 func TestDeflateSmallWindowBroadcastMixed(t *testing.T) {
-	s := dcStart(t)
+	s := newDcServer(t)
 	var small []dwMember
 	for _, bits := range []int{8, 9, 10, 12, 14} {
-		small = append(small, dwDial(t, s, "/room", bits, dcAnsNone))
+		small = append(small, newDwMember(t, s, "/room", bits, dcAnsNone))
 	}
-	small = append(small, dwDial(t, s, "/room-ct", 11, dcAnsNone)) // server_no_context_takeover added
+	small = append(small, newDwMember(t, s, "/room-ct", 11, dcAnsNone)) // server_no_context_takeover added
 	full := []dcRaw{
-		dwDial(t, s, "/room", 15, dcAnsNone).dcRaw,
-		dcDialRaw(t, s, "/room", "permessage-deflate", dcAnsNone),
-		dcDialRaw(t, s, "/room-ct", "permessage-deflate", dcAnsServer),
-		dcDialRaw(t, s, "/room", "", ""),
+		newDwMember(t, s, "/room", 15, dcAnsNone).dcRaw,
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "permessage-deflate", dcAnsNone)),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room-ct", "permessage-deflate", dcAnsServer)),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "", "")),
 	}
 	gz, _ := dcGorilla(t, s, "/room", true, new(atomic.Int64))
 	cct := dcCoder(t, s, "/room-ct", coder.CompressionContextTakeover, dcAnsServer)
@@ -286,9 +287,12 @@ type dwNegotiated struct {
 // and a raw plain member.
 func TestDeflateSmallWindowPython(t *testing.T) {
 	py := pythonWithWebsockets(t)
-	s := dcStart(t)
-	small := dwDial(t, s, "/room", 10, dcAnsNone)
-	raws := []dcRaw{dcDialRaw(t, s, "/room", "permessage-deflate", dcAnsNone), dcDialRaw(t, s, "/room", "", "")}
+	s := newDcServer(t)
+	small := newDwMember(t, s, "/room", 10, dcAnsNone)
+	raws := []dcRaw{
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "permessage-deflate", dcAnsNone)),
+		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "", "")),
+	}
 	pubs := append(dcPubs(),
 		dcPub{frame.OpText, dwText(8 << 10), string(dwText(8 << 10))},
 		dcPub{frame.OpBinary, dwFar(100 << 10), dwFar(100 << 10)})
@@ -320,7 +324,7 @@ func dwRunPython(t *testing.T, py string, s *dcServer, messages, members int, pu
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang guard only
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_window_client.py", s.base, strconv.Itoa(messages))
+	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_window_client.py", "ws://"+s.addr, strconv.Itoa(messages))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

@@ -24,7 +24,7 @@ const drQueued = 20 // messages published to every connection right before the d
 // code they report.
 func drServer(t *testing.T, cfg Config) (*App, string, *[numCloseSlots]atomic.Int64) {
 	var closes [numCloseSlots]atomic.Int64
-	app, addr := bootApp(t, cfg, func(a *App) {
+	app, addr := startApp(t, cfg, func(a *App) {
 		a.Route("/room", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { _ = ws.Join("all") },
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
@@ -118,7 +118,7 @@ func TestDrainDeliversQueuedMessages(t *testing.T) {
 	const n = 5000
 	app, addr, closes := drServer(t, Config{Loops: 2, CloseTimeout: time.Minute})
 	conns := openLean(t, addr, "/room", n)
-	control := ptDial(t, addr, "/room", nil, nil) // a gorilla client among the lean ones
+	control := newPTClient(t, addr, "/room", nil) // a gorilla client among the lean ones
 	if err := control.roundTrip("before"); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestDrainDeliversQueuedMessages(t *testing.T) {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 	}
-	res := ptRecv(t, done, "Drain")
+	res := recv(t, done, "Drain")
 	if want := (DrainReport{Connections: n + 1, Closed: n + 1}); res.err != nil || res.rep != want {
 		t.Fatalf("Drain: %+v %v, want %+v and no error", res.rep, res.err, want)
 	}
@@ -158,7 +158,7 @@ func TestDrainDropsClientsThatDoNotAnswer(t *testing.T) {
 	const readers, silent = 500, 5
 	app, addr, _ := drServer(t, Config{Loops: 2, CloseTimeout: time.Minute})
 	conns := openLean(t, addr, "/room", readers+silent)
-	control := ptDial(t, addr, "/room", nil, nil)
+	control := newPTClient(t, addr, "/room", nil)
 	if err := control.roundTrip("before"); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestDrainDropsClientsThatDoNotAnswer(t *testing.T) {
 	waitConnections(t, app, silent)
 	drRefused(t, addr)
 	cancel()
-	res := ptRecv(t, done, "Drain")
+	res := recv(t, done, "Drain")
 	want := DrainReport{Connections: readers + silent + 1, Closed: readers + 1, Dropped: silent}
 	if !errors.Is(res.err, context.Canceled) || res.rep != want {
 		t.Fatalf("Drain: %+v %v, want %+v and context.Canceled", res.rep, res.err, want)
@@ -223,7 +223,7 @@ func TestDrainDeadline(t *testing.T) {
 	drPublish(t, app, silent)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	res := ptRecv(t, drStartDrain(ctx, app, CloseGoingAway, "server shutting down"), "Drain")
+	res := recv(t, drStartDrain(ctx, app, CloseGoingAway, "server shutting down"), "Drain")
 	want := DrainReport{Connections: silent, Dropped: silent}
 	if !errors.Is(res.err, context.DeadlineExceeded) || res.rep != want {
 		t.Fatalf("Drain: %+v %v, want %+v and context.DeadlineExceeded", res.rep, res.err, want)

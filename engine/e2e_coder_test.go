@@ -13,23 +13,8 @@ import (
 	"github.com/openspeed/wsd/frame"
 )
 
-// coderDial connects to path with coder/websocket, lifts its 32 KiB read limit above the server's
-// MaxMessageSize, and drops the connection at cleanup.
-func coderDial(t *testing.T, s *e2eServer, path string) *websocket.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, s.base+path, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
-	}
-	if resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	c.SetReadLimit(e2eMaxMessage)
-	t.Cleanup(func() { _ = c.CloseNow() })
-	return c
-}
+// e2eCoder lifts coder's 32 KiB read limit to the server's MaxMessageSize.
+var e2eCoder = engine.CoderOpts{ReadLimit: e2eMaxMessage}
 
 // opCtx bounds one operation (a read, a write, a ping) by e2eWait.
 func opCtx(t *testing.T) context.Context {
@@ -52,8 +37,8 @@ func coderExpect(t *testing.T, c *websocket.Conn, typ websocket.MessageType, wan
 }
 
 func TestCoderEchoSizes(t *testing.T) {
-	s := startE2E(t)
-	c := coderDial(t, s, "/echo")
+	s := newE2EServer(t)
+	c, _ := engine.DialCoder(t, s.addr, "/echo", e2eCoder)
 	for _, n := range e2eSizes {
 		for _, typ := range []websocket.MessageType{websocket.MessageText, websocket.MessageBinary} {
 			p := binaryPayload(n)
@@ -96,8 +81,8 @@ func coderWriteParts(t *testing.T, c *websocket.Conn, typ websocket.MessageType,
 }
 
 func TestCoderFragmentedWrites(t *testing.T) {
-	s := startE2E(t)
-	c := coderDial(t, s, "/echo")
+	s := newE2EServer(t)
+	c, _ := engine.DialCoder(t, s.addr, "/echo", e2eCoder)
 
 	euro := []byte("€") // three bytes, split across three frames
 	text := textPayload(200 << 10)
@@ -120,8 +105,8 @@ func TestCoderFragmentedWrites(t *testing.T) {
 }
 
 func TestCoderPing(t *testing.T) {
-	s := startE2E(t)
-	c := coderDial(t, s, "/echo")
+	s := newE2EServer(t)
+	c, _ := engine.DialCoder(t, s.addr, "/echo", e2eCoder)
 	// coder's Ping waits for a pong that only a concurrent reader can see.
 	reads := make(chan error, 1)
 	go func() {
@@ -133,7 +118,7 @@ func TestCoderPing(t *testing.T) {
 			t.Fatalf("ping %d: %v", i, err)
 		}
 		// coder numbers its pings "1", "2", ...
-		if got := waitFor(t, s.pings, "server OnPing"); got != strconv.Itoa(i) {
+		if got := engine.Recv(t, s.pings, "server OnPing"); got != strconv.Itoa(i) {
 			t.Fatalf("server OnPing %q, want %q", got, strconv.Itoa(i))
 		}
 	}
@@ -141,7 +126,7 @@ func TestCoderPing(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	// Whichever of Close and the reader sees the server's close frame, the reader ends.
-	if err := waitFor(t, reads, "reader"); err == nil {
+	if err := engine.Recv(t, reads, "reader"); err == nil {
 		t.Fatal("the reader got a message; the server sent none")
 	}
 	expectCloseInfo(t, s, 4000, "pinged")
@@ -153,8 +138,8 @@ func TestCoderClientClose(t *testing.T) {
 		reason string
 	}{{websocket.StatusNormalClosure, "done"}, {websocket.StatusGoingAway, ""}, {4000, "coder-bye"}} {
 		t.Run(strconv.Itoa(int(tc.code)), func(t *testing.T) {
-			s := startE2E(t)
-			c := coderDial(t, s, "/echo")
+			s := newE2EServer(t)
+			c, _ := engine.DialCoder(t, s.addr, "/echo", e2eCoder)
 			// Close sends the close frame and returns nil once the server's close frame answered it.
 			if err := c.Close(tc.code, tc.reason); err != nil {
 				t.Fatalf("close: %v", err)
@@ -165,8 +150,8 @@ func TestCoderClientClose(t *testing.T) {
 }
 
 func TestCoderServerClose(t *testing.T) {
-	s := startE2E(t)
-	c := coderDial(t, s, "/close/4001")
+	s := newE2EServer(t)
+	c, _ := engine.DialCoder(t, s.addr, "/close/4001", e2eCoder)
 	coderExpect(t, c, websocket.MessageText, []byte("before close"))
 	_, _, err := c.Read(opCtx(t))
 	if got := websocket.CloseStatus(err); got != 4001 {
@@ -184,8 +169,8 @@ func TestCoderServerClose(t *testing.T) {
 // default limits: a message the server accepts must fit the default outbound budget when the
 // connection's backlog is empty.
 func TestCoderEchoDefaultLimits(t *testing.T) {
-	s := startE2EWith(t, engine.Config{Loops: 2})
-	c := coderDial(t, s, "/echo")
+	s := newE2EServerWith(t, engine.Config{Loops: 2})
+	c, _ := engine.DialCoder(t, s.addr, "/echo", e2eCoder)
 	for _, n := range []int{engine.DefaultMaxMessageSize - 1, engine.DefaultMaxMessageSize} {
 		p := binaryPayload(n)
 		if err := c.Write(opCtx(t), websocket.MessageBinary, p); err != nil {
@@ -200,8 +185,8 @@ func TestCoderEchoDefaultLimits(t *testing.T) {
 // nothing may be refused as a slow consumer. gnet cannot write the large echo in one syscall, so the
 // rest drains after the callback that queued it returned.
 func TestCoderEchoAfterDrain(t *testing.T) {
-	s := startE2E(t)
-	c := coderDial(t, s, "/echo")
+	s := newE2EServer(t)
+	c, _ := engine.DialCoder(t, s.addr, "/echo", e2eCoder)
 	big := binaryPayload(8 << 20)
 	if err := c.Write(opCtx(t), websocket.MessageBinary, big); err != nil {
 		t.Fatalf("write: %v", err)

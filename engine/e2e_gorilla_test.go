@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -51,56 +50,38 @@ const e2eJSONWire = `{"type":"hello","n":42,"tags":["a","é"]}`
 //	                then sends "open-1"; messages are echoed
 type e2eServer struct {
 	app    *engine.App
-	base   string // ws://127.0.0.1:port
+	addr   string
 	closes chan engine.CloseInfo
 	pings  chan string
 	pongs  chan string
 	bg     sync.WaitGroup // goroutines started by /goroutine
 }
 
-// startE2E starts an e2eServer on a free port; the test's cleanup shuts it down.
+// newE2EServer starts an e2eServer (engine.StartApp); the test's cleanup shuts it down.
 // MaxBackpressure keeps its default (1 MiB): a message over it still goes to a connection whose
 // backlog is empty, as every echo here is.
-func startE2E(t *testing.T) *e2eServer {
+func newE2EServer(t *testing.T) *e2eServer {
 	t.Helper()
-	return startE2EWith(t, engine.Config{Loops: 2, MaxMessageSize: e2eMaxMessage})
+	return newE2EServerWith(t, engine.Config{Loops: 2, MaxMessageSize: e2eMaxMessage})
 }
 
-// startE2EWith is startE2E with cfg.
-func startE2EWith(t *testing.T, cfg engine.Config) *e2eServer {
+// newE2EServerWith is newE2EServer with cfg.
+func newE2EServerWith(t *testing.T, cfg engine.Config) *e2eServer {
 	t.Helper()
 	s := &e2eServer{
 		closes: make(chan engine.CloseInfo, 1024),
 		pings:  make(chan string, 64),
 		pongs:  make(chan string, 64),
 	}
-	s.app = engine.New(cfg)
-	s.app.WS("/echo", s.openEcho)
-	s.app.WS("/ping", s.openPing)
-	s.app.WS("/close/:code", s.openClose)
-	s.app.WS("/json", s.openJSON)
-	s.app.WS("/goroutine", s.openGoroutine)
-	if err := s.app.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	s.base = "ws://" + s.app.Addr().String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		s.bg.Wait()
+	t.Cleanup(s.bg.Wait) // after the App's shutdown, registered below
+	s.app, s.addr = engine.StartApp(t, cfg, func(a *engine.App) {
+		a.WS("/echo", s.openEcho)
+		a.WS("/ping", s.openPing)
+		a.WS("/close/:code", s.openClose)
+		a.WS("/json", s.openJSON)
+		a.WS("/goroutine", s.openGoroutine)
 	})
 	return s
-}
-
-// report hands v to the test without ever blocking the event loop.
-func report[T any](ch chan T, v T) {
-	select {
-	case ch <- v:
-	default:
-	}
 }
 
 // echo makes ws echo its messages; a refused echo closes with 1011 and the error, so the client fails
@@ -111,17 +92,17 @@ func (s *e2eServer) echo(ws *engine.Conn) {
 			ws.CloseWith(frame.CloseInternalError, "echo: "+err.Error())
 		}
 	})
-	ws.OnClose(func(info engine.CloseInfo) { report(s.closes, info) })
+	ws.OnClose(func(info engine.CloseInfo) { engine.Report(s.closes, info) })
 }
 
 func (s *e2eServer) openEcho(ws *engine.Conn, _ *engine.Context) {
 	s.echo(ws)
-	ws.OnPing(func(p []byte) { report(s.pings, string(p)) })
+	ws.OnPing(func(p []byte) { engine.Report(s.pings, string(p)) })
 }
 
 func (s *e2eServer) openPing(ws *engine.Conn, _ *engine.Context) {
 	s.echo(ws)
-	ws.OnPong(func(p []byte) { report(s.pongs, string(p)) })
+	ws.OnPong(func(p []byte) { engine.Report(s.pongs, string(p)) })
 	if err := ws.Ping([]byte("hi")); err != nil {
 		panic(err)
 	}
@@ -161,23 +142,11 @@ func (s *e2eServer) openGoroutine(ws *engine.Conn, _ *engine.Context) {
 	_ = ws.Send("open-1")
 }
 
-// waitFor receives one value from ch or fails the test.
-func waitFor[T any](t *testing.T, ch chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(e2eWait):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	panic("unreachable")
-}
-
 // expectCloseInfo waits for the server's OnClose and checks code, reason and that the server did not
 // fail the connection.
 func expectCloseInfo(t *testing.T, s *e2eServer, code frame.CloseCode, reason string) {
 	t.Helper()
-	info := waitFor(t, s.closes, "server OnClose")
+	info := engine.Recv(t, s.closes, "server OnClose")
 	if info.Code != code || info.Reason != reason || info.Err != nil {
 		t.Fatalf("server CloseInfo = {%d %q %v}, want {%d %q <nil>}", info.Code, info.Reason, info.Err, code, reason)
 	}
@@ -218,22 +187,6 @@ func sameBytes(t *testing.T, what string, got, want []byte) {
 		i++
 	}
 	t.Fatalf("%s: got %d bytes, want %d; first difference at byte %d", what, len(got), len(want), i)
-}
-
-// gorillaDial connects to path with d (nil: default sizes) and closes the socket at cleanup.
-func gorillaDial(t *testing.T, s *e2eServer, path string, d *websocket.Dialer) *websocket.Conn {
-	t.Helper()
-	if d == nil {
-		d = &websocket.Dialer{}
-	}
-	d.HandshakeTimeout = e2eWait
-	c, resp, err := d.Dial(s.base+path, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
-	}
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 // gorillaRead is ReadMessage bounded by e2eWait.
@@ -287,8 +240,8 @@ func gorillaExpectEOF(t *testing.T, c *websocket.Conn) {
 }
 
 func TestGorillaEchoSizes(t *testing.T) {
-	s := startE2E(t)
-	c := gorillaDial(t, s, "/echo", nil)
+	s := newE2EServer(t)
+	c, _ := engine.DialGorilla(t, s.addr, "/echo", engine.GorillaOpts{})
 	for _, n := range e2eSizes {
 		for _, typ := range []int{websocket.TextMessage, websocket.BinaryMessage} {
 			p := binaryPayload(n)
@@ -332,10 +285,10 @@ func writeFragmented(t *testing.T, c *websocket.Conn, typ int, parts [][]byte, p
 }
 
 func TestGorillaFragmentedSend(t *testing.T) {
-	s := startE2E(t)
+	s := newE2EServer(t)
 	// A 16-byte write buffer makes gorilla emit a frame every 16 bytes: multi-byte runes are split across
 	// frames, and the pings land between fragments.
-	c := gorillaDial(t, s, "/echo", &websocket.Dialer{WriteBufferSize: 16, ReadBufferSize: 512})
+	c, _ := engine.DialGorilla(t, s.addr, "/echo", engine.GorillaOpts{Dialer: &websocket.Dialer{WriteBufferSize: 16, ReadBufferSize: 512}})
 	pongs := make(chan string, 8)
 	c.SetPongHandler(func(p string) error { pongs <- p; return nil })
 
@@ -351,18 +304,18 @@ func TestGorillaFragmentedSend(t *testing.T) {
 
 	// The pongs were sent before the echoes, so the pong handler has run by now.
 	for _, p := range []string{"mid-text", "mid-binary"} {
-		if got := waitFor(t, pongs, "pong "+p); got != p {
+		if got := engine.Recv(t, pongs, "pong "+p); got != p {
 			t.Fatalf("pong %q, want %q", got, p)
 		}
-		if got := waitFor(t, s.pings, "server OnPing "+p); got != p {
+		if got := engine.Recv(t, s.pings, "server OnPing "+p); got != p {
 			t.Fatalf("server OnPing %q, want %q", got, p)
 		}
 	}
 }
 
 func TestGorillaClientPing(t *testing.T) {
-	s := startE2E(t)
-	c := gorillaDial(t, s, "/echo", nil)
+	s := newE2EServer(t)
+	c, _ := engine.DialGorilla(t, s.addr, "/echo", engine.GorillaOpts{})
 	pongs := make(chan string, 8)
 	c.SetPongHandler(func(p string) error { pongs <- p; return nil })
 	for _, p := range []string{"", "ping-1", strings.Repeat("p", 125)} {
@@ -382,15 +335,15 @@ func TestGorillaClientPing(t *testing.T) {
 		default:
 			t.Fatalf("no pong for ping %q before the echo that followed it", p)
 		}
-		if got := waitFor(t, s.pings, "server OnPing"); got != p {
+		if got := engine.Recv(t, s.pings, "server OnPing"); got != p {
 			t.Fatalf("server OnPing %q, want %q", got, p)
 		}
 	}
 }
 
 func TestGorillaServerPing(t *testing.T) {
-	s := startE2E(t)
-	c := gorillaDial(t, s, "/ping", nil)
+	s := newE2EServer(t)
+	c, _ := engine.DialGorilla(t, s.addr, "/ping", engine.GorillaOpts{})
 	pings := make(chan string, 4)
 	c.SetPingHandler(func(p string) error {
 		pings <- p
@@ -408,7 +361,7 @@ func TestGorillaServerPing(t *testing.T) {
 	default:
 		t.Fatal("the ping queued by the open handler did not arrive before the echo")
 	}
-	if got := waitFor(t, s.pongs, "server OnPong"); got != "hi" {
+	if got := engine.Recv(t, s.pongs, "server OnPong"); got != "hi" {
 		t.Fatalf("server OnPong %q, want %q", got, "hi")
 	}
 }
@@ -419,8 +372,8 @@ func TestGorillaClientClose(t *testing.T) {
 		reason string
 	}{{websocket.CloseNormalClosure, "done"}, {4000, "custom reason"}, {websocket.CloseNoStatusReceived, ""}} {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
-			s := startE2E(t)
-			c := gorillaDial(t, s, "/echo", nil)
+			s := newE2EServer(t)
+			c, _ := engine.DialGorilla(t, s.addr, "/echo", engine.GorillaOpts{})
 			msg := websocket.FormatCloseMessage(tc.code, tc.reason) // 1005: an empty close frame
 			if err := c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(e2eWait)); err != nil {
 				t.Fatalf("close: %v", err)
@@ -435,8 +388,8 @@ func TestGorillaClientClose(t *testing.T) {
 }
 
 func TestGorillaServerClose(t *testing.T) {
-	s := startE2E(t)
-	c := gorillaDial(t, s, "/close/4001", nil)
+	s := newE2EServer(t)
+	c, _ := engine.DialGorilla(t, s.addr, "/close/4001", engine.GorillaOpts{})
 	gorillaExpect(t, c, websocket.TextMessage, []byte("before close"))
 	ce := gorillaCloseErr(t, c)
 	if ce.Code != 4001 || ce.Text != "bye" {
@@ -448,8 +401,8 @@ func TestGorillaServerClose(t *testing.T) {
 }
 
 func TestGorillaSendJSON(t *testing.T) {
-	s := startE2E(t)
-	c := gorillaDial(t, s, "/json", nil)
+	s := newE2EServer(t)
+	c, _ := engine.DialGorilla(t, s.addr, "/json", engine.GorillaOpts{})
 	gorillaExpect(t, c, websocket.TextMessage, []byte(e2eJSONWire))
 }
 
@@ -471,8 +424,8 @@ func readStrings(t *testing.T, c *websocket.Conn, n int) []string {
 }
 
 func TestGorillaSendFromGoroutine(t *testing.T) {
-	s := startE2E(t)
-	c := gorillaDial(t, s, "/goroutine", nil)
+	s := newE2EServer(t)
+	c, _ := engine.DialGorilla(t, s.addr, "/goroutine", engine.GorillaOpts{})
 	const echoes = 100
 	werr := make(chan error, 1)
 	go func() {
@@ -485,7 +438,7 @@ func TestGorillaSendFromGoroutine(t *testing.T) {
 		werr <- nil
 	}()
 	got := readStrings(t, c, 2+100+echoes)
-	if err := waitFor(t, werr, "writer"); err != nil {
+	if err := engine.Recv(t, werr, "writer"); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	checkInterleaving(t, got, echoes)
@@ -530,12 +483,10 @@ func clientMessage(id, i int) []byte {
 // gorillaClient dials /echo, writes msgs messages while a second goroutine reads their echoes, checks
 // them in order, then closes cleanly.
 func gorillaClient(s *e2eServer, id, msgs int) error {
-	d := websocket.Dialer{HandshakeTimeout: e2eWait}
-	c, resp, err := d.Dial(s.base+"/echo", nil)
+	c, _, err := engine.GorillaConnect(s.addr, "/echo", engine.GorillaOpts{})
 	if err != nil {
-		return fmt.Errorf("client %d: dial: %w", id, err)
+		return fmt.Errorf("client %d: %w", id, err)
 	}
-	_ = resp.Body.Close()
 	defer c.Close()
 	werr := make(chan error, 1)
 	go func() {
@@ -567,7 +518,7 @@ func gorillaClient(s *e2eServer, id, msgs int) error {
 }
 
 func TestGorillaManyClients(t *testing.T) {
-	s := startE2E(t)
+	s := newE2EServer(t)
 	const clients, msgs = 200, 50
 	errs := make(chan error, clients)
 	var wg sync.WaitGroup
@@ -586,7 +537,7 @@ func TestGorillaManyClients(t *testing.T) {
 		}
 	}
 	for range clients {
-		info := waitFor(t, s.closes, "server OnClose")
+		info := engine.Recv(t, s.closes, "server OnClose")
 		if info.Code != frame.CloseNormal || info.Err != nil {
 			t.Fatalf("server CloseInfo = {%d %q %v}, want {1000 \"\" <nil>}", info.Code, info.Reason, info.Err)
 		}

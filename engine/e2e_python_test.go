@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/openspeed/wsd/engine"
 )
 
 // pythonScript is the python3-websockets client, relative to the package directory (go test's working
@@ -69,10 +71,10 @@ func pythonWithWebsockets(t *testing.T) string {
 
 func TestPythonWebsockets(t *testing.T) {
 	py := pythonWithWebsockets(t)
-	s := startE2E(t)
+	s := newE2EServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang guard only
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, pythonScript, s.base)
+	cmd := exec.CommandContext(ctx, py, pythonScript, "ws://"+s.addr)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -138,14 +140,14 @@ func checkPythonScenarios(t *testing.T, res *pythonResults) {
 // connections may live on different loops, so their OnClose calls are compared as a set.
 func checkPythonServerSide(t *testing.T, s *e2eServer) {
 	t.Helper()
-	if got := waitFor(t, s.pings, "server OnPing"); got != "py-ping" {
+	if got := engine.Recv(t, s.pings, "server OnPing"); got != "py-ping" {
 		t.Errorf("server OnPing %q, want py-ping", got)
 	}
 	want := []string{"1000 \"\" <nil>", "1000 \"\" <nil>", "1000 \"\" <nil>",
 		"4002 \"py-close\" <nil>", "4003 \"bye\" <nil>"}
 	got := make([]string, 0, len(want))
 	for range want {
-		info := waitFor(t, s.closes, "server OnClose")
+		info := engine.Recv(t, s.closes, "server OnClose")
 		got = append(got, fmt.Sprintf("%d %q %v", info.Code, info.Reason, info.Err))
 	}
 	slices.Sort(got)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/openspeed/wsd/internal/wstest"
 	"go.uber.org/goleak"
 )
@@ -26,7 +25,7 @@ func TestEngineStopReported(t *testing.T) {
 
 func esCheck(t *testing.T, how string) {
 	defer goleak.VerifyNone(t, append(wstest.LeakOptions(), goleak.IgnoreCurrent())...)
-	app := New(Config{Loops: 2, Logger: silentLogger()})
+	app := New(Config{Loops: 2, Logger: discardLogger()})
 	app.WS("/echo", echoOpen)
 	stopped := make(chan error, 1)
 	switch how {
@@ -41,19 +40,16 @@ func esCheck(t *testing.T, how string) {
 			stopped <- app.Err()
 		}()
 	}
-	ptWaitFor(t, "the App to listen", func() bool { return app.Addr() != nil })
+	poll(t, "the App to listen", func() bool { return app.Addr() != nil })
 	addr := app.Addr()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr.String()+"/echo", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws, _ := dialGorilla(t, addr.String(), "/echo", gorillaOpts{})
+	defer ws.Close() // before goleak's check
 	afEcho(t, ws, "before")
 
 	if err := wstest.BreakListener(os.Getpid(), addr); err != nil {
 		t.Fatal(err)
 	}
-	err = ptRecv(t, stopped, "the App to report that its engine stopped")
+	err := recv(t, stopped, "the App to report that its engine stopped")
 	if !errors.Is(err, ErrEngineStopped) {
 		t.Fatalf("%s after the engine stopped: %v, want ErrEngineStopped", how, err)
 	}

@@ -1,12 +1,8 @@
 package engine_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +17,7 @@ import (
 // Custom events end to end: what reaches ws.On / Handlers.Events and what reaches the message
 // handler, acknowledgements, MessagePack negotiation, hostile input, and handler panics.
 //
-// Every route of evStart answers so the client can see which handler ran, in order:
+// Every route of newEvServer answers so the client can see which handler ran, in order:
 //
 //	event handler    "event:<type>:<room>:<n>" (Send of a string: always a text frame)
 //	message handler  "message:<text>" for text, "binary:<len>" for binary
@@ -37,32 +33,12 @@ type evServer struct {
 	closes chan engine.CloseInfo // Close handler
 }
 
-// evStart starts an App on which register installs routes; the test's cleanup shuts it down.
-func evStart(t *testing.T, register func(s *evServer)) *evServer {
+// newEvServer starts an App (engine.StartApp) with the route that route installs.
+func newEvServer(t *testing.T, route func(s *evServer, a *engine.App)) *evServer {
 	t.Helper()
 	s := &evServer{errs: make(chan error, 16), closes: make(chan engine.CloseInfo, 16)}
-	s.app = engine.New(engine.Config{Loops: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	register(s)
-	if err := s.app.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	s.addr = s.app.Addr().String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), evWait)
-		defer cancel()
-		if err := s.app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	s.app, s.addr = engine.StartApp(t, engine.Config{}, func(a *engine.App) { route(s, a) })
 	return s
-}
-
-// evReport hands v to the test without ever blocking the event loop.
-func evReport[T any](ch chan T, v T) {
-	select {
-	case ch <- v:
-	default:
-	}
 }
 
 func evMessage(ws *engine.Conn, m engine.Message) {
@@ -78,8 +54,8 @@ func evEvent(ws *engine.Conn, e engine.Event) {
 }
 
 // seedRoute is /seed in the seed style: ws.On for join-room and ack, ws.OnMessage for the rest.
-func (s *evServer) seedRoute() {
-	s.app.WS("/seed", func(ws *engine.Conn, _ *engine.Context) {
+func (s *evServer) seedRoute(a *engine.App) {
+	a.WS("/seed", func(ws *engine.Conn, _ *engine.Context) {
 		ws.On("join-room", func(e engine.Event) { evEvent(ws, e) })
 		ws.On("decode", func(e engine.Event) {
 			var v struct {
@@ -109,8 +85,8 @@ type evPayload struct {
 }
 
 // routeRoute is /route with shared handlers; the connection's own ws.On("b") overrides the route's.
-func (s *evServer) routeRoute() {
-	s.app.Route("/route", engine.Handlers{
+func (s *evServer) routeRoute(a *engine.App) {
+	a.Route("/route", engine.Handlers{
 		Open: func(ws *engine.Conn, _ *engine.Context) {
 			ws.On("b", func(engine.Event) { _ = ws.Send("own:b") })
 		},
@@ -124,8 +100,8 @@ func (s *evServer) routeRoute() {
 }
 
 // panicRoute is /panic: "boom" panics in a route event handler, "own-boom" in a ws.On handler.
-func (s *evServer) panicRoute() {
-	s.app.Route("/panic", engine.Handlers{
+func (s *evServer) panicRoute(a *engine.App) {
+	a.Route("/panic", engine.Handlers{
 		Open: func(ws *engine.Conn, _ *engine.Context) {
 			ws.On("own-boom", func(engine.Event) { panic("own boom") })
 		},
@@ -134,21 +110,9 @@ func (s *evServer) panicRoute() {
 			"boom":      func(*engine.Conn, engine.Event) { panic("route boom") },
 			"join-room": evEvent,
 		},
-		Error: func(_ *engine.Conn, err error) { evReport(s.errs, err) },
-		Close: func(_ *engine.Conn, info engine.CloseInfo) { evReport(s.closes, info) },
+		Error: func(_ *engine.Conn, err error) { engine.Report(s.errs, err) },
+		Close: func(_ *engine.Conn, info engine.CloseInfo) { engine.Report(s.closes, info) },
 	})
-}
-
-func evDial(t *testing.T, addr, path string, protocols ...string) (*gorilla.Conn, *http.Response) {
-	t.Helper()
-	d := gorilla.Dialer{HandshakeTimeout: evWait, Subprotocols: protocols}
-	c, resp, err := d.Dial("ws://"+addr+path, nil)
-	if err != nil {
-		t.Fatalf("dial %s %v: %v", path, protocols, err)
-	}
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = c.Close() })
-	return c, resp
 }
 
 func evWrite(t *testing.T, c *gorilla.Conn, typ int, data []byte) {
@@ -226,8 +190,8 @@ var evSeedShapes = []struct{ in, want string }{
 // TestEventsSeedStyle: ws.On handlers get the seed's event shapes with their fields; everything else
 // (plain text, unhandled or nested types) goes to the message handler, in arrival order.
 func TestEventsSeedStyle(t *testing.T) {
-	s := evStart(t, (*evServer).seedRoute)
-	c, _ := evDial(t, s.addr, "/seed")
+	s := newEvServer(t, (*evServer).seedRoute)
+	c, _ := engine.DialGorilla(t, s.addr, "/seed", engine.GorillaOpts{})
 	for _, tc := range evSeedShapes {
 		evWrite(t, c, gorilla.TextMessage, []byte(tc.in))
 	}
@@ -242,8 +206,8 @@ func TestEventsSeedStyle(t *testing.T) {
 // TestEventsRouteHandlers: Handlers.Events dispatch the same shapes; a connection's own ws.On wins
 // over the route's handler of the same type.
 func TestEventsRouteHandlers(t *testing.T) {
-	s := evStart(t, (*evServer).routeRoute)
-	c, _ := evDial(t, s.addr, "/route")
+	s := newEvServer(t, (*evServer).routeRoute)
+	c, _ := engine.DialGorilla(t, s.addr, "/route", engine.GorillaOpts{})
 	for _, tc := range evSeedShapes {
 		evRoundTrip(t, c, tc.in, tc.want)
 	}
@@ -255,8 +219,8 @@ func TestEventsRouteHandlers(t *testing.T) {
 // TestEventsAck: Reply sends {"type":"ack","id":<id as sent>,"data":v}; numeric and string ids are
 // copied as they are; an event without id cannot be acknowledged.
 func TestEventsAck(t *testing.T) {
-	s := evStart(t, (*evServer).seedRoute)
-	c, _ := evDial(t, s.addr, "/seed")
+	s := newEvServer(t, (*evServer).seedRoute)
+	c, _ := engine.DialGorilla(t, s.addr, "/seed", engine.GorillaOpts{})
 	for _, tc := range []struct{ id, want string }{
 		{`7`, `7`},
 		{`"req-1"`, `"req-1"`},
@@ -275,8 +239,8 @@ func TestEventsAck(t *testing.T) {
 // handled "type" is an event, its ack and ws.Send(struct) arrive as binary MessagePack; other binary
 // maps and text messages keep their own rules.
 func TestEventsMsgPack(t *testing.T) {
-	s := evStart(t, (*evServer).seedRoute)
-	c, resp := evDial(t, s.addr, "/seed", "msgpack")
+	s := newEvServer(t, (*evServer).seedRoute)
+	c, resp := engine.DialGorilla(t, s.addr, "/seed", engine.GorillaOpts{Protocols: []string{"msgpack"}})
 	if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != "msgpack" || c.Subprotocol() != "msgpack" {
 		t.Fatalf("selected %q, want msgpack", got)
 	}
@@ -309,12 +273,12 @@ func TestEventsMsgPack(t *testing.T) {
 // TestEventsSubprotocolFallback: "json", no offer, or an unknown "foo" all end in JSON; "foo" is not
 // echoed (the handshake succeeds without a subprotocol); the first supported offer wins.
 func TestEventsSubprotocolFallback(t *testing.T) {
-	s := evStart(t, (*evServer).seedRoute)
+	s := newEvServer(t, (*evServer).seedRoute)
 	for _, tc := range []struct {
 		offer []string
 		want  string
 	}{{[]string{"json"}, "json"}, {nil, ""}, {[]string{"foo"}, ""}, {[]string{"foo", "json", "msgpack"}, "json"}} {
-		c, resp := evDial(t, s.addr, "/seed", tc.offer...)
+		c, resp := engine.DialGorilla(t, s.addr, "/seed", engine.GorillaOpts{Protocols: tc.offer})
 		if _, sent := resp.Header["Sec-Websocket-Protocol"]; c.Subprotocol() != tc.want || (tc.want == "" && sent) {
 			t.Fatalf("offer %v: selected %q (header %v), want %q", tc.offer, c.Subprotocol(), resp.Header, tc.want)
 		}
@@ -323,7 +287,7 @@ func TestEventsSubprotocolFallback(t *testing.T) {
 		evWrite(t, c, gorilla.BinaryMessage, mp)
 		evExpect(t, c, fmt.Sprintf("binary:%d", len(mp)))
 	}
-	c, _ := evDial(t, s.addr, "/seed", "foo", "msgpack")
+	c, _ := engine.DialGorilla(t, s.addr, "/seed", engine.GorillaOpts{Protocols: []string{"foo", "msgpack"}})
 	if c.Subprotocol() != "msgpack" {
 		t.Fatalf("offer foo, msgpack: selected %q", c.Subprotocol())
 	}
@@ -332,8 +296,8 @@ func TestEventsSubprotocolFallback(t *testing.T) {
 // TestEventsMalformedInput: malformed JSON, non-objects, non-string types, hostile nesting and invalid
 // MessagePack all reach the message handler unchanged; the connection and the server carry on.
 func TestEventsMalformedInput(t *testing.T) {
-	s := evStart(t, (*evServer).seedRoute)
-	c, _ := evDial(t, s.addr, "/seed")
+	s := newEvServer(t, (*evServer).seedRoute)
+	c, _ := engine.DialGorilla(t, s.addr, "/seed", engine.GorillaOpts{})
 	deep := `{"type":"join-room","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`
 	for _, in := range []string{
 		`{"type":"join-room"`, `{"type":"join-room",}`, `{"type":"join-room"}}`, `{"type":"join-room"} x`,
@@ -347,7 +311,7 @@ func TestEventsMalformedInput(t *testing.T) {
 	}
 	evRoundTrip(t, c, `{"type":"join-room","room":"after"}`, "event:join-room:after:0")
 
-	m, _ := evDial(t, s.addr, "/seed", "msgpack")
+	m, _ := engine.DialGorilla(t, s.addr, "/seed", engine.GorillaOpts{Protocols: []string{"msgpack"}})
 	good := evMsgPack(t, map[string]any{"type": "join-room", "room": "x"})
 	for _, in := range [][]byte{
 		{0xc1}, good[:len(good)-1], append(append([]byte{}, good...), 0x00),
@@ -369,10 +333,10 @@ func TestEventsMalformedInput(t *testing.T) {
 // TestEventsHandlerPanic: a panicking event handler (route or own) reports an *engine.PanicError to the
 // error handler and closes its connection with 1011; another client is unaffected.
 func TestEventsHandlerPanic(t *testing.T) {
-	s := evStart(t, (*evServer).panicRoute)
-	other, _ := evDial(t, s.addr, "/panic")
+	s := newEvServer(t, (*evServer).panicRoute)
+	other, _ := engine.DialGorilla(t, s.addr, "/panic", engine.GorillaOpts{})
 	for _, typ := range []string{"boom", "own-boom"} {
-		victim, _ := evDial(t, s.addr, "/panic")
+		victim, _ := engine.DialGorilla(t, s.addr, "/panic", engine.GorillaOpts{})
 		evWrite(t, victim, gorilla.TextMessage, []byte(`{"type":"`+typ+`"}`))
 		_ = victim.SetReadDeadline(time.Now().Add(evWait))
 		_, data, err := victim.ReadMessage()

@@ -20,7 +20,7 @@ const fcCloseTimeout = 10 * time.Minute
 // a raw client that reads the close frame and then neither answers nor closes gets the server's FIN,
 // although CloseTimeout is ten minutes.
 func TestCloseTCPAfterFailOrAnswer(t *testing.T) {
-	_, addr := bootApp(t, Config{CloseTimeout: fcCloseTimeout, MaxMessageSize: 1 << 10}, func(a *App) {
+	_, addr := startApp(t, Config{CloseTimeout: fcCloseTimeout, MaxMessageSize: 1 << 10}, func(a *App) {
 		a.Route("/echo", Handlers{Message: func(ws *Conn, m Message) { _ = ws.Send(m) }})
 	})
 	cases := []struct {
@@ -57,7 +57,7 @@ func TestCloseTCPAfterFailOrAnswer(t *testing.T) {
 // A close the server starts for a healthy peer (Conn.Close) still waits for the peer's close frame:
 // the socket stays open while the peer is silent, and closes as soon as it answers.
 func TestCloseTCPWaitsForHealthyPeer(t *testing.T) {
-	_, addr := bootApp(t, Config{CloseTimeout: fcCloseTimeout}, func(a *App) {
+	_, addr := startApp(t, Config{CloseTimeout: fcCloseTimeout}, func(a *App) {
 		a.Route("/close", Handlers{Message: func(ws *Conn, m Message) { ws.CloseWith(CloseNormal, "done") }})
 	})
 	r := wstest.Dial(t, addr, "/close")

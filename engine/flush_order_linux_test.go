@@ -39,7 +39,7 @@ func TestFlushOrderWhenPeerResetsMidWrite(t *testing.T) {
 		events = append(events, ev)
 		mu.Unlock()
 	}
-	app, addr := bootApp(t, Config{Loops: 1, MaxBackpressure: 1 << 10}, func(a *App) {
+	app, addr := startApp(t, Config{Loops: 1, MaxBackpressure: 1 << 10}, func(a *App) {
 		a.Route("/member", Handlers{
 			Open: func(ws *Conn, ctx *Context) {
 				id := ctx.Query("id")

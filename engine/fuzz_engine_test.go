@@ -57,7 +57,7 @@ func FuzzUpgradeStream(f *testing.F) {
 		f.Add(data, uint16(1))
 	}
 	cfg := Config{Loops: 2, MaxMessageSize: 64 << 10, CloseTimeout: 300 * time.Millisecond}
-	_, addr := bootApp(f, cfg, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(f, cfg, echoRoute)
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
 		out, clean := streamAfterUpgrade(t, addr, data, int(cut)%(len(data)+1))
 		checkServerStream(t, out, clean)
@@ -73,11 +73,8 @@ func FuzzUpgradeStream(f *testing.F) {
 // the deadline).
 func streamAfterUpgrade(t *testing.T, addr string, data []byte, cut int) (out []byte, clean bool) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTCP(t, addr, nil)
+	defer c.Close() // before the control client of this input
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	first := append([]byte(wstest.UpgradeRequest("/echo")), data[:cut]...)
 	if _, err := c.Write(first); err == nil && cut < len(data) {
@@ -85,7 +82,7 @@ func streamAfterUpgrade(t *testing.T, addr string, data []byte, cut int) (out []
 	}
 	_ = c.(*net.TCPConn).CloseWrite()
 	var buf bytes.Buffer
-	_, err = io.Copy(&buf, c)
+	_, err := io.Copy(&buf, c)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Logf("server kept the connection open after the client's EOF (%d bytes read)", buf.Len())
 	}

@@ -16,7 +16,7 @@ import (
 // or close before its time is impossible, and the bounds after it are half a PingInterval (500 ms or
 // more), far above timer precision (50 ms) and scheduling noise.
 func TestHeartbeatIdleFromLastByte(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		echo := func(ws *Conn, m Message) { _ = ws.Send(m) }
 		a.Route("/short", Handlers{Message: echo,
 			Options: RouteOptions{PingInterval: 2 * time.Second, IdleTimeout: time.Second}})

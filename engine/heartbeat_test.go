@@ -22,7 +22,7 @@ func hbServer(t *testing.T) (string, <-chan hbClosed, *atomic.Int64) {
 	closed := make(chan hbClosed, 8)
 	var pongs atomic.Int64
 	cfg := Config{PingInterval: 100 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}
-	_, addr := bootApp(t, cfg, func(a *App) {
+	_, addr := startApp(t, cfg, func(a *App) {
 		a.Route("/hb", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { ws.SetData(ctx.Query("id")) },
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
@@ -67,7 +67,7 @@ func hbPingsThenClose(t *testing.T, r *wstest.Raw) (pings int, code frame.CloseC
 func TestHeartbeatUnansweredPings(t *testing.T) {
 	addr, closed, pongs := hbServer(t)
 	k := ptKeep(t, addr, "/hb?id=keeper", nil)
-	idle := ptDial(t, addr, "/hb?id=gorilla", nil, nil)
+	idle := newPTClient(t, addr, "/hb?id=gorilla", nil)
 	silent := wstest.Dial(t, addr, "/hb?id=silent")
 
 	pings, code, reason := hbPingsThenClose(t, silent)
@@ -76,13 +76,13 @@ func TestHeartbeatUnansweredPings(t *testing.T) {
 	}
 	k.progress(t, "when the silent client was closed")
 	silent.CloseHandshake(frame.CloseGoingAway)
-	c := ptRecv(t, closed, "the silent client's close handler")
+	c := recv(t, closed, "the silent client's close handler")
 	if c.id != "silent" || !errors.Is(c.info.Err, ErrIdleTimeout) {
 		t.Fatalf("close handler: %q %+v, want the silent client with Err ErrIdleTimeout", c.id, c.info)
 	}
 
 	// Four pongs span at least four idle timeouts for a connection that sends nothing else.
-	ptWaitFor(t, "four pongs from the idle gorilla client", func() bool { return pongs.Load() >= 4 })
+	poll(t, "four pongs from the idle gorilla client", func() bool { return pongs.Load() >= 4 })
 	select {
 	case m := <-idle.in:
 		t.Fatalf("idle gorilla client got %+v, want nothing (still open)", m)
@@ -95,7 +95,7 @@ func TestHeartbeatUnansweredPings(t *testing.T) {
 	k.finish(t)
 	idle.closeNormally(t)
 	for range 2 {
-		if c := ptRecv(t, closed, "close handlers"); c.info.Err != nil || c.info.Code != frame.CloseNormal {
+		if c := recv(t, closed, "close handlers"); c.info.Err != nil || c.info.Code != frame.CloseNormal {
 			t.Fatalf("close handler of %q: %+v, want a clean 1000", c.id, c.info)
 		}
 	}
@@ -106,8 +106,8 @@ func TestHeartbeatUnansweredPings(t *testing.T) {
 func TestHeartbeatRouteOverride(t *testing.T) {
 	closed := make(chan CloseInfo, 1)
 	cfg := Config{PingInterval: 100 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}
-	_, addr := bootApp(t, cfg, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, cfg, func(a *App) {
+		echoRoute(a)
 		a.Route("/quiet", Handlers{
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
@@ -140,8 +140,8 @@ func TestHeartbeatRouteOverride(t *testing.T) {
 func TestHeartbeatPingsEveryInterval(t *testing.T) {
 	var pongs atomic.Int64
 	cfg := Config{PingInterval: 100 * time.Millisecond, IdleTimeout: time.Second}
-	_, addr := bootApp(t, cfg, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, cfg, func(a *App) {
+		echoRoute(a)
 		a.Route("/hb", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { ws.SetData(ctx.Query("id")) },
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
@@ -153,7 +153,7 @@ func TestHeartbeatPingsEveryInterval(t *testing.T) {
 		})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
-	idle := ptDial(t, addr, "/hb?id=gorilla", nil, nil)
+	idle := newPTClient(t, addr, "/hb?id=gorilla", nil)
 	silent := wstest.Dial(t, addr, "/hb?id=silent")
 	pings, code, reason := hbPingsThenClose(t, silent)
 	answered := pongs.Load()

@@ -21,6 +21,7 @@ import (
 const (
 	hbBody   = 16 << 10  // bytes per answer of /big
 	hbBudget = 256 << 10 // MaxBackpressure of the tests
+	hbRcvBuf = 64 << 10  // the clients' socket receive buffer
 )
 
 // hbApp serves GET /big?i=N: hbBody bytes starting with "N\n". It counts the requests it answered.
@@ -32,7 +33,7 @@ func hbApp(t *testing.T, cfg Config) (*App, string, *atomic.Int64) {
 	if cfg.MaxBackpressure == 0 {
 		cfg.MaxBackpressure = hbBudget
 	}
-	app, addr := bootApp(t, cfg, func(a *App) {
+	app, addr := startApp(t, cfg, func(a *App) {
 		a.GET("/big", func(ctx *Context) error {
 			served.Add(1)
 			b := make([]byte, 0, hbBody)
@@ -58,19 +59,6 @@ func hbRequests(n, pad int) []byte {
 		b = append(b, "\r\n"...)
 	}
 	return b
-}
-
-// hbDial opens a client socket with a small receive buffer, closed when the test ends.
-func hbDial(t *testing.T, addr string) *net.TCPConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := c.(*net.TCPConn)
-	_ = tc.SetReadBuffer(64 << 10)
-	t.Cleanup(func() { _ = tc.Close() })
-	return tc
 }
 
 // liveHeap is the live heap after a collection.
@@ -108,7 +96,8 @@ func TestHTTPPipelineWithoutReadingIsBounded(t *testing.T) {
 	const n = 8000
 	app, addr, served := hbApp(t, Config{})
 	before := liveHeap()
-	c := hbDial(t, addr)
+	c := dialTCP(t, addr, nil)
+	_ = c.(*net.TCPConn).SetReadBuffer(hbRcvBuf)
 	if _, err := c.Write(hbRequests(n, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +122,8 @@ func TestHTTPPipelineWithoutReadingIsBounded(t *testing.T) {
 func TestHTTPPipelineResumesWhenDrained(t *testing.T) {
 	const n = 2000
 	app, addr, served := hbApp(t, Config{})
-	c := hbDial(t, addr)
+	c := dialTCP(t, addr, nil)
+	_ = c.(*net.TCPConn).SetReadBuffer(hbRcvBuf)
 	if _, err := c.Write(hbRequests(n, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +156,8 @@ func TestHTTPPipelineFloodIsClosed(t *testing.T) {
 	const n = 4000
 	app, addr, served := hbApp(t, Config{MaxBodyBytes: 64 << 10, CloseTimeout: 200 * time.Millisecond})
 	before := liveHeap()
-	c := hbDial(t, addr)
+	c := dialTCP(t, addr, nil)
+	_ = c.(*net.TCPConn).SetReadBuffer(hbRcvBuf)
 	go func() { _, _ = c.Write(hbRequests(n, 1024)) }() // 4 MiB; fails once the server closes
 	deadline := time.Now().Add(20 * time.Second)
 	for int(app.Stats().Connections) != 0 || served.Load() == 0 {
@@ -196,7 +187,7 @@ func TestHTTPPipelineBoundPerRead(t *testing.T) {
 		inRun   int  // requests answered since the last marker task ran (on-loop)
 		worst   atomic.Int64
 	)
-	_, addr := bootApp(t, Config{Loops: 1}, func(a *App) {
+	_, addr := startApp(t, Config{Loops: 1}, func(a *App) {
 		a.GET("/n", func(ctx *Context) error {
 			if !pending {
 				pending = true
@@ -209,7 +200,8 @@ func TestHTTPPipelineBoundPerRead(t *testing.T) {
 			return ctx.String(http.StatusOK, ctx.Query("i"))
 		})
 	})
-	c := hbDial(t, addr)
+	c := dialTCP(t, addr, nil)
+	_ = c.(*net.TCPConn).SetReadBuffer(hbRcvBuf)
 	var reqs []byte
 	for i := range n {
 		reqs = fmt.Appendf(reqs, "GET /n?i=%d HTTP/1.1\r\nHost: t\r\n\r\n", i)

@@ -12,7 +12,7 @@ import (
 // first runs once, the client gets one answer and EOF.
 func TestHTTPNothingRunsAfterConnectionClose(t *testing.T) {
 	var runs atomic.Int64
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		a.GET("/count", func(ctx *Context) error {
 			runs.Add(1)
 			return ctx.String(http.StatusOK, "counted")
@@ -40,7 +40,7 @@ func TestHTTPNothingRunsAfterConnectionClose(t *testing.T) {
 // An upgrade request with a body is refused with 400: after a 101 the body would be read as frames.
 func TestUpgradeWithBodyRefused(t *testing.T) {
 	var opened atomic.Int64
-	app, addr := bootApp(t, Config{}, func(a *App) {
+	app, addr := startApp(t, Config{}, func(a *App) {
 		a.WS("/echo", func(ws *Conn, ctx *Context) { opened.Add(1); echoOpen(ws, ctx) })
 	})
 	get, v11 := "GET", "HTTP/1.1"

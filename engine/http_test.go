@@ -2,10 +2,8 @@ package engine
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,34 +12,6 @@ import (
 
 	"github.com/openspeed/wsd/internal/wstest"
 )
-
-// silentLogger keeps expected handler errors and panics out of the test output.
-func silentLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// bootApp starts an App with cfg (Loops defaults to 2, Logger to silent) after register added its
-// routes, and shuts it down when the test ends. It returns the App and its address.
-func bootApp(t testing.TB, cfg Config, register func(a *App)) (*App, string) {
-	t.Helper()
-	if cfg.Loops == 0 {
-		cfg.Loops = 2
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = silentLogger()
-	}
-	app := New(cfg)
-	register(app)
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return app, app.Addr().String()
-}
 
 // newHTTPClient is a net/http client with its own Transport, closed when the test ends.
 func newHTTPClient(t *testing.T) *http.Client {
@@ -75,7 +45,7 @@ func registerHTTPRoutes(a *App) {
 }
 
 func httpApp(t *testing.T, cfg Config) string {
-	_, addr := bootApp(t, cfg, registerHTTPRoutes)
+	_, addr := startApp(t, cfg, registerHTTPRoutes)
 	return addr
 }
 

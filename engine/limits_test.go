@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -47,8 +46,8 @@ func ltExpectClose(t *testing.T, r *wstest.Raw, code frame.CloseCode, reason str
 func TestLimitMessageAnnounced(t *testing.T) {
 	closed := make(chan CloseInfo, 4)
 	cfg := Config{MaxMessageSize: 1 << 10, CloseTimeout: 300 * time.Millisecond}
-	_, addr := bootApp(t, cfg, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, cfg, func(a *App) {
+		echoRoute(a)
 		a.Route("/big", Handlers{
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
@@ -63,7 +62,7 @@ func TestLimitMessageAnnounced(t *testing.T) {
 	k.progress(t, "after the oversized announcement")
 	// The announced payload never comes; the server drops the socket after CloseTimeout.
 	r.ExpectEOF()
-	info := ptRecv(t, closed, "close handler")
+	info := recv(t, closed, "close handler")
 	if !errors.Is(info.Err, frame.ErrMessageTooBig) {
 		t.Fatalf("close handler: %+v, want Err ErrMessageTooBig", info)
 	}
@@ -78,7 +77,7 @@ func TestLimitMessageAnnounced(t *testing.T) {
 
 // MaxFrameSize caps each frame even when the message would fit MaxMessageSize.
 func TestLimitFrameSize(t *testing.T) {
-	_, addr := bootApp(t, Config{MaxFrameSize: 512, MaxMessageSize: 4 << 10}, ptEchoRoute)
+	_, addr := startApp(t, Config{MaxFrameSize: 512, MaxMessageSize: 4 << 10}, echoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
 	r := wstest.Dial(t, addr, "/echo")
 	part := bytes.Repeat([]byte("x"), 500)
@@ -98,8 +97,8 @@ func TestLimitFrameSize(t *testing.T) {
 // MaxFragments (here a route override) allows three frames per message and fails the fourth with
 // 1008 "too many fragments".
 func TestLimitFragments(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.Route("/frag", Handlers{Open: echoOpen, Options: RouteOptions{MaxFragments: 3}})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
@@ -122,32 +121,11 @@ func TestLimitFragments(t *testing.T) {
 	k.finish(t)
 }
 
-// ltConn is a client socket without goroutines, for tests with many connections.
-type ltConn struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-// ltUpgrade dials addr and writes an upgrade request for path; the answer is read with response.
-func ltUpgrade(t *testing.T, addr, path string) *ltConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte(wstest.UpgradeRequest(path))); err != nil {
-		t.Fatal(err)
-	}
-	return &ltConn{c: c, br: bufio.NewReaderSize(c, 512)}
-}
-
 // response reads the HTTP answer with its body.
-func (l *ltConn) response(t *testing.T) (*http.Response, string) {
+func (w *leanWS) response(t *testing.T) (*http.Response, string) {
 	t.Helper()
-	_ = l.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(l.br, nil)
+	_ = w.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(w.br, nil)
 	if err != nil {
 		t.Fatalf("read response: %v", err)
 	}
@@ -156,23 +134,23 @@ func (l *ltConn) response(t *testing.T) (*http.Response, string) {
 }
 
 // expect101 reads a 101 answer.
-func (l *ltConn) expect101(t *testing.T, i int) {
+func (w *leanWS) expect101(t *testing.T, i int) {
 	t.Helper()
-	if resp, body := l.response(t); resp.StatusCode != http.StatusSwitchingProtocols {
+	if resp, body := w.response(t); resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("connection %d: status %d %q, want 101", i, resp.StatusCode, body)
 	}
 }
 
 // expect503 reads a 503 answer with Retry-After and expects the server to close.
-func (l *ltConn) expect503(t *testing.T, i int, retryAfter string) {
+func (w *leanWS) expect503(t *testing.T, i int, retryAfter string) {
 	t.Helper()
-	resp, body := l.response(t)
+	resp, body := w.response(t)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != retryAfter || !resp.Close {
 		t.Fatalf("connection %d: status %d, Retry-After %q, Connection: close %v (%q); want 503, %q, close",
 			i, resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close, body, retryAfter)
 	}
-	_ = l.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if rest, err := io.ReadAll(l.br); len(rest) > 0 || (err != nil && !isConnReset(err)) {
+	_ = w.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if rest, err := io.ReadAll(w.br); len(rest) > 0 || (err != nil && !isConnReset(err)) {
 		t.Fatalf("connection %d after 503: %q %v, want EOF", i, rest, err)
 	}
 }
@@ -180,23 +158,22 @@ func (l *ltConn) expect503(t *testing.T, i int, retryAfter string) {
 // expectRefused expects a socket refused at accept (over MaxConnections or MaxConnectionsPerIP): closed
 // without a byte when its request had not arrived yet when the server accepted it, else a 503 with
 // Retry-After and Connection: close (which of the two depends on timing; both count as rejected).
-func (l *ltConn) expectRefused(t *testing.T, i int, retryAfter string) {
+func (w *leanWS) expectRefused(t *testing.T, i int, retryAfter string) {
 	t.Helper()
-	_ = l.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := l.br.Peek(1); err == io.EOF || isConnReset(err) {
+	_ = w.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := w.br.Peek(1); err == io.EOF || isConnReset(err) {
 		return
 	}
-	l.expect503(t, i, retryAfter)
+	w.expect503(t, i, retryAfter)
 }
 
 // echo sends one masked text frame and expects it back.
-func (l *ltConn) echo(t *testing.T, msg string) {
+func (w *leanWS) echo(t *testing.T, msg string) {
 	t.Helper()
-	_ = l.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := l.c.Write(wstest.Frame(true, frame.OpText, []byte(msg))); err != nil {
+	_ = w.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := w.c.Write(wstest.Frame(true, frame.OpText, []byte(msg))); err != nil {
 		t.Fatal(err)
 	}
-	w := leanWS{c: l.c, br: l.br}
 	if h, p, err := w.readFrame(); err != nil || h.Op != frame.OpText || string(p) != msg {
 		t.Fatalf("echo of %q: %v %q %v", msg, h.Op, p, err)
 	}
@@ -208,28 +185,28 @@ func (l *ltConn) echo(t *testing.T, msg string) {
 // 127.0.0.1 is usable again.
 func TestLimitConnectionsPerIP(t *testing.T) {
 	const limit, total = 100, 1000
-	app, addr := bootApp(t, Config{MaxConnectionsPerIP: limit, RetryAfter: 7 * time.Second}, ptEchoRoute)
+	app, addr := startApp(t, Config{MaxConnectionsPerIP: limit, RetryAfter: 7 * time.Second}, echoRoute)
 	other := net.IPv4(127, 0, 0, 2)
 	k := ptKeep(t, addr, "/echo", other)
-	open := make([]*ltConn, 0, limit)
+	open := make([]*leanWS, 0, limit)
 	for i := range limit { // one at a time: exactly the first 100 fit
-		l := ltUpgrade(t, addr, "/echo")
+		l := leanDial(t, addr, "/echo", nil)
 		l.expect101(t, i)
 		open = append(open, l)
 	}
 	open[0].echo(t, "first")
 	open[limit-1].echo(t, "last")
 	for start := limit; start < total; start += 100 { // the rest in concurrent batches
-		batch := make([]*ltConn, 100)
+		batch := make([]*leanWS, 100)
 		for i := range batch {
-			batch[i] = ltUpgrade(t, addr, "/echo")
+			batch[i] = leanDial(t, addr, "/echo", nil)
 		}
 		for i, l := range batch {
 			l.expectRefused(t, start+i, "7")
 		}
 		k.progress(t, fmt.Sprintf("after connection %d", start+len(batch)))
 	}
-	late := ptDial(t, addr, "/echo", nil, other) // a new client from another address still gets in
+	late := newPTClient(t, addr, "/echo", other) // a new client from another address still gets in
 	if err := late.roundTrip("from 127.0.0.2"); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +217,7 @@ func TestLimitConnectionsPerIP(t *testing.T) {
 	}
 	_ = open[0].c.Close()
 	waitConnections(t, app, limit+1) // 99 from 127.0.0.1 and the two from 127.0.0.2
-	again := ltUpgrade(t, addr, "/echo")
+	again := leanDial(t, addr, "/echo", nil)
 	again.expect101(t, total)
 	again.echo(t, "a freed slot")
 	k.finish(t)
@@ -250,17 +227,17 @@ func TestLimitConnectionsPerIP(t *testing.T) {
 // sockets are refused (closed, or 503 when their request was there) until one closes.
 func TestLimitConnectionsTotal(t *testing.T) {
 	const limit = 50
-	app, addr := bootApp(t, Config{MaxConnections: limit, RetryAfter: time.Second}, ptEchoRoute)
+	app, addr := startApp(t, Config{MaxConnections: limit, RetryAfter: time.Second}, echoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
-	open := make([]*ltConn, 0, limit-1)
+	open := make([]*leanWS, 0, limit-1)
 	for i := range limit - 1 {
-		l := ltUpgrade(t, addr, "/echo")
+		l := leanDial(t, addr, "/echo", nil)
 		l.expect101(t, i)
 		open = append(open, l)
 	}
-	over := make([]*ltConn, 10)
+	over := make([]*leanWS, 10)
 	for i := range over {
-		over[i] = ltUpgrade(t, addr, "/echo")
+		over[i] = leanDial(t, addr, "/echo", nil)
 	}
 	for i, l := range over {
 		l.expectRefused(t, limit+i, "1")
@@ -269,7 +246,7 @@ func TestLimitConnectionsTotal(t *testing.T) {
 	waitConnections(t, app, limit)
 	_ = open[0].c.Close()
 	waitConnections(t, app, limit-1)
-	again := ltUpgrade(t, addr, "/echo")
+	again := leanDial(t, addr, "/echo", nil)
 	again.expect101(t, limit+len(over))
 	again.echo(t, "a freed slot")
 	open[1].echo(t, "still open")

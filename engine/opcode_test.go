@@ -18,7 +18,7 @@ var opBad = []frame.Opcode{frame.OpPing, frame.OpPong, frame.OpClose, frame.OpCo
 // the next frame it gets is the valid message sent after the refused ones.
 func TestSendRefusesControlOpcodes(t *testing.T) {
 	errs := make(chan error, 64)
-	app, addr := bootApp(t, Config{}, func(a *App) {
+	app, addr := startApp(t, Config{}, func(a *App) {
 		a.Route("/r/:room", Handlers{
 			Open: func(ws *Conn, ctx *Context) { _ = ws.Join(ctx.Param("room")) },
 			Message: func(ws *Conn, m Message) {
@@ -47,7 +47,7 @@ func TestSendRefusesControlOpcodes(t *testing.T) {
 		t.Fatalf("first frame: %v fin %v %q %v, want the text echo and nothing before it", h.Op, h.Fin, p, err)
 	}
 	for range 4 * len(opBad) {
-		if err := ptRecv(t, errs, "the handler's results"); err != nil {
+		if err := recv(t, errs, "the handler's results"); err != nil {
 			t.Error(err)
 		}
 	}

@@ -37,22 +37,10 @@ type ptClient struct {
 	done chan struct{} // closed when the reader goroutine has returned
 }
 
-// ptDial connects a ptClient to path; local, when set, is the source address. hdr may be nil.
-func ptDial(t testing.TB, addr, path string, hdr http.Header, local net.IP) *ptClient {
+// newPTClient connects a ptClient to path (dialGorilla); local, when set, is the source address.
+func newPTClient(t testing.TB, addr, path string, local net.IP) *ptClient {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	if local != nil {
-		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: 5 * time.Second}
-		d.NetDialContext = nd.DialContext
-	}
-	c, resp, err := d.Dial("ws://"+addr+path, hdr)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("well-behaved client: dial %s (from %v): %v (status %d)", path, local, err, status)
-	}
+	c, _ := dialGorilla(t, addr, path, gorillaOpts{Local: local})
 	p := &ptClient{c: c, in: make(chan ptMsg, 4096), stop: make(chan struct{}), done: make(chan struct{})}
 	go p.read()
 	t.Cleanup(func() {
@@ -133,7 +121,7 @@ type ptKeeper struct {
 // ptKeep connects a keeper to an echo route and starts its loop. The test's cleanup stops it.
 func ptKeep(t testing.TB, addr, path string, local net.IP) *ptKeeper {
 	t.Helper()
-	k := &ptKeeper{cl: ptDial(t, addr, path, nil, local), stop: make(chan struct{}), done: make(chan struct{})}
+	k := &ptKeeper{cl: newPTClient(t, addr, path, local), stop: make(chan struct{}), done: make(chan struct{})}
 	go k.run()
 	t.Cleanup(k.halt)
 	return k
@@ -197,33 +185,6 @@ func ptStats(app *App) Stats {
 	return app.Stats()
 }
 
-// ptWaitFor polls cond for at most 10 s.
-func ptWaitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// ptRecv waits at most 10 s for a value on ch.
-func ptRecv[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	var zero T
-	return zero
-}
-
-func ptEchoRoute(a *App) { a.WS("/echo", echoOpen) }
-
 // ptTrickle writes req to every connection one byte at a time: the first byte at once, then one every
 // 100 ms, until stop is closed or req is exhausted. Write errors (the server closed) are ignored.
 func ptTrickle(conns []net.Conn, req []byte, stop <-chan struct{}, done chan<- struct{}) {
@@ -244,7 +205,7 @@ func ptTrickle(conns []net.Conn, req []byte, stop <-chan struct{}, done chan<- s
 // Slowloris: requests trickled a byte per 100 ms never finish within HandshakeTimeout (300 ms): each
 // gets 408 and is closed; a socket that sends nothing is closed silently.
 func TestSlowlorisHandshake(t *testing.T) {
-	app, addr := bootApp(t, Config{HandshakeTimeout: 300 * time.Millisecond}, ptEchoRoute)
+	app, addr := startApp(t, Config{HandshakeTimeout: 300 * time.Millisecond}, echoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
 	quiet := wstest.DialRaw(t, addr)
 	slow := make([]*wstest.Raw, 5)
@@ -276,8 +237,8 @@ func TestSlowlorisHandshake(t *testing.T) {
 // Slow body (R.U.D.Y.) and a slow second request on a keep-alive connection: the request still has
 // to be complete within HandshakeTimeout, so both get 408 and a close.
 func TestSlowlorisBodyAndKeepAlive(t *testing.T) {
-	_, addr := bootApp(t, Config{HandshakeTimeout: 300 * time.Millisecond}, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, Config{HandshakeTimeout: 300 * time.Millisecond}, func(a *App) {
+		echoRoute(a)
 		a.POST("/upload", func(ctx *Context) error { return ctx.String(http.StatusOK, "got it") })
 		a.GET("/hello", func(ctx *Context) error { return ctx.String(http.StatusOK, "hello") })
 	})
@@ -307,7 +268,7 @@ func TestSlowlorisBodyAndKeepAlive(t *testing.T) {
 // Header flood: 100 KiB of headers against MaxHeaderBytes 1 KiB get 431 and a close; the server never
 // buffers the flood.
 func TestFloodHeaders(t *testing.T) {
-	app, addr := bootApp(t, Config{MaxHeaderBytes: 1 << 10}, ptEchoRoute)
+	app, addr := startApp(t, Config{MaxHeaderBytes: 1 << 10}, echoRoute)
 	k := ptKeep(t, addr, "/echo", nil)
 	var flood strings.Builder
 	for i := 0; flood.Len() < 100<<10; i++ {
@@ -355,15 +316,15 @@ func ptFlood(t *testing.T, p *ptClient, n int) {
 // client is told "rate limited" and stays connected; once tokens refill it is served again.
 func TestProtectRateLimitDrop(t *testing.T) {
 	limit := &RateLimit{Messages: 10, Burst: 10}
-	app, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	app, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.Route("/limited", Handlers{Open: echoOpen, Options: RouteOptions{RateLimit: limit}})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
-	polite := ptDial(t, addr, "/limited", nil, nil) // same route, own bucket
-	flooder := ptDial(t, addr, "/limited", nil, nil)
+	polite := newPTClient(t, addr, "/limited", nil) // same route, own bucket
+	flooder := newPTClient(t, addr, "/limited", nil)
 	ptFlood(t, flooder, 200)
-	ptWaitFor(t, "190 messages refused", func() bool { return ptStats(app).RateLimited >= 190 })
+	poll(t, "190 messages refused", func() bool { return ptStats(app).RateLimited >= 190 })
 	k.progress(t, "after the flood")
 	for i := range 3 {
 		if err := polite.roundTrip(fmt.Sprintf("polite %d", i)); err != nil {
@@ -423,8 +384,8 @@ func equalStrings(a, b []string) bool {
 func TestProtectRateLimitClose(t *testing.T) {
 	closed := make(chan CloseInfo, 1)
 	limit := &RateLimit{Messages: 10, Burst: 10, Close: true}
-	_, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.Route("/strict", Handlers{
 			Open:    func(ws *Conn, ctx *Context) { ws.SetData(ctx.Query("who")) },
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
@@ -437,7 +398,7 @@ func TestProtectRateLimitClose(t *testing.T) {
 		})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
-	polite := ptDial(t, addr, "/strict?who=polite", nil, nil)
+	polite := newPTClient(t, addr, "/strict?who=polite", nil)
 	r := wstest.Dial(t, addr, "/strict?who=flooder")
 	var b []byte
 	for i := range 200 {
@@ -452,7 +413,7 @@ func TestProtectRateLimitClose(t *testing.T) {
 		t.Fatalf("after the burst: close %d %q (%v), want 1008 \"rate limited\"", code, reason, err)
 	}
 	r.CloseHandshake(frame.ClosePolicyViolation)
-	info := ptRecv(t, closed, "the flooder's close handler")
+	info := recv(t, closed, "the flooder's close handler")
 	if !errors.Is(info.Err, ErrRateLimited) || info.Code != frame.ClosePolicyViolation {
 		t.Fatalf("close handler: %+v, want code 1008 and Err ErrRateLimited", info)
 	}
@@ -469,8 +430,8 @@ func TestProtectRateLimitClose(t *testing.T) {
 // error event) and still serves a 1-byte message.
 func TestProtectRateLimitBytes(t *testing.T) {
 	limit := &RateLimit{Bytes: 1000, BytesBurst: 1000}
-	_, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.Route("/bytes", Handlers{Open: echoOpen, Options: RouteOptions{RateLimit: limit}})
 	})
 	k := ptKeep(t, addr, "/echo", nil)
@@ -493,8 +454,8 @@ func TestProtectRateLimitBytes(t *testing.T) {
 // other events and plain messages of the same connection pass.
 func TestProtectRateLimitEvents(t *testing.T) {
 	limit := &RateLimit{Events: map[string]Rate{"chat": {PerSecond: 5, Burst: 5}}}
-	_, addr := bootApp(t, Config{}, func(a *App) {
-		ptEchoRoute(a)
+	_, addr := startApp(t, Config{}, func(a *App) {
+		echoRoute(a)
 		a.Route("/events", Handlers{Open: func(ws *Conn, ctx *Context) {
 			ws.On("chat", func(e Event) { _ = ws.Send("chat ok") })
 			ws.On("other", func(e Event) { _ = ws.Send("other ok") })

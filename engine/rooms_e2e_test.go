@@ -38,39 +38,19 @@ type rmServer struct {
 	closed chan string
 }
 
-// rmStart starts an rmServer (Loops 2 unless cfg says otherwise); extra registers more routes before
-// Start. The test's cleanup shuts it down.
-func rmStart(t *testing.T, cfg engine.Config, extra func(s *rmServer)) *rmServer {
+// newRmServer starts an rmServer (engine.StartApp with cfg); extra, when set, registers more routes
+// (on s.app) before the start.
+func newRmServer(t *testing.T, cfg engine.Config, extra func(s *rmServer)) *rmServer {
 	t.Helper()
-	if cfg.Loops == 0 {
-		cfg.Loops = 2
-	}
 	s := &rmServer{conns: make(map[string]*engine.Conn), closed: make(chan string, 1<<14)}
-	s.app = engine.New(cfg)
-	s.app.Route("/r", engine.Handlers{Open: s.open, Message: s.message, Close: s.close})
-	if extra != nil {
-		extra(s)
-	}
-	if err := s.app.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	s.addr = s.app.Addr().String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), rmWait)
-		defer cancel()
-		if err := s.app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	_, s.addr = engine.StartApp(t, cfg, func(a *engine.App) {
+		s.app = a // before Start: the handlers read it
+		a.Route("/r", engine.Handlers{Open: s.open, Message: s.message, Close: s.close})
+		if extra != nil {
+			extra(s)
 		}
 	})
 	return s
-}
-
-// rmReport hands v to the test without ever blocking the event loop.
-func rmReport[T any](ch chan T, v T) {
-	select {
-	case ch <- v:
-	default:
-	}
 }
 
 func (s *rmServer) open(ws *engine.Conn, ctx *engine.Context) {
@@ -107,7 +87,7 @@ func (s *rmServer) close(ws *engine.Conn, _ engine.CloseInfo) {
 		delete(s.conns, id)
 	}
 	s.mu.Unlock()
-	rmReport(s.closed, id)
+	engine.Report(s.closed, id)
 }
 
 // others lists every recorded connection but ws.
@@ -146,35 +126,6 @@ func (s *rmServer) live() int {
 	return len(s.conns)
 }
 
-// rmDial connects a gorilla client to /r?query. The server's open handler has run when it returns
-// (the 101 answer is written after it).
-func rmDial(t *testing.T, s *rmServer, query string) *gorilla.Conn {
-	t.Helper()
-	c, resp, err := gorilla.DefaultDialer.Dial("ws://"+s.addr+"/r?"+query, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", query, err)
-	}
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-// rmCoder connects a coder/websocket client to path.
-func rmCoder(t *testing.T, s *rmServer, path string) *websocket.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), rmWait)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, "ws://"+s.addr+path, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
-	}
-	if resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	t.Cleanup(func() { _ = c.CloseNow() })
-	return c
-}
-
 // rmExpect reads the next message of a gorilla client and checks its type and payload.
 func rmExpect(t *testing.T, c *gorilla.Conn, typ int, want string) {
 	t.Helper()
@@ -198,14 +149,6 @@ func rmCoderExpect(t *testing.T, ctx context.Context, c *websocket.Conn, typ web
 	}
 	if got != typ || string(data) != want {
 		t.Fatalf("got %v %q, want %v %q", got, data, typ, want)
-	}
-}
-
-// rmWaitFor polls cond until it holds, failing the test after rmWait.
-func rmWaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	if !rmEventually(cond) {
-		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
@@ -249,10 +192,10 @@ func rmRooms(t *testing.T, ws *engine.Conn, last string, all ...string) {
 // BroadcastAll includes the sender, B sees nothing; Room/Rooms/Count/Rooms() report the membership;
 // after Leave nothing more arrives.
 func TestRoomsJoinBroadcast(t *testing.T) {
-	s := rmStart(t, engine.Config{}, nil)
+	s := newRmServer(t, engine.Config{}, nil)
 	cl := map[string]*gorilla.Conn{}
 	for _, id := range []string{"a1", "a2", "a3", "b1"} {
-		cl[id] = rmDial(t, s, "id="+id)
+		cl[id], _ = engine.DialGorilla(t, s.addr, "/r?id="+id, engine.GorillaOpts{})
 	}
 	a1, a3, b1 := s.conn(t, "a1"), s.conn(t, "a3"), s.conn(t, "b1")
 	for _, id := range []string{"a1", "a2", "a3"} {
@@ -306,11 +249,12 @@ func TestRoomsJoinBroadcast(t *testing.T) {
 // then broadcast from a plain goroutine, reach every member complete and in order, and never the sender.
 func TestRoomsBroadcastOrder(t *testing.T) {
 	const count = 1000
-	s := rmStart(t, engine.Config{}, nil)
-	sender := rmDial(t, s, "id=sender&room=O")
+	s := newRmServer(t, engine.Config{}, nil)
+	sender, _ := engine.DialGorilla(t, s.addr, "/r?id=sender&room=O", engine.GorillaOpts{})
 	var members []*websocket.Conn
 	for i := range 4 {
-		members = append(members, rmCoder(t, s, fmt.Sprintf("/r?id=m%d&room=O", i)))
+		c, _ := engine.DialCoder(t, s.addr, fmt.Sprintf("/r?id=m%d&room=O", i), engine.CoderOpts{})
+		members = append(members, c)
 	}
 	for i := range count {
 		if err := sender.WriteMessage(gorilla.TextMessage, []byte(strconv.Itoa(i))); err != nil {
@@ -354,11 +298,12 @@ func TestRoomsBroadcastOrder(t *testing.T) {
 // earlier broadcast, whichever loop the member is on).
 func TestRoomsBroadcastThenSend(t *testing.T) {
 	const rounds = 200
-	s := rmStart(t, engine.Config{}, nil)
-	sender := rmDial(t, s, "id=sender&room=S")
+	s := newRmServer(t, engine.Config{}, nil)
+	sender, _ := engine.DialGorilla(t, s.addr, "/r?id=sender&room=S", engine.GorillaOpts{})
 	var members []*gorilla.Conn
 	for i := range 5 {
-		members = append(members, rmDial(t, s, fmt.Sprintf("id=m%d&room=S", i)))
+		c, _ := engine.DialGorilla(t, s.addr, fmt.Sprintf("/r?id=m%d&room=S", i), engine.GorillaOpts{})
+		members = append(members, c)
 	}
 	for i := range rounds {
 		if err := sender.WriteMessage(gorilla.TextMessage, []byte("bs "+strconv.Itoa(i))); err != nil {
@@ -378,11 +323,11 @@ func TestRoomsBroadcastThenSend(t *testing.T) {
 func TestRoomsCapJoinStorm(t *testing.T) {
 	const clients, limit = 60, 20
 	errs := make(chan error, clients)
-	s := rmStart(t, engine.Config{}, func(s *rmServer) {
+	s := newRmServer(t, engine.Config{}, func(s *rmServer) {
 		s.app.Route("/cap", engine.Handlers{
 			Open: func(ws *engine.Conn, _ *engine.Context) {
 				if err := ws.Join("cap"); err != nil {
-					rmReport(errs, err)
+					engine.Report(errs, err)
 					_ = ws.Send("full")
 					ws.CloseWith(engine.CloseTryAgainLater, "full")
 					return
@@ -426,16 +371,13 @@ func TestRoomsCapJoinStorm(t *testing.T) {
 // rmCapClient connects to /cap and returns "ok", "full" (after checking close 1013) or an error text.
 // Connections that got "ok" stay open until the test's cleanup.
 func rmCapClient(t *testing.T, s *rmServer) string {
-	ctx, cancel := context.WithTimeout(context.Background(), rmWait)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, "ws://"+s.addr+"/cap", nil)
+	c, _, err := engine.CoderConnect(s.addr, "/cap", engine.CoderOpts{})
 	if err != nil {
 		return "dial: " + err.Error()
 	}
-	if resp.Body != nil {
-		_ = resp.Body.Close()
-	}
 	t.Cleanup(func() { _ = c.CloseNow() })
+	ctx, cancel := context.WithTimeout(context.Background(), rmWait)
+	defer cancel()
 	_, data, err := c.Read(ctx)
 	if err != nil || string(data) != "ok" && string(data) != "full" {
 		return fmt.Sprintf("first message %q: %v", data, err)
@@ -452,10 +394,10 @@ func rmCapClient(t *testing.T, s *rmServer) string {
 // broadcasts "<id> left" to the others) and leaves them afterwards, whether the client closed cleanly or
 // dropped the TCP connection. The last one out removes the room.
 func TestRoomsLeaveOnClose(t *testing.T) {
-	s := rmStart(t, engine.Config{}, nil)
-	a := rmDial(t, s, "id=a&room=L")
-	b := rmDial(t, s, "id=b&room=L")
-	c := rmDial(t, s, "id=c&room=L")
+	s := newRmServer(t, engine.Config{}, nil)
+	a, _ := engine.DialGorilla(t, s.addr, "/r?id=a&room=L", engine.GorillaOpts{})
+	b, _ := engine.DialGorilla(t, s.addr, "/r?id=b&room=L", engine.GorillaOpts{})
+	c, _ := engine.DialGorilla(t, s.addr, "/r?id=c&room=L", engine.GorillaOpts{})
 	if n := s.app.Count("L"); n != 3 {
 		t.Fatalf("Count = %d, want 3", n)
 	}
@@ -465,14 +407,14 @@ func TestRoomsLeaveOnClose(t *testing.T) {
 	}
 	rmExpect(t, a, gorilla.TextMessage, "c left")
 	rmExpect(t, b, gorilla.TextMessage, "c left")
-	rmWaitFor(t, "Count(L) == 2", func() bool { return s.app.Count("L") == 2 })
+	engine.Poll(t, "Count(L) == 2", func() bool { return s.app.Count("L") == 2 })
 
 	_ = b.UnderlyingConn().Close() // abrupt: no close frame
 	rmExpect(t, a, gorilla.TextMessage, "b left")
-	rmWaitFor(t, "Count(L) == 1", func() bool { return s.app.Count("L") == 1 })
+	engine.Poll(t, "Count(L) == 1", func() bool { return s.app.Count("L") == 1 })
 
 	_ = a.Close()
-	rmWaitFor(t, "room L removed", func() bool { return len(s.app.Rooms()) == 0 })
+	engine.Poll(t, "room L removed", func() bool { return len(s.app.Rooms()) == 0 })
 	info, err := s.app.RoomInfo("L", 0, 0) // no members left: the history stays, for recovery
 	if err != nil || info.Connections != 0 || len(info.Messages) != 3 || info.Messages[2].Text != "a left" {
 		t.Fatalf("RoomInfo of a room without members: %+v, %v", info, err)
@@ -485,7 +427,7 @@ func TestRoomsLeaveOnClose(t *testing.T) {
 // TestRoomsPublish: App.Publish from a plain HTTP handler and from a goroutine reaches the room's
 // members (text, binary, JSON) and nobody else; PublishFrame sends an explicit opcode.
 func TestRoomsPublish(t *testing.T) {
-	s := rmStart(t, engine.Config{}, func(s *rmServer) {
+	s := newRmServer(t, engine.Config{}, func(s *rmServer) {
 		s.app.POST("/pub/:room", func(ctx *engine.Context) error {
 			n, err := rmPublish(s.app, ctx.Param("room"), string(ctx.Body()))
 			if err != nil {
@@ -494,9 +436,9 @@ func TestRoomsPublish(t *testing.T) {
 			return ctx.JSON(http.StatusOK, map[string]int{"delivered": n})
 		})
 	})
-	p1 := rmCoder(t, s, "/r?id=p1&room=P")
-	p2 := rmCoder(t, s, "/r?id=p2&room=P")
-	q := rmCoder(t, s, "/r?id=q&room=Q")
+	p1, _ := engine.DialCoder(t, s.addr, "/r?id=p1&room=P", engine.CoderOpts{})
+	p2, _ := engine.DialCoder(t, s.addr, "/r?id=p2&room=P", engine.CoderOpts{})
+	q, _ := engine.DialCoder(t, s.addr, "/r?id=q&room=Q", engine.CoderOpts{})
 
 	if got := rmPost(t, s.addr, "/pub/P", "from http"); got != `{"delivered":2}` {
 		t.Fatalf("POST /pub/P answered %s", got)

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -50,16 +49,18 @@ type rmClosed struct {
 	info engine.CloseInfo
 }
 
-func rmStartSlow(t *testing.T, policy engine.SlowConsumerPolicy) *rmSlow {
+// newRmSlow starts an rmSlow (engine.StartApp) whose slow consumers get policy.
+func newRmSlow(t *testing.T, policy engine.SlowConsumerPolicy) *rmSlow {
 	t.Helper()
 	s := &rmSlow{drops: make(chan string, 1<<14), closes: make(chan rmClosed, 16)}
-	s.app = engine.New(engine.Config{
-		Loops:           2,
-		MaxBackpressure: rmSlowLimit,
-		SlowConsumer:    policy,
-		CloseTimeout:    500 * time.Millisecond,
-	})
-	s.app.Route("/slow", engine.Handlers{
+	cfg := engine.Config{MaxBackpressure: rmSlowLimit, SlowConsumer: policy, CloseTimeout: 500 * time.Millisecond}
+	s.app, s.addr = engine.StartApp(t, cfg, func(a *engine.App) { a.Route("/slow", s.handlers()) })
+	return s
+}
+
+// handlers are the handlers of /slow.
+func (s *rmSlow) handlers() engine.Handlers {
+	return engine.Handlers{
 		Open: func(ws *engine.Conn, ctx *engine.Context) {
 			id := ctx.Query("id")
 			ws.SetData(id)
@@ -72,27 +73,15 @@ func rmStartSlow(t *testing.T, policy engine.SlowConsumerPolicy) *rmSlow {
 		},
 		Drop: func(ws *engine.Conn) {
 			if id := ws.Data().(string); id == "stalled" {
-				rmReport(s.drops, "stalled")
+				engine.Report(s.drops, "stalled")
 			} else {
-				rmReport(s.drops, "route Drop of "+id)
+				engine.Report(s.drops, "route Drop of "+id)
 			}
 		},
 		Close: func(ws *engine.Conn, info engine.CloseInfo) {
-			rmReport(s.closes, rmClosed{ws.Data().(string), info})
+			engine.Report(s.closes, rmClosed{ws.Data().(string), info})
 		},
-	})
-	if err := s.app.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start: %v", err)
 	}
-	s.addr = s.app.Addr().String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), rmWait)
-		defer cancel()
-		if err := s.app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return s
 }
 
 // rmStallRcvBuf is the stalled client's socket receive buffer. Not smaller: on loopback a receive
@@ -128,18 +117,13 @@ type rmReader struct {
 func rmReaders(t *testing.T, s *rmSlow, n int) []*rmReader {
 	t.Helper()
 	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait) // runs after the clients are closed below (cleanups run last-in first-out)
+	t.Cleanup(wg.Wait) // after DialGorilla's cleanups below close the clients (last in, first out)
 	out := make([]*rmReader, n)
 	for i := range out {
-		c, resp, err := gorilla.DefaultDialer.Dial(fmt.Sprintf("ws://%s/slow?id=r%d", s.addr, i), nil)
-		if err != nil {
-			t.Fatalf("dial reader %d: %v", i, err)
-		}
-		_ = resp.Body.Close()
+		c, _ := engine.DialGorilla(t, s.addr, fmt.Sprintf("/slow?id=r%d", i), engine.GorillaOpts{})
 		r := &rmReader{c: c}
 		out[i] = r
 		wg.Go(r.run)
-		t.Cleanup(func() { _ = c.Close() })
 	}
 	return out
 }
@@ -194,7 +178,7 @@ func rmPublishPaced(t *testing.T, s *rmSlow, readers []*rmReader) {
 // rmWaitReaders waits until every reader has received n messages, failing at once on a reader error.
 func rmWaitReaders(t *testing.T, s *rmSlow, readers []*rmReader, n int64) {
 	t.Helper()
-	rmWaitFor(t, fmt.Sprintf("readers at %d messages", n), func() bool {
+	engine.Poll(t, fmt.Sprintf("readers at %d messages", n), func() bool {
 		done := true
 		for _, r := range readers {
 			if p := r.err.Load(); p != nil {
@@ -240,7 +224,7 @@ func rmNoReaderEvents(t *testing.T, s *rmSlow) {
 // handler runs) while the readers get every message in order and the publisher is never held up;
 // once it reads again, its stream is whole frames in order with gaps, and sends reach it again.
 func TestRoomsSlowConsumerDrop(t *testing.T) {
-	s := rmStartSlow(t, engine.SlowDrop)
+	s := newRmSlow(t, engine.SlowDrop)
 	stalled := rmStall(t, s)
 	readers := rmReaders(t, s, 3)
 	rmPublishPaced(t, s, readers)
@@ -321,7 +305,7 @@ func rmNextSeq(h frame.Header, p []byte, last int) (int, error) {
 // TCP connection dropped after CloseTimeout since it never answers; its close handler sees 1006 and
 // ErrBackpressure) and leaves the room, while the readers get every message in order.
 func TestRoomsSlowConsumerClose(t *testing.T) {
-	s := rmStartSlow(t, engine.SlowClose)
+	s := newRmSlow(t, engine.SlowClose)
 	stalled := rmStall(t, s)
 	readers := rmReaders(t, s, 3)
 	rmPublishPaced(t, s, readers)
@@ -337,7 +321,7 @@ func TestRoomsSlowConsumerClose(t *testing.T) {
 	if got.info.Code != engine.CloseAbnormal || !errors.Is(got.info.Err, engine.ErrBackpressure) {
 		t.Fatalf("stalled member's CloseInfo %+v, want code 1006 and ErrBackpressure", got.info)
 	}
-	rmWaitFor(t, "the closed member to leave", func() bool { return s.app.Count("slow") == len(readers) })
+	engine.Poll(t, "the closed member to leave", func() bool { return s.app.Count("slow") == len(readers) })
 	rmNoReaderEvents(t, s)
 	if err := rmDrainUntilClosed(stalled); err != nil {
 		t.Fatal(err)
@@ -379,7 +363,7 @@ func rmDrainUntilClosed(r *wstest.Raw) error {
 // vanish abruptly (some after a server close), with room calls racing the close. Nothing panics or races;
 // once every client is gone no room is left.
 func TestRoomsConcurrentChurn(t *testing.T) {
-	s := rmStart(t, engine.Config{History: engine.HistoryOptions{Size: 4}}, nil)
+	s := newRmServer(t, engine.Config{History: engine.HistoryOptions{Size: 4}}, nil)
 	stop := time.Now().Add(1500 * time.Millisecond) // how long to churn, not a timing assertion
 	var wg sync.WaitGroup
 	for g := range 50 {
@@ -395,7 +379,7 @@ func TestRoomsConcurrentChurn(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	rmWaitFor(t, "every close handler", func() bool { return s.live() == 0 })
+	engine.Poll(t, "every close handler", func() bool { return s.live() == 0 })
 	if !rmEventually(func() bool { return len(s.app.Rooms()) == 0 }) {
 		t.Fatalf("rooms left after every connection closed: %v", s.app.Rooms())
 	}
@@ -410,12 +394,11 @@ var rmChurnRooms = []string{"c0", "c1", "c2", "c3", "c4"}
 
 // rmChurnOnce runs one client's life; false stops the worker after a reported failure.
 func rmChurnOnce(t *testing.T, s *rmServer, rng *rand.Rand, id string) bool {
-	c, resp, err := gorilla.DefaultDialer.Dial("ws://"+s.addr+"/r?id="+id, nil)
+	c, _, err := engine.GorillaConnect(s.addr, "/r?id="+id, engine.GorillaOpts{})
 	if err != nil {
 		t.Errorf("dial %s: %v", id, err)
 		return false
 	}
-	_ = resp.Body.Close()
 	ws := s.lookup(id)
 	if ws == nil {
 		_ = c.Close()

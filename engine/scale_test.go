@@ -25,20 +25,17 @@ type leanWS struct {
 	br *bufio.Reader
 }
 
-// leanDial connects and writes the upgrade request for path followed by one masked text frame with
-// msg in the same write; the answers are read later with leanWS.finishEcho.
-func leanDial(addr, path, msg string) (*leanWS, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	out := append([]byte(wstest.UpgradeRequest(path)), wstest.Frame(true, frame.OpText, []byte(msg))...)
+// leanDial connects (dialTCP: closed when the test ends) and writes the upgrade request for path
+// followed by first (client frames, or nil) in the same write; the answers are read later
+// (finishEcho, response).
+func leanDial(t testing.TB, addr, path string, first []byte) *leanWS {
+	t.Helper()
+	c := dialTCP(t, addr, nil)
 	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write(out); err != nil {
-		_ = c.Close()
-		return nil, err
+	if _, err := c.Write(append([]byte(wstest.UpgradeRequest(path)), first...)); err != nil {
+		t.Fatalf("upgrade %s: %v", path, err)
 	}
-	return &leanWS{c: c, br: bufio.NewReaderSize(c, 256)}, nil
+	return &leanWS{c: c, br: bufio.NewReaderSize(c, 256)}
 }
 
 // readFrame reads one server frame (unmasked, payload up to 125 bytes is all these tests need).
@@ -93,19 +90,10 @@ func openLean(t *testing.T, addr, path string, n int) []*leanWS {
 	t.Helper()
 	const batch = 250
 	conns := make([]*leanWS, 0, n)
-	t.Cleanup(func() {
-		for _, w := range conns {
-			_ = w.c.Close()
-		}
-	})
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
 		for i := start; i < end; i++ {
-			w, err := leanDial(addr, path, fmt.Sprint("m", i))
-			if err != nil {
-				t.Fatalf("connection %d: %v", i, err)
-			}
-			conns = append(conns, w)
+			conns = append(conns, leanDial(t, addr, path, wstest.Frame(true, frame.OpText, []byte(fmt.Sprint("m", i)))))
 		}
 		for i := start; i < end; i++ {
 			if err := conns[i].finishEcho(fmt.Sprint("m", i)); err != nil {
@@ -133,7 +121,7 @@ func TestScaleGoroutinesFlat(t *testing.T) {
 		t.Skip("5,000 connections")
 	}
 	const n = 5000
-	app, addr := bootApp(t, Config{Loops: 2}, func(a *App) { a.WS("/echo", echoOpen) })
+	app, addr := startApp(t, Config{Loops: 2}, echoRoute)
 	base := runtime.NumGoroutine()
 	conns := openLean(t, addr, "/echo", n)
 	waitConnections(t, app, n)
@@ -162,7 +150,7 @@ func TestShutdownClosesWebSocketsGoingAway(t *testing.T) {
 	const n = 500
 	closed := make(chan CloseInfo, n)
 	// A CloseTimeout longer than the test: every peer's close answer is waited for.
-	app, addr := bootApp(t, Config{Loops: 2, CloseTimeout: time.Minute}, func(a *App) {
+	app, addr := startApp(t, Config{Loops: 2, CloseTimeout: time.Minute}, func(a *App) {
 		a.Route("/echo", Handlers{
 			Message: func(ws *Conn, m Message) { _ = ws.Send(m) },
 			Close:   func(ws *Conn, info CloseInfo) { closed <- info },
@@ -227,7 +215,7 @@ func TestShutdownFinishesHTTPRequestsInProgress(t *testing.T) {
 
 func shutdownDuringRequest(t *testing.T, first, rest string) {
 	// One loop: once the idle connection sees EOF, Shutdown has visited every connection.
-	app, addr := bootApp(t, Config{Loops: 1}, registerHTTPRoutes)
+	app, addr := startApp(t, Config{Loops: 1}, registerHTTPRoutes)
 	idle := wstest.DialRaw(t, addr)
 	idle.Write([]byte(wstest.Request("GET /hello/idle HTTP/1.1", "Host: t")))
 	expectStatus(t, idle.ReadResponse(), http.StatusOK)

@@ -17,11 +17,6 @@ const (
 	sampleAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 )
 
-// echoOpen makes a connection echo every message.
-func echoOpen(ws *Conn, ctx *Context) {
-	ws.OnMessage(func(m Message) { _ = ws.Send(m) })
-}
-
 // upgradeLines returns the lines of a valid upgrade request for path, with the header lines named
 // in drop left out and extra appended.
 func upgradeLines(method, path, version string, drop []string, extra ...string) string {
@@ -66,7 +61,7 @@ func upgradeStatus(t *testing.T, addr, path string, extra ...string) int {
 }
 
 func TestUpgradeAcceptKey(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(t, Config{}, echoRoute)
 	r := wstest.DialRaw(t, addr)
 	if proto := expectUpgraded(t, r.Upgrade("/echo")); proto != "" {
 		t.Fatalf("Sec-WebSocket-Protocol %q without any offer", proto)
@@ -76,7 +71,7 @@ func TestUpgradeAcceptKey(t *testing.T) {
 }
 
 func TestUpgradeRejected(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(t, Config{}, echoRoute)
 	get, v11 := "GET", "HTTP/1.1"
 	cases := []struct {
 		name   string
@@ -111,7 +106,7 @@ func TestUpgradeRejected(t *testing.T) {
 }
 
 func TestUpgradeAfterKeepAliveRequest(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		a.WS("/echo", echoOpen)
 		a.GET("/plain", func(ctx *Context) error { return ctx.String(http.StatusOK, "plain") })
 	})
@@ -128,7 +123,7 @@ func TestUpgradeAfterKeepAliveRequest(t *testing.T) {
 // The handshake deadline ends with the upgrade: an open WebSocket outlives HandshakeTimeout.
 func TestUpgradeDisarmsHandshakeTimeout(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	_, addr := bootApp(t, Config{HandshakeTimeout: timeout}, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(t, Config{HandshakeTimeout: timeout}, echoRoute)
 	r := wstest.Dial(t, addr, "/echo")
 	time.Sleep(5 * timeout) // several handshake deadlines; the connection must not notice
 	r.Send(true, frame.OpText, []byte("still open"))
@@ -138,7 +133,7 @@ func TestUpgradeDisarmsHandshakeTimeout(t *testing.T) {
 // Header names and tokens are case-insensitive, and Connection may list other options (Firefox sends
 // "keep-alive, Upgrade").
 func TestUpgradeHeaderSpelling(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(t, Config{}, echoRoute)
 	r := wstest.DialRaw(t, addr)
 	r.Write([]byte(wstest.Request("GET /echo HTTP/1.1", "host: example.test", "UPGRADE: WebSocket",
 		"connection: keep-alive, upgrade", "sec-websocket-key:   "+sampleKey+"  ", "SEC-WEBSOCKET-VERSION: 13")))
@@ -148,14 +143,14 @@ func TestUpgradeHeaderSpelling(t *testing.T) {
 }
 
 func TestUpgradeUnknownPath(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(t, Config{}, echoRoute)
 	if got := upgradeStatus(t, addr, "/other"); got != http.StatusNotFound {
 		t.Fatalf("upgrade to an unknown path: %d, want 404", got)
 	}
 }
 
 func TestUpgradeDefaultOriginCheck(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(t, Config{}, echoRoute)
 	cases := []struct {
 		origin []string
 		status int
@@ -175,7 +170,7 @@ func TestUpgradeDefaultOriginCheck(t *testing.T) {
 }
 
 func TestUpgradeRouteCheckOrigin(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		a.Route("/echo", Handlers{Open: echoOpen, Options: RouteOptions{CheckOrigin: func(ctx *Context) bool {
 			return ctx.Header("Origin") == "https://good.test"
 		}}})
@@ -200,7 +195,7 @@ func TestUpgradeRouteCheckOrigin(t *testing.T) {
 
 func TestUpgradeSubprotocol(t *testing.T) {
 	chosen := make(chan string, 8)
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		a.Route("/p", Handlers{Open: func(ws *Conn, ctx *Context) { chosen <- ws.Subprotocol() }, Options: RouteOptions{Subprotocols: []string{"a", "b"}}})
 		a.Route("/req", Handlers{Open: func(ws *Conn, ctx *Context) { chosen <- ws.Subprotocol() }, Options: RouteOptions{Subprotocols: []string{"a", "b"}, RequireSubprotocol: true}})
 	})
@@ -237,7 +232,7 @@ func TestUpgradeSubprotocol(t *testing.T) {
 }
 
 func TestUpgradeWithFirstFrameInSameWrite(t *testing.T) {
-	_, addr := bootApp(t, Config{}, func(a *App) { a.WS("/echo", echoOpen) })
+	_, addr := startApp(t, Config{}, echoRoute)
 	r := wstest.DialRaw(t, addr)
 	req := []byte(wstest.UpgradeRequest("/echo"))
 	req = append(req, wstest.Frame(true, frame.OpText, []byte("early"))...)
@@ -256,7 +251,7 @@ type openSeen struct {
 
 func TestUpgradeContextInOpen(t *testing.T) {
 	seen := make(chan openSeen, 1)
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		a.WS("/rooms/:room", func(ws *Conn, ctx *Context) {
 			seen <- openSeen{
 				param: ctx.Param("room"), query: ctx.Query("q"), queryDef: cmp.Or(ctx.Query("missing"), "def"),
@@ -293,7 +288,7 @@ func contextState(ws *Conn) string {
 
 func TestUpgradeReleaseContext(t *testing.T) {
 	during := make(chan string, 2)
-	_, addr := bootApp(t, Config{}, func(a *App) {
+	_, addr := startApp(t, Config{}, func(a *App) {
 		open := func(ws *Conn, ctx *Context) {
 			during <- contextState(ws)
 			ws.OnMessage(func(m Message) { _ = ws.Send(contextState(ws)) })
