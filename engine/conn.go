@@ -132,14 +132,6 @@ type connExt struct {
 	failure    error
 }
 
-// empty reports whether x holds nothing (so the connection can drop it).
-func (x *connExt) empty() bool {
-	return x.onMessage == nil && x.onClose == nil && x.onError == nil && x.onPing == nil &&
-		x.onPong == nil && x.onDrop == nil && x.onDrain == nil && x.events == nil && x.data == nil &&
-		x.failure == nil && x.peerReason == "" && x.peerCode == 0 && x.id == 0 && x.user == "" &&
-		x.rate == nil && x.deflate == nil
-}
-
 func (c *Conn) x() *connExt {
 	if c.ext == nil {
 		c.ext = new(connExt)
