@@ -122,13 +122,17 @@ func outage(t *testing.T, wsd *wsdProcess, pair []*tab, alone *tab) {
 	}
 	late.offline(t, false)
 	late.waitLogPrefix(t, failed)
-	late.waitLog(t, "* Read 3 messages from the room's history") // what early said since the restart
+	const read = "* Read 3 messages from the room's history" // what early said since the restart
+	late.waitLog(t, read)
 	settled(t, late)
 	// The client sends the lines queued while offline first, then the page's resent one.
 	want := []string{early.name + ": " + early.name + " while wsd was down 1", early.name + ": " + early.name + " while wsd was down 2",
 		early.name + ": " + early.name + " as wsd stopped", late.name + ": " + late.name + " while wsd was down 1",
 		late.name + ": " + late.name + " while wsd was down 2"}
 	early.waitLog(t, want[4])
+	if log := late.log(t); slices.Index(log, read) != slices.Index(log, want[0])-1 {
+		t.Errorf("%s's log does not say %q right above the messages read: %q", late.name, read, log)
+	}
 	for _, tb := range tabs {
 		all := tb.lines(t)
 		got := filterLines(all, "wsd")
@@ -178,7 +182,8 @@ func TestChatPageCluster(t *testing.T) {
 		t.Errorf("alice: %d lines waiting while node 1 is down (%q), want 2", len(p), p)
 	}
 	node1.restart(t)
-	alice.waitLog(t, "* Reconnected: recovered 3 missed messages")
+	const back = "* Reconnected: recovered 3 missed messages"
+	alice.waitLog(t, back)
 	for i := range 2 {
 		bob.waitLog(t, fmt.Sprintf("alice: alice while node 1 was down %d", i+1))
 	}
@@ -189,6 +194,9 @@ func TestChatPageCluster(t *testing.T) {
 		"alice: alice while node 1 was down 2"}
 	if !slices.Equal(a, want) || !slices.Equal(bb, want) {
 		t.Errorf("alice shows %q,\nbob shows %q,\nwant %q", a, bb, want)
+	}
+	if log := alice.log(t); slices.Index(log, back) != slices.Index(log, want[2])-1 {
+		t.Errorf("alice's log does not say %q right above the messages recovered: %q", back, log)
 	}
 	if n := eval[int](t, alice, `(`+logJS+`).filter((l) => l.includes("could not recover")).length`); n != 0 {
 		t.Errorf("alice says %d times that she could not recover; log: %q", n, alice.log(t))

@@ -163,7 +163,7 @@ function show(data, epoch, offset, binary) {
   if (!line) {
     const text = binary !== undefined ? `(a binary message of ${binary.length} bytes)` :
       typeof data === "string" ? data : JSON.stringify(data).slice(0, 500);
-    place(at(el("li", "notice", text), epoch, offset));
+    place(at(noticeItem(text), epoch, offset));
     return true;
   }
   const own = line.id && st.mine.get(line.id);
@@ -195,14 +195,16 @@ function presence(room, { event, client }) {
   st.countTimer = setTimeout(refreshCount, 100);
 }
 
-function recovered({ room, missed, cause }) {
+// recovered reports a recovery above the messages it delivered (half an offset before the first of
+// them sorts the notice there).
+function recovered({ room, missed, cause, position }) {
   const n = missed === 0 ? "nothing missed" : `recovered ${missed} missed message${missed === 1 ? "" : "s"}`;
   const text = {
     reconnect: `Reconnected: ${n}`,
     gap: `Recovered ${missed} message${missed === 1 ? "" : "s"} that the server had dropped for this page`,
     join: `Back in #${room}: ${n}`,
   }[cause] ?? `Back: ${n}`;
-  notice(text, "ok");
+  place(at(noticeItem(text, "ok"), position.epoch, missed > 0 ? position.offset - missed + 0.5 : 0));
   afterRejoin(room);
   refreshCount();
 }
@@ -244,8 +246,7 @@ async function reload(room, after, epoch) {
     first ||= m.offset;
   }
   if (n > 0) {
-    // above the first of them (half an offset before it sorts it there)
-    place(at(el("li", "notice ok", `Read ${n} message${n === 1 ? "" : "s"} from the room's history`), epoch, first - 0.5));
+    place(at(noticeItem(`Read ${n} message${n === 1 ? "" : "s"} from the room's history`, "ok"), epoch, first - 0.5));
   }
 }
 
@@ -389,7 +390,8 @@ function place(li) {
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
-// at marks li with the position of its publication (none when offset is 0).
+// at marks li with the position of its publication (none when offset is 0); a notice about
+// publications gets half an offset less than the first of them, so that place puts it above them.
 function at(li, epoch, offset) {
   if (offset) {
     li.dataset.epoch = epoch;
@@ -415,7 +417,11 @@ function lineItem(line, mine) {
 }
 
 function notice(text, kind) {
-  place(el("li", kind ? "notice " + kind : "notice", text));
+  place(noticeItem(text, kind));
+}
+
+function noticeItem(text, kind) {
+  return el("li", kind ? "notice " + kind : "notice", text);
 }
 
 function el(tag, cls, text) {
