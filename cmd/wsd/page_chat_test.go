@@ -134,15 +134,26 @@ func outage(t *testing.T, wsd *wsdProcess, pair []*tab, alone *tab) {
 		t.Errorf("%s's log does not say %q right above the messages read: %q", late.name, read, log)
 	}
 	for _, tb := range tabs {
-		all := tb.lines(t)
-		got := filterLines(all, "wsd")
-		if tb != alone && !slices.Equal(got, want) || tb == alone && len(got) != 2 {
-			t.Errorf("%s shows the lines typed around the outage as %q", tb.name, got)
+		n := len(want)
+		if tb == alone {
+			n = 2
 		}
-		slices.Sort(all)
-		if d := slices.Compact(slices.Clone(all)); len(d) != len(all) {
-			t.Errorf("%s shows a line twice: %q", tb.name, all)
-		}
+		checkLines(t, tb, "wsd", want[:n], tb == alone)
+	}
+}
+
+// checkLines checks that the tab shows no line twice and, of the lines containing s, want in that
+// order (anyOrder: that many).
+func checkLines(t *testing.T, tb *tab, s string, want []string, anyOrder bool) {
+	t.Helper()
+	all := tb.lines(t)
+	got := filterLines(all, s)
+	if !anyOrder && !slices.Equal(got, want) || anyOrder && len(got) != len(want) {
+		t.Errorf("%s shows the lines typed around the outage as %q, want %q", tb.name, got, want)
+	}
+	slices.Sort(all)
+	if d := slices.Compact(slices.Clone(all)); len(d) != len(all) {
+		t.Errorf("%s shows a line twice: %q", tb.name, all)
 	}
 }
 
@@ -225,7 +236,7 @@ func filterLines(lines []string, s string) []string {
 
 // TestChatPageToken: with authentication on, the page passes ?token= on to the upgrade (presence
 // shows the token's subject), and a switch to a room the token does not allow is refused: the page
-// says so and goes back to the room it was in.
+// says so and goes back to the room it was in. Leave closes the connection; Join starts afresh.
 func TestChatPageToken(t *testing.T) {
 	c := svConfig()
 	c.Auth.JWTSecret = auSecret
@@ -247,4 +258,13 @@ func TestChatPageToken(t *testing.T) {
 	tb.say(t, "still in lobby")
 	settled(t, tb)
 	tb.once(t, "Ada: still in lobby", true)
+
+	tb.run(t, "leave", chromedp.Click(chromedp.ID("leave")))
+	tb.waitState(t, "closed")
+	tb.run(t, "join again", chromedp.WaitVisible(chromedp.ID("setup")), chromedp.Click(chromedp.ID("join")))
+	tb.waitState(t, "open")
+	tb.waitLog(t, "* You joined #lobby")
+	if log := tb.log(t); len(log) != 1 {
+		t.Errorf("the log after joining again: %q, want the join alone", log)
+	}
 }
