@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: python3-websockets for the
-# Python client tests, chromium (and a font) for the chat page's browser test. Go modules come from
-# the module proxy on demand.
+# Python client tests, chromium (and a font) for the chat page's browser tests, nats-server (with
+# JetStream) for the cluster tests of the chat page, the JavaScript client and rooms/natsbroker. Go
+# modules come from the module proxy on demand.
 set -euo pipefail
 
 as_root() {
@@ -15,6 +16,9 @@ if ! /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1; then
 fi
 if [ ! -x /usr/bin/chromium ]; then
   need+=(chromium)
+fi
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  need+=(nats-server)
 fi
 if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   need+=(fonts-dejavu-core)

@@ -127,7 +127,7 @@ func roomInfo(app *engine.App) readHandler {
 			return err
 		}
 		if ctx.Query("messages") == "0" {
-			after = ^uint64(0) // the count and position alone (the chat page polls it)
+			after = ^uint64(0) // the count and position alone
 		}
 		info, err := app.RoomInfo(ctx.Param("room"), after, int(min(limit, 1<<20)))
 		if err != nil && !errors.Is(err, engine.ErrNoRoom) {

@@ -14,7 +14,7 @@
 //	GET  /rooms                 JSON list of rooms and their connection counts
 //	GET  /rooms/:room/info      JSON {"room","connections","messages"} (?messages=0: the count only)
 //	POST /rooms/:room/publish   the request body is sent to every member of the room (API key)
-//	GET  /                      the chat page (with /static/*), when the chat route is on
+//	GET  /                      the chat page (with /static/*), when the /ws route is on
 //	GET  /healthz               200 "ok" while the process serves
 //	GET  /readyz                200 while accepting connections, 503 once draining
 //	GET  /metrics               Prometheus metrics (wsd_*, go_*, process_*)

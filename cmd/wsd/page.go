@@ -12,8 +12,11 @@ import (
 	"github.com/openspeed/wsd/engine"
 )
 
-// web holds the chat page: index.html, app.css, app.js, msgpack.js. Hand-written, no dependencies.
+// web holds the chat page: index.html, app.css and app.js, hand-written, and wsd-client.js, the
+// JavaScript client of the /ws protocol: an exact copy of clients/js/index.js (go:embed cannot reach
+// outside the package), made by go generate; TestChatPageClientCopy fails when the two differ.
 //
+//go:generate cp ../../clients/js/index.js web/wsd-client.js
 //go:embed web
 var web embed.FS
 
@@ -23,7 +26,8 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connec
 	"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // pageTypes are the content types of the page's files, fixed here rather than taken from
-// mime.TypeByExtension, which reads the system's tables.
+// mime.TypeByExtension, which reads the system's tables. text/javascript is the type of classic
+// scripts and ES modules alike (RFC 9239); browsers refuse a module served with another type.
 var pageTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
@@ -37,11 +41,11 @@ type asset struct {
 	etag  string // strong validator: a hash of body
 }
 
-// pageRoutes serves the chat page when the chat route is on: GET / is index.html and GET /static/<name>
-// its other files. Responses carry an ETag and Cache-Control: no-cache, so browsers revalidate (a 304
+// pageRoutes serves the chat page when the /ws route, which it speaks, is on: GET / is index.html
+// and GET /static/<name> its other files. Responses carry an ETag and Cache-Control: no-cache, so browsers revalidate (a 304
 // when unchanged) and never run a stale app.js against a newer server.
 func (s *server) pageRoutes() {
-	if !s.cfg.Routes.Chat.Enabled {
+	if !s.cfg.Routes.WS.Enabled {
 		return
 	}
 	assets := loadAssets()

@@ -9,7 +9,7 @@ import (
 )
 
 // TestStaticPipelineWithoutReading is the reproduction of issue 13 part 2: one socket pipelines
-// GET /static/msgpack.js 30,000 times (10 KB answers, 300 MB in all) and never reads. wsd must not
+// GET /static/app.js 30,000 times (18 KB answers, 560 MB in all) and never reads. wsd must not
 // hold the answers: it stops reading the connection once its answers reach max_backpressure, and when
 // the requests the client keeps pipelining pass one request's worth it answers 429 and closes. The
 // server runs in this process; its heap is sampled until the connection is gone.
@@ -28,7 +28,7 @@ func TestStaticPipelineWithoutReading(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	base, peak := ms.HeapAlloc, ms.HeapAlloc
-	reqs := strings.Repeat("GET /static/msgpack.js HTTP/1.1\r\nHost: t\r\n\r\n", n)
+	reqs := strings.Repeat("GET /static/app.js HTTP/1.1\r\nHost: t\r\n\r\n", n)
 	go func() { _, _ = conn.Write([]byte(reqs)) }() // fails once wsd closes the connection
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		runtime.ReadMemStats(&ms)

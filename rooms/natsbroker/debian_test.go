@@ -3,6 +3,7 @@ package natsbroker_test
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"testing"
@@ -11,14 +12,20 @@ import (
 	"github.com/openspeed/wsd/engine"
 )
 
-// startSystemNATS runs the nats-server binary on PATH (Debian's is 2.9, the oldest version the
-// broker supports) with JetStream in a temporary directory, on a random port. It skips the test
-// when there is none.
+// startSystemNATS runs the nats-server binary (on PATH, or Debian's in /usr/sbin, which is 2.9, the
+// oldest version the broker supports) with JetStream in a temporary directory, on a random port. It
+// skips the test when there is none, or fails it when WSD_REQUIRE_NATS=1 (make test).
 func startSystemNATS(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
-		t.Skip("no nats-server on PATH (Debian: apt install nats-server)")
+		bin, err = exec.LookPath("/usr/sbin/nats-server")
+	}
+	if err != nil {
+		if os.Getenv("WSD_REQUIRE_NATS") == "1" {
+			t.Fatal("WSD_REQUIRE_NATS=1 but there is no nats-server (apt-get install nats-server)")
+		}
+		t.Skip("no nats-server on PATH or in /usr/sbin (Debian: apt-get install nats-server)")
 	}
 	cmd := exec.Command(bin, "-js", "-sd", t.TempDir(), "-a", "127.0.0.1", "-p", "-1")
 	out, err := cmd.StderrPipe()

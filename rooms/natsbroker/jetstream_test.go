@@ -468,6 +468,7 @@ func TestJetStreamReconnectCatchesUp(t *testing.T) {
 	sa, sb := dialRec(t, a, "r", engine.Position{}), dialRec(t, b, "r", engine.Position{})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var written [2]uint64 // per publisher, read after wg.Wait
 	for i, cl := range []*recClient{sa, sb} {
 		wg.Add(1)
 		go func() {
@@ -481,6 +482,7 @@ func TestJetStreamReconnectCatchesUp(t *testing.T) {
 				if cl.write(fmt.Sprintf("%d-%d", i, n)) != nil {
 					return
 				}
+				written[i]++
 			}
 		}()
 	}
@@ -492,9 +494,10 @@ func TestJetStreamReconnectCatchesUp(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	// Whatever b published is stored (or failed, counted) once its commits are resolved.
+	// Whatever b published is stored (or failed, counted) once b has read every message sb wrote
+	// and its commits are resolved.
 	deadline := time.Now().Add(wait)
-	for b.app.Stats().Broadcasts+b.b.Stats().PublishFailures < b.app.Stats().MessagesIn {
+	for st := b.app.Stats(); st.MessagesIn < written[1] || st.Broadcasts+b.b.Stats().PublishFailures < st.MessagesIn; st = b.app.Stats() {
 		if time.Now().After(deadline) {
 			t.Fatalf("b's commits: app %+v\nbroker %+v\n%s", b.app.Stats(), b.b.Stats(), b.b.DebugSeq())
 		}
