@@ -65,7 +65,7 @@ func (p *FramePool) Retained(f *Frame) *Frame {
 		f.Retain(1)
 		return f
 	}
-	buf := &bytebufferpool.ByteBuffer{B: make([]byte, len(f.buf.B), len(f.buf.B))}
+	buf := &bytebufferpool.ByteBuffer{B: make([]byte, len(f.buf.B))}
 	copy(buf.B, f.buf.B)
 	c := p.frameOf(buf)
 	c.wire = buf.B[len(buf.B)-len(f.wire):]
