@@ -69,11 +69,23 @@ type Server struct {
 
 var listenRE = regexp.MustCompile(`msg="wsd listening" addr=(\S+)`)
 
+// serverEnviron is this process's environment without the test suite's own WSD_REQUIRE_* switches
+// (make test sets them for the tests; wsd would warn that they are not configuration variables).
+func serverEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WSD_REQUIRE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 // StartServer starts wsd and waits until it logs that it listens.
 func StartServer(o ServerOptions) (*Server, error) {
 	args := append([]string{"-addr", "127.0.0.1:0"}, o.Args...)
 	cmd := exec.Command(o.Bin, args...)
-	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Env = append(serverEnviron(), o.Env...)
 	pprofAddr := ""
 	if o.Pprof {
 		var err error

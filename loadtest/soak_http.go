@@ -235,7 +235,7 @@ func (s *soak) slowloris(i int) {
 // max_backpressure, so an unbounded server queue shows in its heap.
 const pipelineBytes = 64 << 20
 
-// pipeliner pipelines requests for /static/msgpack.js worth pipelineBytes of responses and holds them
+// pipeliner pipelines requests for /static/app.js (the chat page's script) worth pipelineBytes of responses and holds them
 // unread for a few seconds while the server's live heap is measured (after forced collections): the
 // server must not buffer more than about max_backpressure for it (issue 13 §2). Then it reads every
 // response and checks each.
@@ -259,7 +259,7 @@ func (s *soak) pipelineOnce() error {
 		return err
 	}
 	defer h.nc.Close()
-	req := "GET /static/msgpack.js HTTP/1.1\r\nHost: " + s.ep.Host + "\r\n\r\n"
+	req := "GET /static/app.js HTTP/1.1\r\nHost: " + s.ep.Host + "\r\n\r\n"
 	if _, err := io.WriteString(h.nc, req); err != nil {
 		return err
 	}
