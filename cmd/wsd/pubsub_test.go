@@ -352,7 +352,11 @@ func TestPubSubRecoveryUnderLoad(t *testing.T) {
 	}
 	watch := svDial(t, addr, "/ws", nil)
 	svWrite(t, watch, `{"type":"join","room":"load","id":1}`)
-	epoch := svReadJSON(t, watch)["data"].(map[string]any)["epoch"].(string)
+	m := svReadJSON(t, watch)
+	for m["type"] != "ack" { // live publications may come before the ack (docs/protocol.md)
+		m = svReadJSON(t, watch)
+	}
+	epoch := m["data"].(map[string]any)["epoch"].(string)
 	_ = watch.Close()
 	var last uint64
 	follow := func(ws *websocket.Conn, live int, until uint64) {
