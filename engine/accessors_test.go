@@ -74,7 +74,7 @@ func (p *acProbe) check() error {
 }
 
 // Every accessor Conn documents as safe from any goroutine (ReadyState, RemoteAddr, Subprotocol,
-// Context and what it returns, Room, InRoom, Rooms) is called in a loop by a goroutine started in Open,
+// Context and what it returns, Room, Rooms) is called in a loop by a goroutine started in Open,
 // while the loop opens the connection, echoes messages and closes it (client close, server close,
 // abrupt TCP close), and for a while after the close: under -race this must report no data race,
 // RemoteAddr must never be nil (a goroutine calling .String() on it would crash the process), and the

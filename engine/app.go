@@ -110,7 +110,7 @@ func randomID() string {
 // Config returns the effective configuration (defaults applied). Safe from any goroutine.
 func (a *App) Config() Config { return a.cfg }
 
-// ErrEngineStopped is returned by Listen, Run and Err when the event loops stopped without a Shutdown
+// ErrEngineStopped is returned (wrapped) by Run and Err when the event loops stopped without a Shutdown
 // or Drain asking for it (an error gnet cannot recover from, such as a listening socket that fails).
 // The message carries gnet's last error log lines (gnet itself returns no error). Every connection
 // was dropped; the App cannot be started again.
@@ -118,7 +118,7 @@ var ErrEngineStopped = errors.New("engine: event loops stopped unexpectedly")
 
 // Start binds addr (host:port; port 0 picks a free one) and serves in the background. It returns once
 // the server is listening, or the bind error. Call it once, after registering routes. If the server
-// later stops without a Shutdown, Done is closed and Err says why.
+// later stops without a Shutdown, Done is closed and Err says why. Any goroutine may call it.
 func (a *App) Start(addr string) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("engine: App already started")
@@ -308,7 +308,7 @@ type DrainReport struct {
 // HTTP connections are closed and requests in progress answered first, and it waits for the
 // connections to finish until ctx is done; then the rest are dropped and the event loops stop. Later
 // calls wait for the first to finish and report nothing. Safe from any goroutine.
-func (a *App) Drain(ctx context.Context, code frame.CloseCode, reason string) (DrainReport, error) {
+func (a *App) Drain(ctx context.Context, code CloseCode, reason string) (DrainReport, error) {
 	if !a.started.Load() {
 		return DrainReport{}, nil
 	}

@@ -350,6 +350,7 @@ type CloseInfo struct {
 	Code CloseCode
 	// Reason is the peer's close reason.
 	Reason string
-	// Err is why the server failed the connection (a *frame.ProtocolError, a handler panic), if it did.
+	// Err is why the server failed the connection, if it did: a protocol violation (its Error gives the
+	// close code wsd sent and why), ErrControlFlood, or a *PanicError from a handler.
 	Err error
 }

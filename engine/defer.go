@@ -17,7 +17,7 @@ const (
 	deferDone                  // answered (or timed out)
 )
 
-// Defer lets the handler answer after it returns: JSON, String, Blob and NoContent of this Context
+// Defer lets the handler answer after it returns: JSON, String and Blob of this Context
 // then write the response from any goroutine, once (later calls return an error). The request's
 // bytes (Body, headers, Query and Param) are valid only until the handler returns: copy what the
 // answer needs first. Requests the client pipelined behind this one wait for the answer. An answer

@@ -212,7 +212,7 @@ func dcCoder(t *testing.T, s *dcServer, path string, mode coder.CompressionMode,
 type dcPub struct {
 	op   frame.Opcode
 	data []byte
-	v    any // passed to App.Publish; nil: PublishFrame(op, data)
+	v    any // passed to App.Publish; nil: a Message of op and data
 }
 
 type dcChat struct {
@@ -221,7 +221,7 @@ type dcChat struct {
 }
 
 // dcPubs are broadcasts below, at and above the threshold, through every publishing path (string,
-// []byte, a JSON value, PublishFrame).
+// []byte, a JSON value, a Message).
 func dcPubs() []dcPub {
 	chat := dcChat{Type: "chat", Text: strings.Repeat("compress me once ", 40)}
 	js, _ := json.Marshal(chat)

@@ -425,7 +425,7 @@ func TestRoomsLeaveOnClose(t *testing.T) {
 }
 
 // TestRoomsPublish: App.Publish from a plain HTTP handler and from a goroutine reaches the room's
-// members (text, binary, JSON) and nobody else; PublishFrame sends an explicit opcode.
+// members (text, binary, JSON) and nobody else; a Message sends an explicit opcode.
 func TestRoomsPublish(t *testing.T) {
 	s := newRmServer(t, engine.Config{}, func(s *rmServer) {
 		s.app.POST("/pub/:room", func(ctx *engine.Context) error {
