@@ -12,7 +12,7 @@ import (
 var (
 	flagSoakDuration = flag.Duration("soak-duration", 10*time.Minute, "soak: load phase (make test runs 60s)")
 	flagSoakSVG      = flag.String("soak-svg", "", "soak: write the server's curves over time to this SVG file")
-	flagSoakNoPipe   = flag.Bool("soak-no-pipeliner", false, "soak: leave out the HTTP pipeliner (issue 13 §2 swamps the heap figures)")
+	flagSoakNoPipe   = flag.Bool("soak-no-pipeliner", false, "soak: leave out the HTTP pipeliner (its held answers and their 64 MiB read add to the heap figures)")
 	flagSoakDrift    = flag.Float64("soak-max-drift", 0.05, "soak: RSS and live-heap drift bound (make test's 60 s run: 0.15, see the Makefile)")
 )
 

@@ -8,16 +8,16 @@ import (
 	"time"
 )
 
-// knownDefects names the part of issue 13 a failing check points at, when there is one.
-var knownDefects = map[string]string{
-	lingerName: "issue 13 §6: after failing a connection wsd waits for the peer's close frame (close_timeout) " +
-		"instead of closing TCP once its close frame is written",
-	"upgrade: with a body":                            "issue 13 §6: upgrade requests with a body are accepted",
-	"http: request pipelined after Connection: close": "issue 13 §6: requests pipelined after Connection: close are served",
-	"ping flood": "issue 13 §6: pings count against the message rate limit (error events, no pongs) " +
-		"and no control-frame limit closes the flooder",
-	"silent peer": "issue 13 §6: a silent peer is closed one ping interval late",
-	"pipeliner":   "issue 13 §2: HTTP responses bypass max_backpressure",
+// guards names the fix of issue 13 a check protects: a failure there is that fix regressing.
+var guards = map[string]string{
+	lingerName: "issue 13 §6: after failing a connection, or answering a peer's close, wsd closes TCP " +
+		"once its close frame is written",
+	"upgrade: with a body":                            "issue 13 §6: upgrade requests with a body are refused",
+	"http: request pipelined after Connection: close": "issue 13 §6: nothing is parsed after Connection: close",
+	"ping flood": "issue 13 §6: pings are outside the message rate limit; the control-frame limit closes " +
+		"a flooder with 1008",
+	"silent peer": "issue 13 §6: a silent peer is closed idle_timeout after its last byte",
+	"pipeliner":   "issue 13 §2: HTTP answers count against max_backpressure",
 }
 
 // requiredChecks must each have run at least once in a soak (silent peers and slowloris need a load
@@ -51,7 +51,7 @@ func (r *SoakResult) verify(cfg SoakConfig) []string {
 	d := r.Drift
 	note := ""
 	if r.checkFailed("pipeliner") {
-		note = " (the pipeliner's unread responses come and go in the heap: " + knownDefects["pipeliner"] + ")"
+		note = " (the pipeliner failed too: " + guards["pipeliner"] + ")"
 	}
 	for _, m := range []struct {
 		name string
@@ -70,7 +70,7 @@ func (r *SoakResult) verify(cfg SoakConfig) []string {
 	return fails
 }
 
-// verifyClients turns failed client checks into failure lines, naming known defects.
+// verifyClients turns failed client checks into failure lines, naming the fix a check guards.
 func (r *SoakResult) verifyClients(failf func(string, ...any), cfg SoakConfig) {
 	ran := map[string]bool{}
 	for _, c := range r.Clients.Checks {
@@ -80,8 +80,8 @@ func (r *SoakResult) verifyClients(failf func(string, ...any), cfg SoakConfig) {
 		}
 		line := fmt.Sprintf("%s: %d of %d runs failed (want: %s); e.g. %s", c.Name, c.Failed, c.Runs, c.Want,
 			strings.Join(c.Samples, " | "))
-		if k := knownDefects[c.Name]; k != "" {
-			line += " [known: " + k + "]"
+		if k := guards[c.Name]; k != "" {
+			line += " [guards " + k + "]"
 		}
 		failf("%s", line)
 	}
