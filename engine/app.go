@@ -31,6 +31,7 @@ type App struct {
 	bg     context.Context
 
 	bufs    frame.Pool          // outbound frames and HTTP responses (header room reserved)
+	ctl     frame.Pool          // ping, pong and close frames: at most 139 bytes, so apart from bufs
 	msgs    bytebufferpool.Pool // reassembled inbound messages
 	readers sync.Pool           // *reader
 	frames  *rooms.FramePool    // shared (broadcast) frames

@@ -52,10 +52,7 @@ func (c *Conn) fail(err error) {
 
 // queueClose queues our close frame unless one is queued already. On-loop only.
 func (c *Conn) queueClose(code frame.CloseCode, reason string) {
-	buf := c.loop.app.bufs.Get()
-	buf.B = frame.AppendClose(buf.B, code, reason)
-	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
-	_ = c.enqueue(buf, len(buf.B)-len(wire), itemClose)
+	_ = c.enqueueClose(code, reason)
 }
 
 // onCloseFrame handles the peer's close frame.

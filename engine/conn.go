@@ -278,10 +278,7 @@ func (c *Conn) CloseWith(code CloseCode, reason string) {
 
 // closeWith queues a close frame (code may be CloseNoStatus: an empty close frame).
 func (c *Conn) closeWith(code CloseCode, reason string) {
-	buf := c.loop.app.bufs.Get()
-	buf.B = frame.AppendClose(buf.B, code, reason)
-	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
-	if err := c.enqueue(buf, len(buf.B)-len(wire), itemClose); err != nil {
+	if err := c.enqueueClose(code, reason); err != nil {
 		return // already closing
 	}
 	c.state.CompareAndSwap(uint32(StateOpen), uint32(StateClosing))

@@ -129,6 +129,7 @@ type outItem struct {
 	off    int          // wire bytes are buf.B[off:]
 	shared *rooms.Frame // set instead of buf for a frame queued to many connections
 	kind   itemKind
+	ctl    bool // buf is from App.ctl (a control frame), not App.bufs
 }
 
 type itemKind uint8
@@ -176,9 +177,9 @@ func (l *loop) releaseItems(head *outItem) {
 		if it.shared != nil {
 			l.releaseFrame(it.shared)
 		} else if it.buf != nil {
-			l.app.bufs.Put(it.buf)
+			l.app.putBuf(it.buf, it.ctl)
 		}
-		it.shared, it.buf, it.off, it.kind = nil, nil, 0, itemData // a recycled item starts clean
+		it.shared, it.buf, it.off, it.kind, it.ctl = nil, nil, 0, itemData, false // a recycled item starts clean
 		tail = it
 	}
 	l.mu.Lock()

@@ -23,21 +23,26 @@ const (
 	qSlow                      // over the limit with policy close: close with 1008 on the loop
 )
 
-// enqueue appends one owned frame buffer (wire bytes buf.B[off:]) to c's outbound queue and makes sure
-// the loop writes it. It takes ownership of buf in every case. Safe from any goroutine.
+// enqueue appends one owned frame buffer of App.bufs (wire bytes buf.B[off:]) to c's outbound queue
+// and makes sure the loop writes it. It takes ownership of buf in every case. Safe from any goroutine.
 func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) error {
+	return c.enqueueFrom(buf, off, kind, false)
+}
+
+// enqueueFrom is enqueue for a buffer of App.ctl (ctl true) or App.bufs, which it goes back to.
+func (c *Conn) enqueueFrom(buf *bytebufferpool.ByteBuffer, off int, kind itemKind, ctl bool) error {
 	l := c.loop
 	n := len(buf.B) - off
 	l.mu.Lock()
 	err := c.admit(n, kind)
 	if err != nil {
 		l.mu.Unlock()
-		l.app.bufs.Put(buf)
+		l.app.putBuf(buf, ctl)
 		l.wake()
 		return err
 	}
 	it := l.newItem()
-	it.buf, it.off, it.kind = buf, off, kind
+	it.buf, it.off, it.kind, it.ctl = buf, off, kind, ctl
 	c.push(it, n)
 	if kind == itemClose || kind == itemLast {
 		c.qflags |= qClosed
@@ -45,6 +50,15 @@ func (c *Conn) enqueue(buf *bytebufferpool.ByteBuffer, off int, kind itemKind) e
 	l.mu.Unlock()
 	l.wake()
 	return nil
+}
+
+// putBuf returns an outbound buffer to the pool it came from (App.ctl when ctl).
+func (a *App) putBuf(b *bytebufferpool.ByteBuffer, ctl bool) {
+	if ctl {
+		a.ctl.Put(b)
+		return
+	}
+	a.bufs.Put(b)
 }
 
 // admit decides whether a data frame may be queued. What gnet has not written yet is judged on the
@@ -118,6 +132,9 @@ func (c *Conn) sendFrame(op frame.Opcode, payload []byte, kind itemKind) error {
 	if c.qflagsClosed() {
 		return ErrClosed
 	}
+	if op.IsControl() {
+		return c.sendControl(op, payload, kind)
+	}
 	if (kind == itemData || kind == itemKeep) && c.compressible(op, len(payload)) {
 		return c.sendCompressed(op, payload, kind)
 	}
@@ -125,6 +142,25 @@ func (c *Conn) sendFrame(op frame.Opcode, payload []byte, kind itemKind) error {
 	buf.B = append(buf.B, payload...)
 	wire := frame.Finish(buf.B, op, true, 0)
 	return c.enqueue(buf, len(buf.B)-len(wire), kind)
+}
+
+// sendControl queues a control frame (payload at most 125 bytes) in a buffer of App.ctl. Data frames
+// make App.bufs hand out buffers as large as they usually are (often tens of KiB); a heartbeat that
+// pings many connections in one tick must not hold one of those per connection until it is written.
+func (c *Conn) sendControl(op frame.Opcode, payload []byte, kind itemKind) error {
+	buf := c.loop.app.ctl.Get()
+	buf.B = append(buf.B, payload...)
+	wire := frame.Finish(buf.B, op, true, 0)
+	return c.enqueueFrom(buf, len(buf.B)-len(wire), kind, true)
+}
+
+// enqueueClose queues our close frame with code and reason (CloseNoStatus: an empty close frame), in a
+// buffer of App.ctl like every control frame. Safe from any goroutine.
+func (c *Conn) enqueueClose(code frame.CloseCode, reason string) error {
+	buf := c.loop.app.ctl.Get()
+	buf.B = frame.AppendClose(buf.B, code, reason)
+	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
+	return c.enqueueFrom(buf, len(buf.B)-len(wire), itemClose, true)
 }
 
 // sendString is sendFrame for a string payload (no conversion copy).
@@ -185,13 +221,13 @@ func (c *Conn) discardQueue() {
 // handshake. On-loop only.
 func (c *Conn) closeSlow() {
 	l := c.loop
-	buf := l.app.bufs.Get()
+	buf := l.app.ctl.Get()
 	buf.B = frame.AppendClose(buf.B, frame.ClosePolicyViolation, "slow consumer")
 	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
 	l.mu.Lock()
 	head := c.takeQueue()
 	it := l.newItem()
-	it.buf, it.off, it.kind = buf, len(buf.B)-len(wire), itemClose
+	it.buf, it.off, it.kind, it.ctl = buf, len(buf.B)-len(wire), itemClose, true
 	c.push(it, len(wire))
 	c.qflags |= qClosed
 	l.mu.Unlock()
