@@ -297,10 +297,10 @@ func (s *soak) pipelineOnce() error {
 }
 
 // leastHeap is the least of n measurements of the server's live heap, each after waiting gap: what
-// the pipeliner makes the server hold persists through all of them, while the garbage other clients
-// allocate between a forced collection and the metrics read, and their own short-lived buffers, do
-// not (a single measurement in a busy soak was 20–48 MiB high in about one run in 15, while the heap
-// profile taken right after it showed nothing of the kind).
+// the pipeliner makes the server hold persists through all of them, while what other clients make it
+// allocate for a moment does not. (Single measurements were 20–48 MiB high in one run in 15: wsd's
+// heartbeat held a 32 KiB buffer per ping for the 3,000 idle holders every 20 s, fixed since; see
+// loadtest/README.md. The soak's heap curves show such bursts.)
 func (s *soak) leastHeap(n int, gap time.Duration) (int64, error) {
 	least := int64(-1)
 	for range n {
