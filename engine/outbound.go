@@ -132,35 +132,39 @@ func (c *Conn) sendFrame(op frame.Opcode, payload []byte, kind itemKind) error {
 	if c.qflagsClosed() {
 		return ErrClosed
 	}
-	if op.IsControl() {
-		return c.sendControl(op, payload, kind)
-	}
 	if (kind == itemData || kind == itemKeep) && c.compressible(op, len(payload)) {
 		return c.sendCompressed(op, payload, kind)
 	}
-	buf := c.loop.app.bufs.Get()
-	buf.B = append(buf.B, payload...)
-	wire := frame.Finish(buf.B, op, true, 0)
-	return c.enqueue(buf, len(buf.B)-len(wire), kind)
+	buf, off, ctl := c.loop.app.frameBuf(op, payload)
+	return c.enqueueFrom(buf, off, kind, ctl)
 }
 
-// sendControl queues a control frame (payload at most 125 bytes) in a buffer of App.ctl. Data frames
-// make App.bufs hand out buffers as large as they usually are (often tens of KiB); a heartbeat that
-// pings many connections in one tick must not hold one of those per connection until it is written.
-func (c *Conn) sendControl(op frame.Opcode, payload []byte, kind itemKind) error {
-	buf := c.loop.app.ctl.Get()
+// frameBuf builds one complete server frame of op around payload in a pooled buffer and returns it with
+// the offset of its wire bytes. A control frame (at most 139 bytes) takes a buffer of App.ctl (ctl
+// true): App.bufs hands out buffers as large as the data frames it usually sees (often tens of KiB),
+// and a heartbeat that pings many connections in one tick must not hold one of those each.
+// Safe from any goroutine.
+func (a *App) frameBuf(op frame.Opcode, payload []byte) (buf *bytebufferpool.ByteBuffer, off int, ctl bool) {
+	pool, ctl := &a.bufs, op.IsControl()
+	if ctl {
+		pool = &a.ctl
+	}
+	buf = pool.Get()
 	buf.B = append(buf.B, payload...)
 	wire := frame.Finish(buf.B, op, true, 0)
-	return c.enqueueFrom(buf, len(buf.B)-len(wire), kind, true)
+	return buf, len(buf.B) - len(wire), ctl
 }
 
-// enqueueClose queues our close frame with code and reason (CloseNoStatus: an empty close frame), in a
-// buffer of App.ctl like every control frame. Safe from any goroutine.
+// closeBuf is frameBuf for a close frame with code and reason (CloseNoStatus: an empty one).
+func (a *App) closeBuf(code frame.CloseCode, reason string) (*bytebufferpool.ByteBuffer, int, bool) {
+	var p [frame.MaxControlPayload]byte
+	return a.frameBuf(frame.OpClose, frame.AppendClose(p[:0], code, reason))
+}
+
+// enqueueClose queues our close frame with code and reason. Safe from any goroutine.
 func (c *Conn) enqueueClose(code frame.CloseCode, reason string) error {
-	buf := c.loop.app.ctl.Get()
-	buf.B = frame.AppendClose(buf.B, code, reason)
-	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
-	return c.enqueueFrom(buf, len(buf.B)-len(wire), itemClose, true)
+	buf, off, ctl := c.loop.app.closeBuf(code, reason)
+	return c.enqueueFrom(buf, off, itemClose, ctl)
 }
 
 // sendString is sendFrame for a string payload (no conversion copy).
@@ -221,14 +225,12 @@ func (c *Conn) discardQueue() {
 // handshake. On-loop only.
 func (c *Conn) closeSlow() {
 	l := c.loop
-	buf := l.app.ctl.Get()
-	buf.B = frame.AppendClose(buf.B, frame.ClosePolicyViolation, "slow consumer")
-	wire := frame.Finish(buf.B, frame.OpClose, true, 0)
+	buf, off, ctl := l.app.closeBuf(frame.ClosePolicyViolation, "slow consumer")
 	l.mu.Lock()
 	head := c.takeQueue()
 	it := l.newItem()
-	it.buf, it.off, it.kind, it.ctl = buf, len(buf.B)-len(wire), itemClose, true
-	c.push(it, len(wire))
+	it.buf, it.off, it.kind, it.ctl = buf, off, itemClose, ctl
+	c.push(it, len(buf.B)-off)
 	c.qflags |= qClosed
 	l.mu.Unlock()
 	l.releaseItems(head)
