@@ -5,8 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"reflect"
 	"regexp"
 	"strings"
@@ -250,17 +248,8 @@ var nodeRE = regexp.MustCompile(` node=(\S+) nats=`)
 // and SIGTERM still drains and exits 0.
 func TestProcessCluster(t *testing.T) {
 	url := clNATS(t).ClientURL()
-	cmd := exec.Command(os.Args[0], "-addr", "127.0.0.1:0", "-nats", url, "-node-id", "proc-1",
+	cmd, stderr := startChild(t, nil, "-addr", "127.0.0.1:0", "-nats", url, "-node-id", "proc-1",
 		"-cluster.presence-interval", "50ms", "-nats-prefix", "wsdtest", "-log.level", "debug")
-	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	lines := bufio.NewScanner(stderr)
 	procAddr, line := waitListeningLine(t, lines)
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()

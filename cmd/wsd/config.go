@@ -131,7 +131,7 @@ type APIConfig struct {
 // MetricsConfig configures GET /metrics (Prometheus text format, on the main port).
 type MetricsConfig struct {
 	Enabled bool `yaml:"enabled"`
-	// LagInterval is how often the event-loop lag behind wsd_loop_lag_seconds is measured.
+	// LagInterval is how often wsd_loop_lag_seconds is updated from the loops' last timer tasks.
 	LagInterval Duration `yaml:"lag_interval"`
 }
 

@@ -135,7 +135,7 @@ var configHelp = []keyHelp{
 	{"api.protect_reads", groupAPI, "", "require the API key for the two GET routes too"},
 
 	{"metrics.enabled", groupMetrics, "", "serve Prometheus metrics at GET /metrics on the main port"},
-	{"metrics.lag_interval", groupMetrics, "", "how often the event-loop lag behind wsd_loop_lag_seconds is measured"},
+	{"metrics.lag_interval", groupMetrics, "", "how often wsd_loop_lag_seconds is updated from the loops' last timer tasks"},
 
 	{"pprof.addr", groupPprof, "host:port", `serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060; "" = off`},
 

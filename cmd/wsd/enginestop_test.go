@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -20,16 +19,7 @@ import (
 // fails with EINVAL), wsd logs why and exits 1, so that systemd or Kubernetes restarts it; it used to
 // keep running without serving anything.
 func TestProcessEngineStopExitsNonZero(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-addr", "127.0.0.1:0", "-metrics.lag-interval", "50ms")
-	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := startChild(t, nil, "-addr", "127.0.0.1:0", "-metrics.lag-interval", "50ms")
 	lines := bufio.NewScanner(stderr)
 	base := waitListening(t, lines)
 	rest := make(chan string, 1)

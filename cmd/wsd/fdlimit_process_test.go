@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -37,17 +36,8 @@ func TestProcessDescriptorLimit(t *testing.T) {
 // storm settled, wsd must hold fewer descriptors than the limit minus the default headroom's fixed part.
 func fdRun(t *testing.T, limit uint64, maxConns int, headroom bool) {
 	const ws, idle = 3, 1300
-	cmd := exec.Command(os.Args[0], "-addr", "127.0.0.1:0", "-loops", "2", "-max-connections",
+	cmd, stderr := startChild(t, nil, "-addr", "127.0.0.1:0", "-loops", "2", "-max-connections",
 		fmt.Sprint(maxConns), "-handshake-timeout", "2m")
-	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: limit}, nil); err != nil {
 		t.Fatal(err)
 	}

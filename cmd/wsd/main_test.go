@@ -78,16 +78,7 @@ func checkEcho(t *testing.T, base string) {
 // TestProcessSIGTERM runs wsd as a process, uses it, and checks that SIGTERM drains: the open
 // WebSocket gets close 1001 and the process exits 0.
 func TestProcessSIGTERM(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := startChild(t, nil, "-addr", "127.0.0.1:0")
 	lines := bufio.NewScanner(stderr)
 	base := waitListening(t, lines)
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()
@@ -109,6 +100,23 @@ func TestProcessSIGTERM(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("wsd exit: %v", err)
 	}
+}
+
+// startChild runs the test binary as wsd (with WSD_TEST_MAIN=1, TestMain runs main) with args and the
+// extra environment env, killed when the test ends, and returns it with its standard error.
+func startChild(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "WSD_TEST_MAIN=1"), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, stderr
 }
 
 var listenRE = regexp.MustCompile(`msg="wsd listening" addr=(\S+)`)

@@ -78,7 +78,7 @@ var (
 	descCtlFloods   = desc("control_flood_closes_total", "Connections closed with 1008 for sending control frames (ping, pong) over control_limit.")
 	descRooms       = desc("rooms", "Rooms with at least one member.")
 	descMembers     = desc("room_members", "Room memberships (a connection in two rooms counts twice).")
-	descLoopLag     = desc("loop_lag_seconds", "Longest wait of a task queued on an event loop, at the last probe (every metrics.lag_interval).")
+	descLoopLag     = desc("loop_lag_seconds", "How long the last timer task of the busiest event loop waited to run (read every metrics.lag_interval).")
 	descBuild       = desc("build_info", "Always 1; the labels name the build.", "version", "goversion", "gnet")
 )
 

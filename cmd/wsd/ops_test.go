@@ -138,16 +138,7 @@ func TestProcessConfigError(t *testing.T) {
 // TestProcessSIGUSR1: SIGUSR1 drains with 1012 (service restart) and exits 0; the configuration
 // comes from the environment.
 func TestProcessSIGUSR1(t *testing.T) {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1", "WSD_ADDR=127.0.0.1:0", "WSD_LOOPS=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := startChild(t, []string{"WSD_ADDR=127.0.0.1:0", "WSD_LOOPS=1"})
 	lines := bufio.NewScanner(stderr)
 	base := waitListening(t, lines)
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()

@@ -142,8 +142,8 @@ func (s *server) stopExtras() {
 	})
 }
 
-// probe measures the event loops' lag every interval: App.Stats queues a tiny task on every loop
-// and waits for them. It cannot run inside the /metrics handler, which runs on one of those loops.
+// probe reads the event loops' lag (Stats.LoopLag: the wait of their last timer task) every interval
+// and gives memory back after a drop in connections (reclaimer).
 func (s *server) probe(ctx context.Context, every time.Duration) {
 	defer close(s.probeDone)
 	t := time.NewTicker(every)
