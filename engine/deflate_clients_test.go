@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -402,41 +401,17 @@ func TestDeflatePython(t *testing.T) {
 		dcRawOf(engine.DialDeflate(t, s.addr, "/room", "", "")),
 	}
 	pubs := dcPubs()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang guard only
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_client.py", "ws://"+s.addr, strconv.Itoa(len(pubs)))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start deflate_client.py: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(2 * time.Minute) // the echoes come first
-	for s.app.LocalCount(dcRoom) < len(raws)+1 {
-		select {
-		case err := <-done:
-			t.Fatalf("deflate_client.py ended before joining the room (%v):\n%s", err, stderr.Bytes())
-		case <-time.After(5 * time.Millisecond):
+	out := runPythonRoom(t, py, "deflate_client.py", s, len(pubs), len(raws)+1, func() {
+		dcPublish(t, s.app, pubs, len(raws)+1)
+		for _, m := range raws {
+			for _, p := range pubs {
+				m.expect(t, p.op, p.data, dcThreshold)
+			}
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("deflate_client.py did not join the room:\n%s", stderr.Bytes())
-		}
-	}
-	dcPublish(t, s.app, pubs, len(raws)+1)
-	for _, m := range raws {
-		for _, p := range pubs {
-			m.expect(t, p.op, p.data, dcThreshold)
-		}
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("deflate_client.py failed (%v):\n%s", err, stderr.Bytes())
-	}
+	})
 	var res dcPython
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("deflate_client.py output is not JSON: %v\n%s", err, stdout.Bytes())
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("deflate_client.py output is not JSON: %v\n%s", err, out)
 	}
 	t.Logf("python websockets %s", res.Version)
 	dcCheckPython(t, &res, pubs)

@@ -297,7 +297,7 @@ func TestDeflateSmallWindowPython(t *testing.T) {
 		dcPub{frame.OpText, dwText(8 << 10), string(dwText(8 << 10))},
 		dcPub{frame.OpBinary, dwFar(100 << 10), dwFar(100 << 10)})
 	const pyMembers = 3
-	out := dwRunPython(t, py, s, len(pubs), len(raws)+1+pyMembers, func() {
+	out := runPythonRoom(t, py, "deflate_window_client.py", s, len(pubs), len(raws)+1+pyMembers, func() {
 		dcPublish(t, s.app, pubs, len(raws)+1+pyMembers)
 		for i, p := range pubs {
 			if _, _, err := small.next(p.op, p.data, dcThreshold); err != nil {
@@ -318,17 +318,17 @@ func TestDeflateSmallWindowPython(t *testing.T) {
 	dwCheckPython(t, &res, pubs)
 }
 
-// dwRunPython runs deflate_window_client.py against s, calls publish once the room has members
-// members, and returns the script's output.
-func dwRunPython(t *testing.T, py string, s *dcServer, messages, members int, publish func()) []byte {
+// runPythonRoom runs testdata/python/<script> against s with the number of messages it is to expect,
+// calls publish once the room has members members, and returns the script's output.
+func runPythonRoom(t *testing.T, py, script string, s *dcServer, messages, members int, publish func()) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang guard only
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "testdata/python/deflate_window_client.py", "ws://"+s.addr, strconv.Itoa(messages))
+	cmd := exec.CommandContext(ctx, py, "testdata/python/"+script, "ws://"+s.addr, strconv.Itoa(messages))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start deflate_window_client.py: %v", err)
+		t.Fatalf("start %s: %v", script, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -336,18 +336,18 @@ func dwRunPython(t *testing.T, py string, s *dcServer, messages, members int, pu
 	for s.app.LocalCount(dcRoom) < members {
 		select {
 		case err := <-done:
-			t.Fatalf("deflate_window_client.py ended before joining the room (%v):\n%s", err, stderr.Bytes())
+			t.Fatalf("%s ended before joining the room (%v):\n%s", script, err, stderr.Bytes())
 		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cancel()
 			<-done
-			t.Fatalf("deflate_window_client.py did not join the room:\n%s", stderr.Bytes())
+			t.Fatalf("%s did not join the room:\n%s", script, stderr.Bytes())
 		}
 	}
 	publish()
 	if err := <-done; err != nil {
-		t.Fatalf("deflate_window_client.py failed (%v):\n%s", err, stderr.Bytes())
+		t.Fatalf("%s failed (%v):\n%s", script, err, stderr.Bytes())
 	}
 	return stdout.Bytes()
 }
