@@ -30,62 +30,39 @@ func runSizes(b *testing.B, bench func(b *testing.B, msgs [][]byte) int) {
 	}
 }
 
-func BenchmarkCompress(b *testing.B) {
-	runSizes(b, func(b *testing.B, msgs [][]byte) int {
-		var pools Pools
-		dst := pools.Compress(nil, msgs[0])
-		total := 0
-		b.ResetTimer()
-		for i := 0; b.Loop(); i++ {
-			dst = pools.Compress(dst[:0], msgs[i%len(msgs)])
-			total += len(dst)
-		}
-		return total / max(b.N, 1)
-	})
-}
+func BenchmarkCompress(b *testing.B) { benchCompress(b, (*Pools).Compress) }
 
 // BenchmarkCompressHuffman is BenchmarkCompress for the encoding of
 // connections that agreed a server window below 32 KiB.
-func BenchmarkCompressHuffman(b *testing.B) {
+func BenchmarkCompressHuffman(b *testing.B) { benchCompress(b, (*Pools).CompressHuffman) }
+
+// BenchmarkDecompressHuffman inflates CompressHuffman's output.
+func BenchmarkDecompressHuffman(b *testing.B) { benchDecompress(b, (*Pools).CompressHuffman) }
+
+func BenchmarkDecompress(b *testing.B) { benchDecompress(b, (*Pools).Compress) }
+
+// benchCompress measures compress, one message at a time from a pool.
+func benchCompress(b *testing.B, compress func(p *Pools, dst, src []byte) []byte) {
 	runSizes(b, func(b *testing.B, msgs [][]byte) int {
 		var pools Pools
-		dst := pools.CompressHuffman(nil, msgs[0])
+		dst := compress(&pools, nil, msgs[0])
 		total := 0
 		b.ResetTimer()
 		for i := 0; b.Loop(); i++ {
-			dst = pools.CompressHuffman(dst[:0], msgs[i%len(msgs)])
+			dst = compress(&pools, dst[:0], msgs[i%len(msgs)])
 			total += len(dst)
 		}
 		return total / max(b.N, 1)
 	})
 }
 
-// BenchmarkDecompressHuffman inflates CompressHuffman's output.
-func BenchmarkDecompressHuffman(b *testing.B) {
+// benchDecompress measures Decompress of what compress made of the messages.
+func benchDecompress(b *testing.B, compress func(p *Pools, dst, src []byte) []byte) {
 	runSizes(b, func(b *testing.B, msgs [][]byte) int {
 		var pools Pools
 		wire := make([][]byte, len(msgs))
 		for i, m := range msgs {
-			wire[i] = pools.CompressHuffman(nil, m)
-		}
-		dst, _ := pools.Decompress(nil, wire[0], -1)
-		b.ResetTimer()
-		for i := 0; b.Loop(); i++ {
-			var err error
-			if dst, err = pools.Decompress(dst[:0], wire[i%len(wire)], 1<<20); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return len(wire[0])
-	})
-}
-
-func BenchmarkDecompress(b *testing.B) {
-	runSizes(b, func(b *testing.B, msgs [][]byte) int {
-		var pools Pools
-		wire := make([][]byte, len(msgs))
-		for i, m := range msgs {
-			wire[i] = pools.Compress(nil, m)
+			wire[i] = compress(&pools, nil, m)
 		}
 		dst, _ := pools.Decompress(nil, wire[0], -1) // warm up: steady state has a buffer
 		b.ResetTimer()
