@@ -22,31 +22,7 @@ func TestPlotWritesWellFormedSVG(t *testing.T) {
 	res.Echo = []*loadtest.EchoResult{{Conns: 100, Size: 64, Depth: 1, Hist: rec.Snapshot()}}
 	res.Idle = &loadtest.IdleResult{Points: []loadtest.IdlePoint{
 		{Conns: 0, RSS: 10 << 20, HeapInuse: loadtest.NaN}, {Conns: 4000, RSS: 14 << 20, HeapInuse: 3 << 20}}}
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "r.json"), filepath.Join(dir, "p.svg")
-	if err := writeFile(in, res.WriteJSON); err != nil {
-		t.Fatal(err)
-	}
-	if err := run([]string{"plot", "-in", in, "-out", out}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := xml.NewDecoder(strings.NewReader(string(b)))
-	for {
-		if _, err := dec.Token(); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("SVG is not well-formed XML: %v", err)
-		}
-	}
-	for _, want := range []string{"Latency by percentile", "Server memory by idle connections", "echo 100×64B d1", "99.9%"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("SVG lacks %q", want)
-		}
-	}
+	plotContains(t, res, "Latency by percentile", "Server memory by idle connections", "echo 100×64B d1", "99.9%")
 }
 
 func TestNinesLabel(t *testing.T) {
@@ -67,8 +43,16 @@ func TestPlotSoak(t *testing.T) {
 			FDs: 3310, CPU: float64(i) / 5, MsgsIn: loadtest.Num(500 * i), MsgsOut: loadtest.Num(3000 * i)})
 	}
 	res.Soak = soak
+	plotContains(t, res, "wsd memory during the soak", "wsd goroutines", "first window", "frames out",
+		"server CPU: 20% of a core")
+}
+
+// plotContains writes res as JSON, runs wsload plot on it, and checks that the SVG is well-formed XML
+// holding each of wants.
+func plotContains(t *testing.T, res *loadtest.Results, wants ...string) {
+	t.Helper()
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "s.json"), filepath.Join(dir, "s.svg")
+	in, out := filepath.Join(dir, "r.json"), filepath.Join(dir, "p.svg")
 	if err := writeFile(in, res.WriteJSON); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +71,7 @@ func TestPlotSoak(t *testing.T) {
 			t.Fatalf("SVG is not well-formed XML: %v", err)
 		}
 	}
-	for _, want := range []string{"wsd memory during the soak", "wsd goroutines", "first window", "frames out", "server CPU: 20% of a core"} {
+	for _, want := range wants {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("SVG lacks %q", want)
 		}
