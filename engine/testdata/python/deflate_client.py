@@ -15,21 +15,13 @@ Usage: deflate_client.py ws://127.0.0.1:PORT ROOM_MESSAGES
 Prints one JSON object on success; exits non-zero with one line per failure otherwise.
 """
 
-import asyncio
-import hashlib
-import json
 import random
-import sys
 
 import websockets
 
-TIMEOUT = 20  # upper bound for any single step, seconds
+from deflate_common import TIMEOUT, messages, round_trips, run
 SIZES = [0, 16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
 ECHO_PATHS = ["/echo", "/echo-ct"]
-
-
-class Mismatch(Exception):
-    pass
 
 
 def text_of(size):
@@ -50,10 +42,6 @@ def connect(url):
     )
 
 
-async def recv(ws):
-    return await asyncio.wait_for(ws.recv(), TIMEOUT)
-
-
 def negotiated(ws):
     """The server's answer and what websockets agreed to."""
     answer = ws.response_headers.get("Sec-WebSocket-Extensions", "")
@@ -63,28 +51,14 @@ def negotiated(ws):
 async def echo_path(base, path):
     async with connect(base + path) as ws:
         result = negotiated(ws)
-        trips = {}
-        for size in SIZES:
-            for kind, payload in (("text", text_of(size)), ("binary", binary_of(size))):
-                await ws.send(payload)
-                got = await recv(ws)
-                if type(got) is not type(payload) or got != payload:
-                    raise Mismatch(f"{path}: echo of {kind} {size} differs")
-                trips[f"{kind}-{size}"] = size
-        result["round_trips"] = trips
+        result["round_trips"] = await round_trips(ws, path, SIZES, text_of, binary_of)
         return result
 
 
 async def room(base, count):
     async with connect(base + "/room") as ws:
         result = negotiated(ws)
-        messages = []
-        for _ in range(count):
-            msg = await recv(ws)
-            data = msg.encode() if isinstance(msg, str) else msg
-            kind = "text" if isinstance(msg, str) else "binary"
-            messages.append({"type": kind, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-        result["messages"] = messages
+        result["messages"] = await messages(ws, count)
         return result
 
 
@@ -97,9 +71,4 @@ async def main(base, count):
 
 
 if __name__ == "__main__":
-    try:
-        result = asyncio.run(main(sys.argv[1], int(sys.argv[2])))
-    except Exception as e:  # one line for the Go test's failure message
-        print(f"deflate_client.py: {type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(result))
+    run("deflate_client.py", main)

@@ -18,23 +18,16 @@ Prints one JSON object on success; exits non-zero with one line on failure.
 """
 
 import asyncio
-import hashlib
-import json
 import random
-import sys
 
 import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
-TIMEOUT = 20  # upper bound for any single step, seconds
+from deflate_common import TIMEOUT, messages, round_trips, run
 SIZES = [0, 16, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10]
 ECHO_BITS = [8, 9, 10, 11, 12, 13, 14]
 ROOM_BITS = [9, 12, 14]
 WORDS = '{"type":"chat" "text":"hello" "room":"lobby" "user":"alice" joined left héllo wörld € 𝄞 ✓ }'.split()
-
-
-class Mismatch(Exception):
-    pass
 
 
 def text_of(size):
@@ -69,10 +62,6 @@ def connect(url, bits):
     )
 
 
-async def recv(ws):
-    return await asyncio.wait_for(ws.recv(), TIMEOUT)
-
-
 def negotiated(ws):
     """The server's answer and the server window websockets agreed to (0: no deflate)."""
     answer = ws.response_headers.get("Sec-WebSocket-Extensions", "")
@@ -83,27 +72,13 @@ def negotiated(ws):
 async def echo(base, bits):
     async with connect(base + "/echo", bits) as ws:
         result = negotiated(ws)
-        trips = {}
-        for size in SIZES:
-            for kind, payload in (("text", text_of(size)), ("binary", far_of(size))):
-                await ws.send(payload)
-                got = await recv(ws)
-                if type(got) is not type(payload) or got != payload:
-                    raise Mismatch(f"{bits} bits: echo of {kind} {size} differs")
-                trips[f"{kind}-{size}"] = size
-        result["round_trips"] = trips
+        result["round_trips"] = await round_trips(ws, f"{bits} bits", SIZES, text_of, far_of)
         return result
 
 
 async def member(ws, count):
     result = negotiated(ws)
-    messages = []
-    for _ in range(count):
-        msg = await recv(ws)
-        data = msg.encode() if isinstance(msg, str) else msg
-        kind = "text" if isinstance(msg, str) else "binary"
-        messages.append({"type": kind, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    result["messages"] = messages
+    result["messages"] = await messages(ws, count)
     return result
 
 
@@ -126,9 +101,4 @@ async def main(base, count):
 
 
 if __name__ == "__main__":
-    try:
-        result = asyncio.run(main(sys.argv[1], int(sys.argv[2])))
-    except Exception as e:  # one line for the Go test's failure message
-        print(f"deflate_window_client.py: {type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps(result))
+    run("deflate_window_client.py", main)
