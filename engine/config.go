@@ -35,9 +35,9 @@ type Config struct {
 
 	// CloseTimeout bounds the closing handshake: after the server starts a close (Conn.Close, idle
 	// timeout, Shutdown) it waits this long for the peer's close frame (or EOF) before dropping the TCP
-	// connection. A connection the server fails (protocol error, 1009, ...) or whose close frame it
-	// answered is closed as soon as the server's close frame is written (CloseTimeout then bounds that
-	// write). Default: 5 s.
+	// connection. A connection the server fails (protocol error, 1009, a SlowClose of a slow consumer,
+	// ...) or whose close frame it answered is closed as soon as the server's close frame is written
+	// (CloseTimeout then bounds that write). Default: 5 s.
 	CloseTimeout time.Duration
 
 	// PingInterval: a WebSocket that has sent nothing for this long gets a ping, and another every

@@ -221,8 +221,8 @@ func (c *Conn) discardQueue() {
 	l.releaseItems(head)
 }
 
-// closeSlow replaces what is queued by a close frame with 1008 "slow consumer" and starts the closing
-// handshake. On-loop only.
+// closeSlow replaces what is queued by a close frame with 1008 "slow consumer" and fails the connection:
+// the socket is closed once that frame is written (at most CloseTimeout). On-loop only.
 func (c *Conn) closeSlow() {
 	l := c.loop
 	buf, off, ctl := l.app.closeBuf(frame.ClosePolicyViolation, "slow consumer")
@@ -234,8 +234,11 @@ func (c *Conn) closeSlow() {
 	c.qflags |= qClosed
 	l.mu.Unlock()
 	l.releaseItems(head)
-	c.state.Store(uint32(StateClosing))
 	c.x().failure = ErrBackpressure
+	// The connection has failed (RFC 6455 7.1.7): once the 1008 is written the socket closes without
+	// waiting for the peer's close frame, and its further frames are skipped (see fail).
+	c.setPhase(phaseFailing)
+	c.armDeadline(l.app.cfg.CloseTimeout)
 	l.stats.slowCloses.Add(1)
 }
 

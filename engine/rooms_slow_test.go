@@ -52,8 +52,14 @@ type rmClosed struct {
 // newRmSlow starts an rmSlow (engine.StartApp) whose slow consumers get policy.
 func newRmSlow(t *testing.T, policy engine.SlowConsumerPolicy) *rmSlow {
 	t.Helper()
+	return newRmSlowCloseTimeout(t, policy, 500*time.Millisecond)
+}
+
+// newRmSlowCloseTimeout is newRmSlow with the given Config.CloseTimeout.
+func newRmSlowCloseTimeout(t *testing.T, policy engine.SlowConsumerPolicy, closeTimeout time.Duration) *rmSlow {
+	t.Helper()
 	s := &rmSlow{drops: make(chan string, 1<<14), closes: make(chan rmClosed, 16)}
-	cfg := engine.Config{MaxBackpressure: rmSlowLimit, SlowConsumer: policy, CloseTimeout: 500 * time.Millisecond}
+	cfg := engine.Config{MaxBackpressure: rmSlowLimit, SlowConsumer: policy, CloseTimeout: closeTimeout}
 	s.app, s.addr = engine.StartApp(t, cfg, func(a *engine.App) { a.Route("/slow", s.handlers()) })
 	return s
 }
@@ -323,25 +329,60 @@ func TestRoomsSlowConsumerClose(t *testing.T) {
 	}
 	engine.Poll(t, "the closed member to leave", func() bool { return s.app.Count("slow") == len(readers) })
 	rmNoReaderEvents(t, s)
-	if err := rmDrainUntilClosed(stalled); err != nil {
+	if err := rmDrainUntilClosed(stalled, false); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSlowCloseDoesNotWaitForPeerClose: a connection closed by the SlowClose policy has failed (RFC
+// 6455 7.1.7), so once its 1008 is written the server closes TCP without waiting for the peer's close
+// frame. The stalled client reads again after the close but never answers it: it must see the 1008
+// and then EOF, with CloseTimeout far longer than the test may run (it used to hold the socket that long).
+func TestSlowCloseDoesNotWaitForPeerClose(t *testing.T) {
+	s := newRmSlowCloseTimeout(t, engine.SlowClose, time.Hour)
+	stalled := rmStall(t, s)
+	ws := s.stalled.Load()
+	payload := make([]byte, rmSlowSize)
+	for i := 0; ws.ReadyState() == engine.StateOpen; i++ {
+		if i == 1<<16 { // 256 MiB: far past any socket buffer plus MaxBackpressure
+			t.Fatal("the stalled member was never closed by the slow-consumer policy")
+		}
+		binary.BigEndian.PutUint32(payload, uint32(i))
+		payload[len(payload)-1] = byte(i)
+		if _, err := rmPublish(s.app, "slow", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rmDrainUntilClosed(stalled, true); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-s.closes:
+		if got.id != "stalled" || !errors.Is(got.info.Err, engine.ErrBackpressure) {
+			t.Fatalf("close event %s %+v, want the stalled member's with ErrBackpressure", got.id, got.info)
+		}
+	case <-time.After(rmWait):
+		t.Fatal("the stalled member's close handler never ran")
 	}
 }
 
 // rmDrainUntilClosed reads what reached the stalled client before the server dropped it: binary
 // messages with increasing numbers, possibly the close frame (which must be 1008 "slow consumer"),
 // then EOF. The server may drop the connection with part of its backlog unsent, so a frame cut short
-// is accepted as the end.
-func rmDrainUntilClosed(r *wstest.Raw) error {
+// is accepted as the end (unless wantClose: then the close frame must have come).
+func rmDrainUntilClosed(r *wstest.Raw, wantClose bool) error {
 	last, closed := -1, false
 	for {
 		h, p, err := r.ReadFrame()
 		switch {
 		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 			err != nil && strings.Contains(err.Error(), "connection reset"):
+			if wantClose && !closed {
+				return fmt.Errorf("EOF after message %d without the close frame", last)
+			}
 			return nil
 		case err != nil:
-			return fmt.Errorf("stalled client after message %d: %w", last, err)
+			return fmt.Errorf("stalled client after message %d (close frame read: %v): %w", last, closed, err)
 		case closed:
 			return fmt.Errorf("frame %v after the close frame", h.Op)
 		case h.Op == frame.OpClose:
