@@ -20,7 +20,7 @@ type Config struct {
 	BcastSize int           // broadcast payload bytes; default 64
 	Duration  time.Duration // echo and broadcast measured time; default 10 s
 	Warmup    time.Duration // echo warm-up; default 2 s (negative: none)
-	IdleSteps []int         // idle: connection counts to sample at; default 0, 3k, 6k, 9k, 12k, 15k
+	IdleSteps []int         // idle: connection counts to sample at; default 0, 4k, 8k, 12k, 16k, 19k (DESIGN.md: 0 → 19k)
 	IdleRooms int           // idle: rooms the connections spread over; default 100
 	Settle    time.Duration // idle: pause before each sample; default 3 s
 	Drain     time.Duration // broadcast: wait this long without progress for missing deliveries; default 3 s
@@ -37,7 +37,7 @@ func (c Config) withDefaults() Config {
 		c.EchoSizes = []int{64, 1024}
 	}
 	if len(c.IdleSteps) == 0 {
-		c.IdleSteps = []int{0, 3000, 6000, 9000, 12000, 15000}
+		c.IdleSteps = []int{0, 4000, 8000, 12000, 16000, 19000}
 	}
 	if c.Rate <= 0 {
 		c.Rate = 10

@@ -24,7 +24,7 @@ var (
 	flagRate      = flag.Float64("bcast-rate", 10, "broadcast latency run: messages/s")
 	flagBSize     = flag.Int("bcast-size", 64, "broadcast: payload bytes")
 	flagDuration  = flag.Duration("duration", 10*time.Second, "echo and broadcast: measured time per run")
-	flagIdleSteps = flag.String("idle-steps", "0,3000,6000,9000,12000,15000", "idle: cumulative connection counts")
+	flagIdleSteps = flag.String("idle-steps", "0,4000,8000,12000,16000,19000", "idle: cumulative connection counts")
 	flagIdleRooms = flag.Int("idle-rooms", 100, "idle: rooms the connections spread over")
 	flagWorkers   = flag.Int("workers", 0, "client worker processes (0: each scenario's default)")
 	flagWSDBin    = flag.String("wsd-bin", "", "use this wsd binary instead of building ../cmd/wsd")

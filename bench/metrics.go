@@ -28,23 +28,29 @@ type Metric struct {
 	Goal func(wsd, ratio float64) (string, *bool)
 }
 
-// Metrics are the rows of the table for the sizes of cfg: the four DESIGN.md comparisons first, then
-// context rows without targets.
+// Metrics are the rows of the table for the sizes of cfg: the DESIGN.md targets first (echo CPU,
+// broadcast at saturation, broadcast at light load, idle memory), then context rows without targets.
 func (c Config) Metrics() []Metric {
 	c = c.withDefaults()
 	var ms []Metric
 	for _, size := range c.EchoSizes {
 		ms = append(ms, Metric{Label: fmt.Sprintf("echo: server CPU µs per message (%d conns × %d B)", c.EchoConns, size),
 			Lower: true, Value: echoCell(size, func(e *loadtest.EchoResult) float64 { return float64(e.CPUPerMillion) }),
-			Goal: ratioGoal("≤ 0.9 × best peer", func(r float64) bool { return r <= 0.9 })})
+			Goal: ratioGoal("≤ 0.85 × best peer", func(r float64) bool { return r <= 0.85 })})
 	}
 	ms = append(ms,
 		Metric{Label: fmt.Sprintf("broadcast: deliveries per server CPU-second (1 × %d, max rate)", c.Members),
 			Value: bcastCell(true, deliveriesPerCPU),
-			Goal:  ratioGoal("≥ 1.5 × best peer", func(r float64) bool { return r >= 1.5 })},
+			Goal:  ratioGoal("≥ 2 × best peer (CPU per delivery ≤ 0.5 ×)", func(r float64) bool { return r >= 2 })},
+		Metric{Label: fmt.Sprintf("broadcast: deliveries/s (1 × %d, max rate)", c.Members),
+			Value: bcastCell(true, func(b *loadtest.BroadcastResult) float64 { return b.DeliveriesRate }),
+			Goal:  ratioGoal("≥ 3 × best peer", func(r float64) bool { return r >= 3 })},
+		Metric{Label: fmt.Sprintf("broadcast: server CPU µs per delivery (1 × %d, %g msg/s: the same load for all)", c.Members, c.Rate),
+			Lower: true, Value: bcastCell(false, func(b *loadtest.BroadcastResult) float64 { return float64(b.CPUPerMillion) }),
+			Goal: ratioGoal("≤ 1.1 × best peer", func(r float64) bool { return r <= 1.1 })},
 		Metric{Label: fmt.Sprintf("broadcast: p99 latency ms (1 × %d, %g msg/s)", c.Members, c.Rate), Lower: true,
 			Value: bcastCell(false, func(b *loadtest.BroadcastResult) float64 { return b.Latency.P99 / 1e3 }),
-			Goal:  noGoal("none here (p99 ≤ 15 ms is for a 10k room)")},
+			Goal:  ratioGoal("≤ 1.1 × best peer", func(r float64) bool { return r <= 1.1 })},
 		Metric{Label: fmt.Sprintf("idle: bytes per connection (RSS slope, 0 → %d conns)", c.IdleSteps[len(c.IdleSteps)-1]),
 			Lower: true, Value: idleCell,
 			Goal: func(wsd, _ float64) (string, *bool) { return "≤ 512 B", verdict(wsd, wsd <= 512) }},
@@ -53,6 +59,9 @@ func (c Config) Metrics() []Metric {
 }
 
 // contextMetrics are rows that explain the others: throughput, allocations (wsd only), other percentiles.
+// The allocation rows have no verdict: DESIGN.md's 0 per message and per recipient is asserted in
+// process by the engine's allocation tests (TestEchoAllocs, TestBroadcastAllocs); the figures here
+// divide the server's whole allocation count over the run, background work included.
 func (c Config) contextMetrics() []Metric {
 	var ms []Metric
 	for _, size := range c.EchoSizes {
@@ -64,15 +73,10 @@ func (c Config) contextMetrics() []Metric {
 			Value: echoCell(c.EchoSizes[0], func(e *loadtest.EchoResult) float64 { return e.Latency.P99 / 1e3 }), Goal: noGoal("")},
 		Metric{Label: fmt.Sprintf("echo: allocations per message (%d B)", c.EchoSizes[0]), Lower: true,
 			Value: wsdOnly(echoCell(c.EchoSizes[0], func(e *loadtest.EchoResult) float64 { return float64(e.AllocsPerMsg) })),
-			Goal:  noGoal("0 (the delta includes background work)")},
-		Metric{Label: "broadcast: deliveries/s (max rate)",
-			Value: bcastCell(true, func(b *loadtest.BroadcastResult) float64 { return b.DeliveriesRate }), Goal: noGoal("")},
+			Goal:  noGoal("0 (TestEchoAllocs; this delta includes background work)")},
 		Metric{Label: "broadcast: allocations per delivery (max rate)", Lower: true,
 			Value: wsdOnly(bcastCell(true, func(b *loadtest.BroadcastResult) float64 { return float64(b.AllocsPerDeliv) })),
-			Goal:  noGoal("≤ 1 per broadcast")},
-		Metric{Label: fmt.Sprintf("broadcast: server CPU µs per delivery (%g msg/s: the same load for all)", c.Rate),
-			Lower: true, Value: bcastCell(false, func(b *loadtest.BroadcastResult) float64 { return float64(b.CPUPerMillion) }),
-			Goal: noGoal("")},
+			Goal:  noGoal("0 (TestBroadcastAllocs; this delta includes background work)")},
 		Metric{Label: fmt.Sprintf("broadcast: p50 latency ms (%g msg/s)", c.Rate), Lower: true,
 			Value: bcastCell(false, func(b *loadtest.BroadcastResult) float64 { return b.Latency.P50 / 1e3 }), Goal: noGoal("")},
 		Metric{Label: "idle: anonymous RSS bytes per connection", Lower: true,

@@ -179,8 +179,9 @@ func (a *App) run(addr string) {
 	switch {
 	case !h.booted.Load():
 		if err == nil {
-			err = fmt.Errorf("engine: listen %s: gnet did not start", addr)
+			err = errors.New("gnet did not start")
 		}
+		err = fmt.Errorf("engine: listen %s: %w", addr, err)
 		a.booted <- err
 	case !a.stopAsked.Load():
 		cause := a.gnetErrs.String()

@@ -5,7 +5,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,5 +64,34 @@ func esCheck(t *testing.T, how string) {
 	defer cancel()
 	if err := app.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown after the engine stopped: %v", err)
+	}
+}
+
+// TestStartAddressInUse: Start and Run on an address another socket listens on return the bind error
+// (EADDRINUSE), not what gnet v2.9.7 reported: it overwrote the failed listen's error with the one of
+// the keep-alive setsockopt on the socket it had just closed ("setsockopt: bad file descriptor"; and
+// with the descriptor number reused meanwhile, it could have served on someone else's socket). The
+// vendored gnet carries the fix (third_party/gnet/README.md). With TCPKeepAlive off the bug never
+// showed, so both settings are checked.
+func TestStartAddressInUse(t *testing.T) {
+	defer goleak.VerifyNone(t, append(wstest.LeakOptions(), goleak.IgnoreCurrent())...)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, keepAlive := range []time.Duration{0, -1} {
+		app := New(Config{Loops: 1, Logger: discardLogger(), TCPKeepAlive: keepAlive})
+		err := app.Start(busy.Addr().String())
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("Start on a busy address (TCPKeepAlive %v): %v, want EADDRINUSE", keepAlive, err)
+		}
+		if err == nil {
+			_ = app.Shutdown(context.Background())
+		}
+		err = New(Config{Loops: 1, Logger: discardLogger(), TCPKeepAlive: keepAlive}).Run(context.Background(), busy.Addr().String())
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("Run on a busy address (TCPKeepAlive %v): %v, want EADDRINUSE", keepAlive, err)
+		}
 	}
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -130,4 +133,25 @@ func waitListening(t *testing.T, lines *bufio.Scanner) string {
 	}
 	t.Fatal("wsd exited before listening")
 	return ""
+}
+
+// TestProcessAddressInUse: wsd pointed at an address another socket listens on exits 1 and says which
+// address and why (it printed "setsockopt: bad file descriptor" before gnet's listener was fixed).
+func TestProcessAddressInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cmd := exec.Command(os.Args[0], "-addr", busy.Addr().String())
+	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("wsd on a busy address: %v, want exit status 1; output:\n%s", err, out)
+	}
+	want := "listen " + busy.Addr().String() + ": bind: address already in use"
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("wsd on a busy address printed:\n%s\nwant a line with %q", out, want)
+	}
 }

@@ -124,7 +124,9 @@ func initListener(network, addr string, options *Options) (ln *listener, err err
 	ln = &listener{network: network, address: addr, sockOptInts: sockOptInts, sockOptStrs: sockOptStrs}
 	err = ln.open()
 
-	if options.TCPKeepAlive > 0 && ln.network == "tcp" &&
+	// wsd patch: only on a listener that opened (upstream overwrote a failed bind's error with this
+	// setsockopt's, on the descriptor the failure had already closed).
+	if err == nil && options.TCPKeepAlive > 0 && ln.network == "tcp" &&
 		(runtime.GOOS == "linux" || runtime.GOOS == "freebsd" || runtime.GOOS == "dragonfly") {
 		// TCP keepalive options will be inherited from the listening socket
 		// only when running on Linux, FreeBSD, or DragonFlyBSD.
