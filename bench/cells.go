@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/openspeed/wsd/loadtest"
 )
@@ -13,27 +14,55 @@ import (
 func echoCell(size int, f func(*loadtest.EchoResult) float64) func(*Result) Cell {
 	return func(r *Result) Cell {
 		note := r.Errs[fmt.Sprintf("echo-%d", size)]
+		var vs []float64
 		for _, e := range r.Echo {
 			if e.Size == size {
-				return Cell{V: f(e), Note: note}
+				vs = append(vs, f(e))
 			}
 		}
-		return na(failed(note))
+		if len(vs) == 0 {
+			return na(failed(note))
+		}
+		return Cell{V: median(vs), Note: note}
 	}
 }
 
 func bcastCell(maxRate bool, f func(*loadtest.BroadcastResult) float64) func(*Result) Cell {
 	return func(r *Result) Cell {
-		b, name := r.BcastRate, "bcast-rate"
+		bs, name := r.BcastRate, "bcast-rate"
 		if maxRate {
-			b, name = r.BcastMax, "bcast-max"
+			bs, name = r.BcastMax, "bcast-max"
 		}
 		note := r.Errs[name]
-		if b == nil {
+		if len(bs) == 0 {
 			return na(failed(note))
 		}
-		return Cell{V: f(b), Note: note}
+		vs := make([]float64, len(bs))
+		for i, b := range bs {
+			vs[i] = f(b)
+		}
+		return Cell{V: median(vs), Note: note}
 	}
+}
+
+// median is the median of the known values in vs (the mean of the middle two for an even count);
+// NaN when none is known.
+func median(vs []float64) float64 {
+	known := make([]float64, 0, len(vs))
+	for _, v := range vs {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			known = append(known, v)
+		}
+	}
+	if len(known) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(known)
+	n := len(known)
+	if n%2 == 1 {
+		return known[n/2]
+	}
+	return (known[n/2-1] + known[n/2]) / 2
 }
 
 // deliveriesPerCPU is deliveries per server CPU-second over the whole run (publishing and draining).

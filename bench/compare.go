@@ -25,6 +25,7 @@ type Config struct {
 	Settle    time.Duration // idle: pause before each sample; default 3 s
 	Drain     time.Duration // broadcast: wait this long without progress for missing deliveries; default 3 s
 	Workers   int           // client worker processes (0: each scenario's default)
+	Rounds    int           // echo and broadcast: rounds, each running every server in turn; the table shows medians; default 1
 	Out       io.Writer     `json:"-"` // progress (nil: stderr)
 }
 
@@ -33,6 +34,7 @@ func (c Config) withDefaults() Config {
 	c.Members = defInt(c.Members, 1000)
 	c.BcastSize = defInt(c.BcastSize, 64)
 	c.IdleRooms = defInt(c.IdleRooms, 100)
+	c.Rounds = defInt(c.Rounds, 1)
 	if len(c.EchoSizes) == 0 {
 		c.EchoSizes = []int{64, 1024}
 	}
@@ -61,6 +63,23 @@ type Scenario struct {
 	Path string // the WebSocket path ({room} becomes a room number)
 	key  string // Result.Errs and Result.Logs key: echo-<size>, bcast-max, bcast-rate, idle
 	run  func(env loadtest.Env, r *Result) error
+}
+
+// rounds is how many times sc runs through the servers: Config.Rounds for echo and broadcast, once
+// for idle (its slope varies little from run to run, and one run takes a minute per server).
+func (sc Scenario) rounds(c Config) int {
+	if sc.key == "idle" {
+		return 1
+	}
+	return c.withDefaults().Rounds
+}
+
+// subName is the sub-benchmark name of sc's round (from 0) against the named server.
+func (sc Scenario) subName(c Config, round int, server string) string {
+	if sc.rounds(c) == 1 {
+		return sc.Name + "/server=" + server
+	}
+	return fmt.Sprintf("%s/round=%d/server=%s", sc.Name, round+1, server)
 }
 
 // Scenarios are the measurements of the comparison, in the order they run.
@@ -101,9 +120,9 @@ func (c Config) broadcast(env loadtest.Env, r *Result, rate float64) error {
 		return err
 	}
 	if rate == 0 {
-		r.BcastMax = res
+		r.BcastMax = append(r.BcastMax, res)
 	} else {
-		r.BcastRate = res
+		r.BcastRate = append(r.BcastRate, res)
 	}
 	switch {
 	case res.Lost > 0 || res.Dead > 0:
@@ -132,9 +151,9 @@ func (c Config) idle(env loadtest.Env, r *Result) error {
 type Result struct {
 	Server    string                         `json:"server"`
 	Peer      bool                           `json:"peer"`
-	Echo      []*loadtest.EchoResult         `json:"echo,omitempty"`
-	BcastMax  *loadtest.BroadcastResult      `json:"bcast_max,omitempty"`
-	BcastRate *loadtest.BroadcastResult      `json:"bcast_rate,omitempty"`
+	Echo      []*loadtest.EchoResult         `json:"echo,omitempty"` // one per size and round
+	BcastMax  []*loadtest.BroadcastResult    `json:"bcast_max,omitempty"` // one per round
+	BcastRate []*loadtest.BroadcastResult    `json:"bcast_rate,omitempty"`
 	Idle      *loadtest.IdleResult           `json:"idle,omitempty"`
 	Errs      map[string]string              `json:"errors,omitempty"`
 	Logs      map[string]loadtest.LogSummary `json:"logs,omitempty"`
@@ -180,8 +199,8 @@ func oneLine(s string) string {
 	return s
 }
 
-// Figures are sc's headline numbers for r, by benchmark unit (b.ReportMetric); unknown ones are left
-// out.
+// Figures are sc's headline numbers for r's latest round, by benchmark unit (b.ReportMetric); unknown
+// ones are left out.
 func (sc Scenario) Figures(r *Result) map[string]float64 {
 	m := map[string]float64{}
 	put := func(unit string, v float64) {
@@ -189,27 +208,29 @@ func (sc Scenario) Figures(r *Result) map[string]float64 {
 			m[unit] = v
 		}
 	}
-	switch b := r.BcastMax; {
+	switch {
 	case strings.HasPrefix(sc.key, "echo-"):
 		for _, e := range r.Echo {
-			if sc.Name == fmt.Sprintf("echo-%d", e.Size) {
+			if sc.Name == fmt.Sprintf("echo-%d", e.Size) { // the last one wins
 				put("cpu-µs/msg", float64(e.CPUPerMillion))
 				put("msgs/s", e.MsgsPerSec)
 				put("p99-µs", e.Latency.P99)
 				put("allocs/msg", float64(e.AllocsPerMsg))
 			}
 		}
-	case sc.key == "bcast-max" && b != nil:
+	case sc.key == "bcast-max" && len(r.BcastMax) > 0:
+		b := r.BcastMax[len(r.BcastMax)-1]
 		put("deliveries/cpu-s", deliveriesPerCPU(b))
 		put("deliveries/s", b.DeliveriesRate)
 		put("server-cpu-s", b.ServerCPU)
 		put("lost", float64(b.Lost))
 		put("allocs/delivery", float64(b.AllocsPerDeliv))
-	case sc.key == "bcast-rate" && r.BcastRate != nil:
-		put("p50-µs", r.BcastRate.Latency.P50)
-		put("p99-µs", r.BcastRate.Latency.P99)
-		put("deliveries/s", r.BcastRate.DeliveriesRate)
-		put("lost", float64(r.BcastRate.Lost))
+	case sc.key == "bcast-rate" && len(r.BcastRate) > 0:
+		b := r.BcastRate[len(r.BcastRate)-1]
+		put("p50-µs", b.Latency.P50)
+		put("p99-µs", b.Latency.P99)
+		put("deliveries/s", b.DeliveriesRate)
+		put("lost", float64(b.Lost))
 	case sc.key == "idle" && r.Idle != nil:
 		put("B/conn-rss", float64(r.Idle.RSSPerConn))
 		put("B/conn-anon", float64(r.Idle.AnonPerConn))

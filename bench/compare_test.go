@@ -9,9 +9,10 @@ import (
 
 // BenchmarkCompare measures wsd and the peers in the same run, scenario by scenario (each scenario
 // runs against every server before the next starts, so the machine's load drifts alike for all), a
-// fresh server process per scenario:
+// fresh server process per scenario; with -rounds N, echo and broadcast scenarios run N times through
+// every server in turn, and the table shows each figure's median:
 //
-//	cd bench && go test -run '^$' -bench Compare -benchtime 1x -timeout 60m -args -readme
+//	cd bench && go test -run '^$' -bench Compare -benchtime 1x -timeout 60m -args -rounds 3 -readme
 //
 // Each sub-benchmark reports its scenario's figures; the table (stdout, and -readme / -md / -json)
 // follows the last one.
@@ -23,20 +24,22 @@ func BenchmarkCompare(b *testing.B) {
 		rep.Results = append(rep.Results, NewResult(s))
 	}
 	for _, sc := range cfg.Scenarios() {
-		for i, s := range srvs {
-			b.Run(sc.Name+"/server="+s.Name, func(b *testing.B) {
-				err := Measure(s, sc, cfg, rep.Results[i])
-				b.ReportMetric(0, "ns/op")
-				for unit, v := range sc.Figures(rep.Results[i]) {
-					b.ReportMetric(v, unit)
-				}
-				switch {
-				case err != nil && s.Peer:
-					b.Logf("%s failed %s (recorded in the table): %v", s.Name, sc.Name, err)
-				case err != nil:
-					b.Errorf("%s: %v", sc.Name, err)
-				}
-			})
+		for round := range sc.rounds(cfg) {
+			for i, s := range srvs {
+				b.Run(sc.subName(cfg, round, s.Name), func(b *testing.B) {
+					err := Measure(s, sc, cfg, rep.Results[i])
+					b.ReportMetric(0, "ns/op")
+					for unit, v := range sc.Figures(rep.Results[i]) {
+						b.ReportMetric(v, unit)
+					}
+					switch {
+					case err != nil && s.Peer:
+						b.Logf("%s failed %s (recorded in the table): %v", s.Name, sc.Name, err)
+					case err != nil:
+						b.Errorf("%s: %v", sc.Name, err)
+					}
+				})
+			}
 		}
 	}
 	rep.LoadEnd = loadtest.LoadAvg()

@@ -27,6 +27,7 @@ var (
 	flagIdleSteps = flag.String("idle-steps", "0,4000,8000,12000,16000,19000", "idle: cumulative connection counts")
 	flagIdleRooms = flag.Int("idle-rooms", 100, "idle: rooms the connections spread over")
 	flagWorkers   = flag.Int("workers", 0, "client worker processes (0: each scenario's default)")
+	flagRounds    = flag.Int("rounds", 1, "echo and broadcast: rounds through every server; the table shows medians")
 	flagWSDBin    = flag.String("wsd-bin", "", "use this wsd binary instead of building ../cmd/wsd")
 	flagReadme    = flag.Bool("readme", false, "write the table into README.md (between the compare markers)")
 	flagJSON      = flag.String("json", "", "write the report as JSON to this file")
@@ -92,7 +93,7 @@ func servers(tb testing.TB) []Server {
 func flagConfig(tb testing.TB) Config {
 	return Config{EchoConns: *flagEchoConns, EchoSizes: ints(tb, *flagEchoSizes), Members: *flagMembers,
 		Rate: *flagRate, BcastSize: *flagBSize, Duration: *flagDuration, IdleSteps: ints(tb, *flagIdleSteps),
-		IdleRooms: *flagIdleRooms, Workers: *flagWorkers}
+		IdleRooms: *flagIdleRooms, Workers: *flagWorkers, Rounds: *flagRounds}
 }
 
 // command is the command line of this run, as a user types it.

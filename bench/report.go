@@ -72,6 +72,10 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "Measured %s on %s; load average %s at the start, %s at the end.\n\n",
 		r.Date.Format("2006-01-02 15:04 MST"), r.Machine, dash(r.LoadStart), dash(r.LoadEnd))
 	fmt.Fprintf(w, "```sh\n%s\n```\n\n", r.Command)
+	if n := r.Config.withDefaults().Rounds; n > 1 {
+		fmt.Fprintf(w, "Echo and broadcast figures are medians of %d rounds (each round runs every server in turn, a "+
+			"fresh process each time); idle runs once.\n\n", n)
+	}
 	fmt.Fprint(w, "| metric |")
 	for _, res := range r.Results {
 		fmt.Fprintf(w, " %s |", res.Server)

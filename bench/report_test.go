@@ -15,8 +15,8 @@ func fakeResult(name string, peer bool, echoCPU, delivPerCPU, idle float64) *Res
 		r.Echo = append(r.Echo, &loadtest.EchoResult{Size: size, CPUPerMillion: loadtest.Num(echoCPU),
 			AllocsPerMsg: loadtest.NaN})
 	}
-	r.BcastMax = &loadtest.BroadcastResult{Deliveries: int64(delivPerCPU), ServerCPU: 1, AllocsPerDeliv: loadtest.NaN}
-	r.BcastRate = &loadtest.BroadcastResult{Latency: loadtest.Latency{P99: 5000}}
+	r.BcastMax = []*loadtest.BroadcastResult{{Deliveries: int64(delivPerCPU), ServerCPU: 1, AllocsPerDeliv: loadtest.NaN}}
+	r.BcastRate = []*loadtest.BroadcastResult{{Latency: loadtest.Latency{P99: 5000}}}
 	r.Idle = &loadtest.IdleResult{RSSPerConn: loadtest.Num(idle), AnonPerConn: loadtest.Num(idle)}
 	return r
 }
@@ -69,5 +69,40 @@ func TestReplaceSection(t *testing.T) {
 	if got := string(replaceSection([]byte("intro"), []byte("x\n"))); !strings.HasPrefix(got, "intro\n"+BeginMarker) ||
 		!strings.HasSuffix(got, EndMarker+"\n") {
 		t.Fatalf("append:\n%s", got)
+	}
+}
+
+// TestReportMedianOfRounds: with several rounds a cell is the median of its rounds (an outlier round
+// does not move it), unknown figures are left out, and the header says how many rounds.
+func TestReportMedianOfRounds(t *testing.T) {
+	wsd := fakeResult("wsd", false, 8, 300, 600)
+	for _, cpu := range []float64{30, 9} { // rounds 2 and 3 of echo 64 B (round 1: 8)
+		wsd.Echo = append(wsd.Echo, &loadtest.EchoResult{Size: 64, CPUPerMillion: loadtest.Num(cpu)})
+	}
+	wsd.BcastMax = append(wsd.BcastMax, &loadtest.BroadcastResult{Deliveries: 500, ServerCPU: 1},
+		&loadtest.BroadcastResult{ServerCPU: 0}) // a round without CPU figures: NaN, left out
+	rep := &Report{Config: Config{Rounds: 3}.withDefaults(), Results: []*Result{wsd, fakeResult("a", true, 10, 100, 1000)}}
+	rows := rep.Rows()
+	if c := rows[0].Cells[0]; c.V != 9 {
+		t.Errorf("echo 64 B over rounds 8, 30, 9: %v, want the median 9", c)
+	}
+	if c := rows[1].Cells[0]; c.V != 8 {
+		t.Errorf("echo 1 KiB with one round: %v, want 8", c)
+	}
+	if c := rows[2].Cells[0]; c.V != 400 {
+		t.Errorf("deliveries per CPU-s over rounds 300, 500, unknown: %v, want 400", c)
+	}
+	var md strings.Builder
+	rep.Markdown(&md)
+	if !strings.Contains(md.String(), "medians of 3 rounds") {
+		t.Errorf("markdown does not say the figures are medians:\n%s", md.String())
+	}
+	sc := rep.Config.Scenarios()
+	if got := sc[0].subName(rep.Config, 1, "wsd"); got != "echo-64/round=2/server=wsd" {
+		t.Errorf("sub-benchmark name %q", got)
+	}
+	if idle := sc[len(sc)-1]; idle.rounds(rep.Config) != 1 || idle.subName(rep.Config, 0, "wsd") != "idle/server=wsd" {
+		t.Errorf("idle runs %d rounds as %q; want once, without a round in its name", idle.rounds(rep.Config),
+			idle.subName(rep.Config, 0, "wsd"))
 	}
 }

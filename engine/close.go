@@ -28,10 +28,7 @@ func (c *Conn) fail(err error) {
 		return
 	}
 	c.x().failure = err
-	if rd := c.rd; rd != nil {
-		rd.skip = true // the rest of a streaming frame is read but ignored
-		rd.msgOp = 0
-	}
+	c.skipRest()
 	if c.flags&flagPeerClosed == 0 {
 		c.fireError(err)
 	}
@@ -48,6 +45,15 @@ func (c *Conn) fail(err error) {
 	c.queueClose(code, reason)
 	c.setPhase(phaseFailing) // closeFrameSent moves on to draining
 	c.armDeadline(c.loop.app.cfg.CloseTimeout)
+}
+
+// skipRest makes the reader ignore the rest of a frame it is streaming and the message it belongs to,
+// for a connection that has failed. On-loop only.
+func (c *Conn) skipRest() {
+	if rd := c.rd; rd != nil {
+		rd.skip = true
+		rd.msgOp = 0
+	}
 }
 
 // queueClose queues our close frame unless one is queued already. On-loop only.

@@ -236,7 +236,8 @@ func (c *Conn) closeSlow() {
 	l.releaseItems(head)
 	c.x().failure = ErrBackpressure
 	// The connection has failed (RFC 6455 7.1.7): once the 1008 is written the socket closes without
-	// waiting for the peer's close frame, and its further frames are skipped (see fail).
+	// waiting for the peer's close frame, and what it still sends is skipped (as in fail).
+	c.skipRest()
 	c.setPhase(phaseFailing)
 	c.armDeadline(l.app.cfg.CloseTimeout)
 	l.stats.slowCloses.Add(1)
