@@ -10,6 +10,7 @@ FUZZ_SLOW   ?= 3000x
 export WSD_REQUIRE_PYTHON = 1
 export WSD_REQUIRE_CHROMIUM = 1
 export WSD_REQUIRE_NATS = 1
+export WSD_REQUIRE_STRACE = 1
 
 # The soak's load phase: 60 s in `make test`; `make soak SOAK=10m SOAK_DRIFT=0.05` is the run
 # loadtest/README.md reports. Over 60 s the slow consumers' 20-second cycles do not average out in the

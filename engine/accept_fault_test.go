@@ -146,8 +146,16 @@ type afChildProc struct {
 
 func afStartChild(t *testing.T) *afChildProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptDescriptorExhaustion$", "-test.count=1")
-	cmd.Env = append(os.Environ(), afChildEnv+"=1")
+	return afStartChildCmd(t, nil, "TestAcceptDescriptorExhaustion", afChildEnv)
+}
+
+// afStartChildCmd starts this test binary as a child running only the test named run, with env=1 set,
+// prefixed by the command line wrap (e.g. strace and its options), and waits for its "child-addr".
+func afStartChildCmd(t *testing.T, wrap []string, run, env string) *afChildProc {
+	t.Helper()
+	args := append(append([]string(nil), wrap...), os.Args[0], "-test.run=^"+run+"$", "-test.count=1")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), env+"=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

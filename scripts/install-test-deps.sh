@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: python3-websockets for the
 # Python client tests, chromium (and a font) for the chat page's browser tests, nats-server (with
-# JetStream) for the cluster tests of the chat page, the JavaScript client and rooms/natsbroker. Go
-# modules come from the module proxy on demand.
+# JetStream) for the cluster tests of the chat page, the JavaScript client and rooms/natsbroker, strace
+# to inject accept(2) errors into a child process (engine). Go modules come from the module proxy on
+# demand.
 set -euo pipefail
 
 as_root() {
@@ -19,6 +20,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
   need+=(nats-server)
+fi
+if ! command -v strace >/dev/null; then
+  need+=(strace)
 fi
 if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   need+=(fonts-dejavu-core)

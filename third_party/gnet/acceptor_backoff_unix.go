@@ -5,7 +5,11 @@
 
 package gnet
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // Backoff of the main reactor's acceptor when accept(2) fails for lack of a local resource (EMFILE,
 // ENFILE, ENOBUFS, ENOMEM): the connections already open are not affected, so the engine keeps
@@ -47,4 +51,25 @@ func (el *eventloop) acceptBackoff(err error, delay *time.Duration) bool {
 	case <-el.engine.concurrency.ctx.Done():
 		return false
 	}
+}
+
+// acceptDropped reports whether err, from accept(2), is about the one connection it dequeued rather
+// than the listener: the network errors accept(2)'s manual says to "treat like EAGAIN by retrying"
+// (ENETDOWN, EPROTO, ENOPROTOOPT, EHOSTDOWN, EHOSTUNREACH, ENETUNREACH; EOPNOTSUPP is left out, it
+// also means a listener that is not a stream socket) and EPERM ("firewall rules forbid connection").
+// That connection is gone and accept0 goes on with the next one; the error is logged at most once per
+// acceptLogInterval. Upstream treats these as fatal: the engine stopped.
+func (el *eventloop) acceptDropped(err error) bool {
+	switch err {
+	case unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT, unix.EHOSTDOWN, unix.EHOSTUNREACH, unix.ENETUNREACH,
+		unix.EPERM:
+	default:
+		return false
+	}
+	if now := time.Now(); now.Sub(el.acceptLogged) >= acceptLogInterval {
+		el.acceptLogged = now
+		el.getLogger().Warnf("Accept() failed due to error: %v; the connection is dropped and accepting "+
+			"goes on, this is logged at most once per %v", err, acceptLogInterval)
+	}
+	return true
 }

@@ -48,6 +48,9 @@ func (el *eventloop) accept0(fd int, _ netpoll.IOEvent, _ netpoll.IOFlags) error
 			}
 			continue
 		default:
+			if el.acceptDropped(err) { // wsd patch: one connection failed, not the listener
+				continue
+			}
 			el.getLogger().Errorf("Accept() failed due to error: %v", err)
 			return errors.ErrAcceptSocket
 		}
