@@ -151,7 +151,7 @@ func (c Config) idle(env loadtest.Env, r *Result) error {
 type Result struct {
 	Server    string                         `json:"server"`
 	Peer      bool                           `json:"peer"`
-	Echo      []*loadtest.EchoResult         `json:"echo,omitempty"` // one per size and round
+	Echo      []*loadtest.EchoResult         `json:"echo,omitempty"`      // one per size and round
 	BcastMax  []*loadtest.BroadcastResult    `json:"bcast_max,omitempty"` // one per round
 	BcastRate []*loadtest.BroadcastResult    `json:"bcast_rate,omitempty"`
 	Idle      *loadtest.IdleResult           `json:"idle,omitempty"`
