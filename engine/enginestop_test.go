@@ -71,8 +71,8 @@ func esCheck(t *testing.T, how string) {
 // (EADDRINUSE), not what gnet v2.9.7 reported: it overwrote the failed listen's error with the one of
 // the keep-alive setsockopt on the socket it had just closed ("setsockopt: bad file descriptor"; and
 // with the descriptor number reused meanwhile, it could have served on someone else's socket). The
-// vendored gnet carries the fix (third_party/gnet/README.md). With TCPKeepAlive off the bug never
-// showed, so both settings are checked.
+// vendored gnet carries the fix (third_party/gnet/README.md). Both keep-alive settings are checked:
+// 0 (the default, 15 s: the bug's path) and -1 (off: the bind error always came through).
 func TestStartAddressInUse(t *testing.T) {
 	defer goleak.VerifyNone(t, append(wstest.LeakOptions(), goleak.IgnoreCurrent())...)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
