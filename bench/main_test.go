@@ -24,6 +24,7 @@ var (
 	flagRate      = flag.Float64("bcast-rate", 10, "broadcast latency run: messages/s")
 	flagBSize     = flag.Int("bcast-size", 64, "broadcast: payload bytes")
 	flagDuration  = flag.Duration("duration", 10*time.Second, "echo and broadcast: measured time per run")
+	flagRateTime  = flag.Duration("bcast-rate-duration", 0, "the light-load broadcast's measured time (0: 3 × -duration)")
 	flagIdleSteps = flag.String("idle-steps", "0,4000,8000,12000,16000,19000", "idle: cumulative connection counts")
 	flagIdleRooms = flag.Int("idle-rooms", 100, "idle: rooms the connections spread over")
 	flagWorkers   = flag.Int("workers", 0, "client worker processes (0: each scenario's default)")
@@ -92,7 +93,7 @@ func servers(tb testing.TB) []Server {
 // flagConfig is the comparison's configuration from the flags.
 func flagConfig(tb testing.TB) Config {
 	return Config{EchoConns: *flagEchoConns, EchoSizes: ints(tb, *flagEchoSizes), Members: *flagMembers,
-		Rate: *flagRate, BcastSize: *flagBSize, Duration: *flagDuration, IdleSteps: ints(tb, *flagIdleSteps),
+		Rate: *flagRate, BcastSize: *flagBSize, Duration: *flagDuration, RateTime: *flagRateTime, IdleSteps: ints(tb, *flagIdleSteps),
 		IdleRooms: *flagIdleRooms, Workers: *flagWorkers, Rounds: *flagRounds}
 }
 

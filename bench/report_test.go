@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openspeed/wsd/loadtest"
 )
@@ -104,5 +105,21 @@ func TestReportMedianOfRounds(t *testing.T) {
 	if idle := sc[len(sc)-1]; idle.rounds(rep.Config) != 1 || idle.subName(rep.Config, 0, "wsd") != "idle/server=wsd" {
 		t.Errorf("idle runs %d rounds as %q; want once, without a round in its name", idle.rounds(rep.Config),
 			idle.subName(rep.Config, 0, "wsd"))
+	}
+}
+
+// TestBroadcastTime: the light-load broadcast measures 3 × Duration unless RateTime says otherwise;
+// the maximum-rate one measures Duration.
+func TestBroadcastTime(t *testing.T) {
+	c := Config{Duration: 4 * time.Second}.withDefaults()
+	if got := c.broadcastTime(c.Rate); got != 12*time.Second {
+		t.Errorf("light load: %v, want 12s", got)
+	}
+	if got := c.broadcastTime(0); got != 4*time.Second {
+		t.Errorf("maximum rate: %v, want 4s", got)
+	}
+	c = Config{Duration: 4 * time.Second, RateTime: time.Second}.withDefaults()
+	if got := c.broadcastTime(c.Rate); got != time.Second {
+		t.Errorf("light load with RateTime 1s: %v", got)
 	}
 }
