@@ -3,10 +3,7 @@
 package engine
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"testing"
@@ -70,26 +67,4 @@ func adStrace(t *testing.T) string {
 }
 
 // adChild serves /echo with the default configuration until stdin closes.
-func adChild(t *testing.T) {
-	app := New(Config{Loops: 2, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
-	app.WS("/echo", echoOpen)
-	if err := app.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("child-addr %s\n", app.Addr())
-	stdin := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		close(stdin)
-	}()
-	select {
-	case <-stdin:
-	case <-app.Done():
-		t.Fatalf("the engine stopped: %v", app.Err()) // the parent sees the child exit
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := app.Shutdown(ctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-}
+func adChild(t *testing.T) { afServe(t, Config{Loops: 2}) }

@@ -104,7 +104,7 @@ func TestAcceptDescriptorExhaustion(t *testing.T) {
 	ch.stop(t)
 }
 
-// afChild is the child's side: lower the limit, serve, print the address, serve until stdin closes.
+// afChild is the child's side: lower the limit, then serve (afServe).
 func afChild(t *testing.T) {
 	hard := unix.Rlimit{}
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &hard); err != nil {
@@ -113,18 +113,33 @@ func afChild(t *testing.T) {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: afLimit, Max: hard.Max}); err != nil {
 		t.Fatal(err)
 	}
-	app := New(Config{
+	afServe(t, Config{
 		Loops:            2,
 		MaxConnections:   5 * afLimit,
 		HandshakeTimeout: 2 * time.Minute, // idle sockets hold their descriptors for the whole test
-		Logger:           slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
+}
+
+// afServe is a child's server: /echo with cfg (logging to stderr), its address printed as
+// "child-addr", served until stdin closes; if the engine stops first, the child fails and exits.
+func afServe(t *testing.T, cfg Config) {
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	app := New(cfg)
 	app.WS("/echo", echoOpen)
 	if err := app.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Printf("child-addr %s\n", app.Addr())
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	stdin := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stdin)
+	}()
+	select {
+	case <-stdin:
+	case <-app.Done():
+		t.Fatalf("the engine stopped: %v", app.Err()) // the parent sees the child exit
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := app.Shutdown(ctx); err != nil {

@@ -43,7 +43,14 @@ func (c *Conn) fail(err error) {
 		reason = pe.Reason
 	}
 	c.queueClose(code, reason)
-	c.setPhase(phaseFailing) // closeFrameSent moves on to draining
+	c.startFailing()
+}
+
+// startFailing enters phaseFailing once our close frame is queued: closeFrameSent moves on to
+// draining and the socket closes when the frame is written, at most CloseTimeout from now.
+// On-loop only.
+func (c *Conn) startFailing() {
+	c.setPhase(phaseFailing)
 	c.armDeadline(c.loop.app.cfg.CloseTimeout)
 }
 

@@ -238,8 +238,7 @@ func (c *Conn) closeSlow() {
 	// The connection has failed (RFC 6455 7.1.7): once the 1008 is written the socket closes without
 	// waiting for the peer's close frame, and what it still sends is skipped (as in fail).
 	c.skipRest()
-	c.setPhase(phaseFailing)
-	c.armDeadline(l.app.cfg.CloseTimeout)
+	c.startFailing()
 	l.stats.slowCloses.Add(1)
 }
 

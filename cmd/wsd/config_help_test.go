@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -265,8 +264,7 @@ func TestFlagNames(t *testing.T) {
 
 // TestProcessHelp: the wsd process prints the help on stdout for -h and exits 0.
 func TestProcessHelp(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-h")
-	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1")
+	cmd := childCmd(nil, "-h")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

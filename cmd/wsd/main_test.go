@@ -109,8 +109,7 @@ func TestProcessSIGTERM(t *testing.T) {
 // extra environment env, killed when the test ends, and returns it with its standard error.
 func startChild(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reader) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "WSD_TEST_MAIN=1"), env...)
+	cmd := childCmd(env, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +119,13 @@ func startChild(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reade
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return cmd, stderr
+}
+
+// childCmd is the command that runs the test binary as wsd with args and the extra environment env.
+func childCmd(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "WSD_TEST_MAIN=1"), env...)
+	return cmd
 }
 
 var listenRE = regexp.MustCompile(`msg="wsd listening" addr=(\S+)`)
@@ -143,9 +149,7 @@ func TestProcessAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	cmd := exec.Command(os.Args[0], "-addr", busy.Addr().String())
-	cmd.Env = append(os.Environ(), "WSD_TEST_MAIN=1")
-	out, err := cmd.CombinedOutput()
+	out, err := childCmd(nil, "-addr", busy.Addr().String()).CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("wsd on a busy address: %v, want exit status 1; output:\n%s", err, out)

@@ -38,8 +38,7 @@ func (el *eventloop) acceptBackoff(err error, delay *time.Duration) bool {
 	default:
 		*delay = acceptBackoffMax
 	}
-	if now := time.Now(); now.Sub(el.acceptLogged) >= acceptLogInterval {
-		el.acceptLogged = now
+	if el.acceptLogDue() {
 		el.getLogger().Errorf("Accept() failed due to error: %v; retrying with backoff (up to %v), "+
 			"this is logged at most once per %v", err, acceptBackoffMax, acceptLogInterval)
 	}
@@ -66,10 +65,20 @@ func (el *eventloop) acceptDropped(err error) bool {
 	default:
 		return false
 	}
-	if now := time.Now(); now.Sub(el.acceptLogged) >= acceptLogInterval {
-		el.acceptLogged = now
+	if el.acceptLogDue() {
 		el.getLogger().Warnf("Accept() failed due to error: %v; the connection is dropped and accepting "+
 			"goes on, this is logged at most once per %v", err, acceptLogInterval)
 	}
+	return true
+}
+
+// acceptLogDue reports whether an accept error may be logged now (at most once per acceptLogInterval,
+// whichever kind) and, if so, records it.
+func (el *eventloop) acceptLogDue() bool {
+	now := time.Now()
+	if now.Sub(el.acceptLogged) < acceptLogInterval {
+		return false
+	}
+	el.acceptLogged = now
 	return true
 }
